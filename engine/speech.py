@@ -1,0 +1,86 @@
+"""Speech: the engine's steps joined: validate, plan chunks, render each, time its words.
+
+`SpeechPlanner` does everything before the model (it is what the HTTP face runs), `Timeline`
+everything after it, and `speak` joins both around a renderer for in-process use. Chunks are
+produced lazily: the first chunk's audio exists before the rest of the text is phonemized.
+"""
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .audio import SAMPLE_RATE
+from .errors import InvalidInput, TextTooLong
+from .languages import Phonemizers, resolve_language
+from .synthesis import Rendered
+from .text import Chunk, plan_chunks
+from .timing import WordTiming, word_timings
+from .voices import VoiceLibrary
+
+MIN_SPEED, MAX_SPEED = 0.1, 3.0
+
+
+@dataclass(frozen=True)
+class SpokenChunk:
+    index: int
+    start_s: float
+    audio: np.ndarray
+    words: list[WordTiming]
+
+
+class SpeechPlanner:
+    """Checks a request against the voices, languages and limits, and plans its chunks."""
+
+    def __init__(self, voices: VoiceLibrary, phonemizers: Phonemizers, vocab: Mapping[str, int], max_text_chars: int):
+        self.voices = voices
+        self.phonemizers = phonemizers
+        self.vocab = vocab
+        self.max_text_chars = max_text_chars
+
+    def plan(self, text: str, voice: str, speed: float, lang: str | None = None) -> Iterator[Chunk]:
+        """Validates everything first (raising InvalidInput), then yields chunks lazily."""
+        if len(text) > self.max_text_chars:
+            raise TextTooLong(len(text), self.max_text_chars)
+        if not MIN_SPEED <= speed <= MAX_SPEED:
+            raise InvalidInput(f"speed must be between {MIN_SPEED} and {MAX_SPEED}; got {speed}")
+        self.voices.validate(voice)
+        phonemizer = self.phonemizers.get(resolve_language(lang, voice))
+        chunks = plan_chunks(text, phonemizer, self.vocab)
+        first = next(chunks)  # raises NothingToSpeak now, not in the middle of a response
+        return _prepend(first, chunks)
+
+
+def _prepend(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
+    yield first
+    yield from rest
+
+
+class Timeline:
+    """Places each rendered chunk after the audio before it, so word times are absolute."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.chunks = 0
+
+    def add(self, chunk: Chunk, rendered: Rendered) -> SpokenChunk:
+        start_s = self.samples / SAMPLE_RATE
+        spoken = SpokenChunk(self.chunks, start_s, rendered.audio, word_timings(chunk, rendered.frames, start_s))
+        self.samples += rendered.audio.shape[0]
+        self.chunks += 1
+        return spoken
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples / SAMPLE_RATE
+
+
+Renderer = Callable[[Sequence[int], str, float], Rendered]
+
+
+def speak(
+    planner: SpeechPlanner, render: Renderer, text: str, voice: str, speed: float = 1.0, lang: str | None = None
+) -> Iterator[SpokenChunk]:
+    timeline = Timeline()
+    for chunk in planner.plan(text, voice, speed, lang):
+        yield timeline.add(chunk, render(chunk.token_ids, voice, speed))

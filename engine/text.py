@@ -1,0 +1,125 @@
+"""Text -> chunks the model can speak: normalise, phonemize, split at sentence and clause ends.
+
+The model sees at most MAX_PHONEMES phonemes at once. The first chunks are kept short so that
+the first audio leaves quickly, and grow until they reach the model's limit; each cut is made
+at the last sentence end that fits, else the last clause mark, else the last word.
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+
+from .errors import NothingToSpeak
+from .languages import Word
+
+#: The model's context is 512 tokens: the phonemes plus a start and an end token.
+MAX_PHONEMES = 510
+#: Phoneme budgets of the first chunks, growing to MAX_PHONEMES: about 1.3, 2.6 and 5 s of speech.
+FIRST_CHUNK_PHONEMES = (100, 200, 400)
+SENTENCE_ENDS = frozenset(".!?…")
+CLAUSE_MARKS = frozenset(",;:—–")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Words spoken in one forward pass; `token_ids` excludes the start and end tokens."""
+
+    words: tuple[Word, ...]
+    token_ids: tuple[int, ...]
+    #: each word's phonemes as [start, end) into token_ids; the space after a word is outside it
+    word_spans: tuple[tuple[int, int], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(w.text + (" " if w.whitespace else "") for w in self.words).strip()
+
+    @property
+    def phonemes(self) -> str:
+        return "".join(w.phonemes + (" " if w.whitespace else "") for w in self.words).strip()
+
+
+def normalise(text: str) -> str:
+    """Unicode NFC, line endings unified, control characters and runs of spaces removed."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub(" ", text)
+    return re.sub(r"[ \t\f\v]+", " ", text).strip()
+
+
+def split_into_chunks(text: str, phonemize: Callable[[str], list[Word]], vocab: Mapping[str, int]) -> Iterator[Chunk]:
+    """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist."""
+    budgets = iter(FIRST_CHUNK_PHONEMES)
+    budget = next(budgets)
+    for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
+        if not paragraph.strip():
+            continue
+        pending: list[Word] = []
+        for word in _fit_words(phonemize(paragraph), vocab):
+            pending.append(word)
+            while len(_make_chunk(pending, vocab).token_ids) > budget:
+                cut = _best_cut(pending, vocab, budget)
+                yield _make_chunk(pending[:cut], vocab)
+                pending = pending[cut:]
+                budget = next(budgets, MAX_PHONEMES)
+        if pending and _make_chunk(pending, vocab).token_ids:
+            yield _make_chunk(pending, vocab)
+            budget = next(budgets, MAX_PHONEMES)
+
+
+def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
+    return [vocab[p] for p in word.phonemes if p in vocab]
+
+
+def _best_cut(words: list[Word], vocab: Mapping[str, int], budget: int) -> int:
+    """How many leading words to speak now: end at a sentence, else a clause, else a word."""
+    fitting, total = 0, 0
+    for word in words:
+        # a word's trailing space is only spoken if another word follows it in the chunk
+        if fitting and total + len(_word_ids(word, vocab)) > budget:
+            break
+        total += len(_word_ids(word, vocab)) + (1 if word.whitespace else 0)
+        fitting += 1
+    for marks in (SENTENCE_ENDS, CLAUSE_MARKS):
+        for end in range(fitting, 0, -1):
+            if words[end - 1].phonemes.rstrip()[-1:] in marks:
+                return end
+    return fitting
+
+
+def _fit_words(words: list[Word], vocab: Mapping[str, int]) -> Iterator[Word]:
+    """A word longer than the model's limit is spoken in pieces; the first piece carries its text."""
+    for word in words:
+        ids = _word_ids(word, vocab)
+        if len(ids) < MAX_PHONEMES:
+            yield word
+            continue
+        known = "".join(p for p in word.phonemes if p in vocab)
+        pieces = [known[i : i + MAX_PHONEMES - 1] for i in range(0, len(known), MAX_PHONEMES - 1)]
+        for n, piece in enumerate(pieces):
+            last = n == len(pieces) - 1
+            yield Word(word.text if n == 0 else "", piece, word.whitespace if last else False)
+
+
+def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
+    space = vocab[" "]
+    token_ids: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for n, word in enumerate(words):
+        start = len(token_ids)
+        token_ids.extend(_word_ids(word, vocab))
+        spans.append((start, len(token_ids)))
+        if word.whitespace and n < len(words) - 1:
+            token_ids.append(space)
+    return Chunk(tuple(words), tuple(token_ids), tuple(spans))
+
+
+def plan_chunks(text: str, phonemize: Callable[[str], list[Word]], vocab: Mapping[str, int]) -> Iterator[Chunk]:
+    """split_into_chunks, raising NothingToSpeak before anything is yielded if the text is silent."""
+    chunks = split_into_chunks(text, phonemize, vocab)
+    first = next(chunks, None)
+    if first is None:
+        raise NothingToSpeak("the text has nothing to speak: send words, not only spaces or symbols")
+    yield first
+    yield from chunks
