@@ -1,0 +1,83 @@
+"""The HTTP contract's shapes: one Pydantic definition each, used by the service, the OpenAPI
+schema and the tests. Field names follow the Kokoro TTS API Server that clients already speak.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.audio import SAMPLE_RATE
+from engine.speech import MAX_SPEED, MIN_SPEED
+
+AudioFormat = Literal["wav", "mp3", "aac"]
+
+
+class TTSRequest(BaseModel):
+    """POST /tts/ as JSON, urlencoded form or multipart form."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(min_length=1, description="The text to speak")
+    voice: str = Field(min_length=1, description="A voice name from GET /tts/voices, or up to 4 joined by commas")
+    speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate, 0.1 to 3.0")
+    format: AudioFormat = Field("wav", description="wav (PCM16), mp3 or aac (ADTS)")
+    include_timestamps: bool = Field(
+        True, description="true: JSON with base64 audio and word timestamps; false: the audio streamed"
+    )
+    lang: str | None = Field(
+        None, description="Override the voice's language: a b e f h i j p z, or a name such as en-us, en-gb, es"
+    )
+
+
+class WordTimestamp(BaseModel):
+    word: str = Field(description="The word as the user wrote it")
+    start_time: float = Field(description="Seconds from the start of the audio")
+    end_time: float
+    phonemes: str
+    whitespace: bool = Field(description="Whether a space follows the word in the text")
+
+
+class TTSResponse(BaseModel):
+    audio: str = Field(description="The whole encoded file, base64")
+    audio_format: AudioFormat
+    sample_rate: int = SAMPLE_RATE
+    word_timestamps: list[WordTimestamp]
+    total_duration: float = Field(description="Seconds of audio")
+    voice: str
+    speed: float
+    text: str
+
+
+class VoicesResponse(BaseModel):
+    voices: list[str]
+    count: int
+
+
+class HealthResponse(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    voices_available: int
+    device: str | None
+    model_loaded: bool
+    weights_source: str | None = Field(None, description="Where the Kokoro-82M weights were loaded from")
+
+
+class ErrorResponse(BaseModel):
+    error: str
+
+
+class ChunkJob(BaseModel):
+    """One chunk sent from the HTTP face to the synthesizer: plain ids, never tensors."""
+
+    token_ids: list[int]
+    voice: str
+    speed: float
+
+
+class ChunkAudio(BaseModel):
+    pcm16: bytes = Field(description="24 kHz mono little-endian int16 samples")
+    frames: list[int] = Field(description="pred_dur per token, start and end tokens included")
+
+
+class SynthesizerStatus(BaseModel):
+    device: str
+    weights_source: str

@@ -1,0 +1,336 @@
+"""BentoML services: the HTTP face of the Kokoro TTS API, and the batched synthesizer behind it.
+
+KokoroTTS parses and validates requests, plans chunks (G2P) and streams encoded audio; the
+Synthesizer, a separate process holding the model, renders chunk jobs from all requests in
+adaptive batches. Neither does anything the engine does not already do.
+"""
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import bentoml
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from engine.audio import STREAM_ENCODERS, encode_whole, to_pcm16
+from engine.errors import InvalidInput
+from engine.languages import Phonemizers
+from engine.model import kokoro_config
+from engine.settings import Settings
+from engine.speech import SpeechPlanner, Timeline
+from engine.synthesis import Rendered
+from engine.text import Chunk
+from engine.voices import VoiceLibrary
+from schemas import (
+    ChunkAudio,
+    ChunkJob,
+    ErrorResponse,
+    HealthResponse,
+    SynthesizerStatus,
+    TTSRequest,
+    TTSResponse,
+    VoicesResponse,
+    WordTimestamp,
+)
+
+log = logging.getLogger("kokoro_tts")
+SETTINGS = Settings.from_env()
+VERSION = "0.1.0"
+HEALTH_TIMEOUT_S = 2.0
+WARMUP_TEXT = "Warming up."
+
+REQUESTS = Counter("tts_requests_total", "TTS requests answered", ["format", "mode", "status"])
+IN_FLIGHT = Gauge("tts_requests_in_flight", "TTS requests being synthesised now")
+AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesised")
+FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "From request to the first chunk's audio")
+
+
+@bentoml.service(
+    name="kokoro_synthesizer",
+    resources={"gpu": 1},
+    traffic={"timeout": 600},
+    # BentoML's inter-service client recycles connections every 100 calls / 300 s and cuts calls
+    # in flight (bentoml issues 5540, 5544): one TTS request makes many calls, so raise both.
+    runner_connection={"max_requests": 1_000_000, "max_age": 86_400.0},
+)
+class Synthesizer:
+    """Holds Kokoro-82M on the device chosen at start and renders chunk jobs."""
+
+    def __init__(self) -> None:
+        from engine.tts import KokoroEngine
+
+        self.engine = KokoroEngine.from_settings(SETTINGS)
+        first = next(self.engine.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))
+        self.engine.render(first.token_ids, "af_heart", 1.0)
+        log.info("synthesizer ready: %s on %s", self.engine.source, self.engine.device)
+
+    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=16, max_latency_ms=120_000)
+    def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
+        return [self._render(job) for job in jobs]
+
+    def _render(self, job: ChunkJob) -> ChunkAudio:
+        rendered = self.engine.render(job.token_ids, job.voice, job.speed)
+        return ChunkAudio(pcm16=to_pcm16(rendered.audio), frames=rendered.frames.tolist())
+
+    @bentoml.api
+    def status(self) -> SynthesizerStatus:
+        return SynthesizerStatus(device=self.engine.device, weights_source=self.engine.source)
+
+
+app = FastAPI(
+    title="Kokoro TTS API",
+    version=VERSION,
+    description="Kokoro-82M text-to-speech: streamed audio and word timestamps",
+)
+
+TTS_RESPONSES = {
+    200: {
+        "description": "JSON with timestamps, or the streamed audio file",
+        "content": {"application/json": {"schema": TTSResponse.model_json_schema()}, "audio/wav": {}},
+    },
+    400: {"model": ErrorResponse, "description": "Invalid input"},
+}
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse(ErrorResponse(error=message).model_dump(), status_code=status)
+
+
+@app.exception_handler(HTTPException)
+async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    return error(exc.status_code, str(exc.detail))
+
+
+@app.exception_handler(Exception)
+async def server_fault(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", request.url.path)
+    return error(500, "internal server error; the server log has the details")
+
+
+@bentoml.service(name="kokoro_tts", traffic={"timeout": 600})
+@bentoml.asgi_app(app, path="/")
+class KokoroTTS:
+    """The HTTP contract: POST /tts/, GET /tts/voices, GET /tts/health, GET /tts/."""
+
+    synthesizer = bentoml.depends(Synthesizer)
+
+    def __init__(self) -> None:
+        self.voices = VoiceLibrary(SETTINGS.voices_dir)
+        self.planner = SpeechPlanner(self.voices, Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars)
+        list(self.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
+
+    @app.get("/tts/", response_model=None)
+    @app.get("/tts", include_in_schema=False, response_model=None)
+    async def info(self) -> dict:
+        return {
+            "name": "Kokoro TTS API",
+            "version": VERSION,
+            "model": "Kokoro-82M v1.0",
+            "endpoints": {
+                "POST /tts/": "Text to speech: JSON with base64 audio and word timestamps, or streamed audio",
+                "GET /tts/voices": "The voices available",
+                "GET /tts/health": "Whether the model is loaded; 503 until it is",
+                "GET /tts/": "This description",
+            },
+            "parameters": {
+                name: {"type": str(field.annotation), "default": field.default, "description": field.description}
+                for name, field in TTSRequest.model_fields.items()
+            },
+            "features": [
+                "Kokoro-82M with 54 stock voices and comma-joined voice blends",
+                "word timestamps in the user's own words, carried across chunks",
+                "streaming: the first audio leaves after the first short chunk",
+                "wav, mp3 and aac output",
+                "adaptive batching of chunks across requests",
+            ],
+        }
+
+    @app.get("/tts/voices", response_model=VoicesResponse)
+    async def list_voices(self) -> VoicesResponse:
+        names = self.voices.names
+        return VoicesResponse(voices=names, count=len(names))
+
+    @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+    async def health(self) -> JSONResponse:
+        try:
+            with anyio.fail_after(HEALTH_TIMEOUT_S):
+                status = await self.synthesizer.to_async.status()
+        except Exception as exc:
+            log.info("synthesizer not ready: %s", exc)
+            body = HealthResponse(
+                status="unhealthy", voices_available=len(self.voices.names), device=None, model_loaded=False
+            )
+            return JSONResponse(body.model_dump(), status_code=503)
+        body = HealthResponse(
+            status="healthy",
+            voices_available=len(self.voices.names),
+            device=status.device,
+            model_loaded=True,
+            weights_source=status.weights_source,
+        )
+        return JSONResponse(body.model_dump())
+
+    @app.post("/tts/", responses=TTS_RESPONSES, response_model=None)
+    @app.post("/tts", include_in_schema=False, response_model=None)
+    async def tts(self, request: Request) -> JSONResponse | StreamingResponse:
+        try:
+            tts_request = TTSRequest.model_validate(await _read_fields(request))
+            chunks = await anyio.to_thread.run_sync(
+                self.planner.plan, tts_request.text, tts_request.voice, tts_request.speed, tts_request.lang
+            )
+        except ValidationError as exc:
+            return _rejected(_explain(exc))
+        except InvalidInput as exc:
+            return _rejected(str(exc))
+        IN_FLIGHT.inc()
+        spoken = self._spoken(chunks, tts_request)
+        if tts_request.include_timestamps:
+            try:
+                return await self._json_response(spoken, tts_request)
+            finally:
+                IN_FLIGHT.dec()
+        try:
+            return await self._stream_response(spoken, tts_request)
+        except BaseException:
+            IN_FLIGHT.dec()  # after the response starts, its body decrements
+            raise
+
+    async def _spoken(self, chunks: Iterator[Chunk], req: TTSRequest) -> AsyncIterator[tuple[Chunk, Rendered]]:
+        """Each chunk with its audio, in order; the next chunk is already in the synthesizer's
+        queue while this one is encoded and sent, so that chunks of many requests batch together."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+
+        async def submit(chunk: Chunk) -> tuple[Chunk, Rendered]:
+            job = ChunkJob(token_ids=list(chunk.token_ids), voice=req.voice, speed=req.speed)
+            audio = (await self.synthesizer.to_async.synthesize([job]))[0]
+            samples = np.frombuffer(audio.pcm16, dtype="<i2").astype(np.float32) / 32767.0
+            return chunk, Rendered(samples, np.asarray(audio.frames, dtype=np.int64))
+
+        def next_chunk() -> Chunk | None:
+            return next(chunks, None)
+
+        chunk = await anyio.to_thread.run_sync(next_chunk)
+        pending = asyncio.ensure_future(submit(chunk)) if chunk else None
+        first = True
+        try:
+            while pending is not None:
+                chunk = await anyio.to_thread.run_sync(next_chunk)
+                upcoming = asyncio.ensure_future(submit(chunk)) if chunk else None
+                result = await pending
+                if first:
+                    FIRST_AUDIO.observe(loop.time() - started)
+                    first = False
+                pending = upcoming
+                yield result
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def _json_response(self, spoken: AsyncIterator[tuple[Chunk, Rendered]], req: TTSRequest) -> JSONResponse:
+        timeline = Timeline()
+        pieces, words = [], []
+        async for chunk, rendered in spoken:
+            placed = timeline.add(chunk, rendered)
+            pieces.append(placed.audio)
+            words.extend(placed.words)
+        audio = encode_whole(np.concatenate(pieces), req.format)
+        AUDIO_SECONDS.inc(timeline.duration_s)
+        REQUESTS.labels(req.format, "json", "200").inc()
+        body = TTSResponse(
+            audio=base64.b64encode(audio).decode("ascii"),
+            audio_format=req.format,
+            word_timestamps=[
+                WordTimestamp(
+                    word=w.word, start_time=w.start_s, end_time=w.end_s, phonemes=w.phonemes, whitespace=w.whitespace
+                )
+                for w in words
+            ],
+            total_duration=round(timeline.duration_s, 3),
+            voice=req.voice,
+            speed=req.speed,
+            text=req.text,
+        )
+        return JSONResponse(body.model_dump())
+
+    async def _stream_response(
+        self, spoken: AsyncIterator[tuple[Chunk, Rendered]], req: TTSRequest
+    ) -> StreamingResponse:
+        # The first chunk is rendered before the response starts, so a failure is still a clean error.
+        first = await anext(spoken)
+        encoder = STREAM_ENCODERS[req.format]()
+        timeline = Timeline()
+
+        async def body() -> AsyncIterator[bytes]:
+            status = "200"
+            try:
+                yield encoder.encode(timeline.add(*first).audio)
+                async for chunk, rendered in spoken:
+                    yield encoder.encode(timeline.add(chunk, rendered).audio)
+                yield encoder.flush()
+            except Exception:
+                status = "cut"
+                log.exception("stream cut after %.2f s of audio", timeline.duration_s)
+                raise
+            finally:
+                AUDIO_SECONDS.inc(timeline.duration_s)
+                REQUESTS.labels(req.format, "stream", status).inc()
+                IN_FLIGHT.dec()
+
+        headers = {
+            "X-Voice": req.voice,
+            "X-Speed": str(req.speed),
+            "X-Text-Length": str(len(req.text)),
+            "X-Include-Timestamps": "false",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+        return StreamingResponse(body(), media_type=encoder.media_type, headers=headers)
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+async def _read_fields(request: Request) -> dict:
+    """The request's fields from JSON or a form; anything else is an input error."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            fields = json.loads(await request.body() or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise InvalidInput('the JSON body must be an object, e.g. {"text": "Hello", "voice": "af_heart"}')
+        return fields
+    if content_type in FORM_TYPES:
+        form = await request.form()
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+    raise InvalidInput(
+        f"unsupported Content-Type '{content_type or 'none'}'; send application/json, "
+        "application/x-www-form-urlencoded or multipart/form-data"
+    )
+
+
+def _rejected(message: str) -> JSONResponse:
+    REQUESTS.labels("none", "none", "400").inc()
+    return error(400, message)
+
+
+def _explain(exc: ValidationError) -> str:
+    """Pydantic's errors as one sentence per field, naming the field and what it accepts."""
+    messages = []
+    for problem in exc.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "body"
+        if problem["type"] == "missing":
+            messages.append(f"'{field}' is required")
+        else:
+            messages.append(f"'{field}': {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(messages)
