@@ -76,10 +76,11 @@ def _best_cut(words: list[Word], vocab: Mapping[str, int], budget: int) -> int:
     """How many leading words to speak now: end at a sentence, else a clause, else a word."""
     fitting, total = 0, 0
     for word in words:
+        ids = len(_word_ids(word, vocab))
         # a word's trailing space is only spoken if another word follows it in the chunk
-        if fitting and total + len(_word_ids(word, vocab)) > budget:
+        if fitting and total + ids > budget:
             break
-        total += len(_word_ids(word, vocab)) + (1 if word.whitespace else 0)
+        total += ids + (1 if word.whitespace and ids else 0)
         fitting += 1
     for marks in (SENTENCE_ENDS, CLAUSE_MARKS):
         for end in range(fitting, 0, -1):
@@ -110,7 +111,8 @@ def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
         start = len(token_ids)
         token_ids.extend(_word_ids(word, vocab))
         spans.append((start, len(token_ids)))
-        if word.whitespace and n < len(words) - 1:
+        # a silent word (a symbol G2P skips) adds no space, so silence alone is never a chunk
+        if word.whitespace and n < len(words) - 1 and len(token_ids) > start:
             token_ids.append(space)
     return Chunk(tuple(words), tuple(token_ids), tuple(spans))
 

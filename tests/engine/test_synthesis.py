@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from engine.languages import Phonemizers
+from engine.model import kokoro_config
+from engine.speech import SpeechPlanner, speak
+from engine.synthesis import FADE_SAMPLES, render
+from engine.timing import SAMPLES_PER_FRAME
+from engine.voices import PACK_SHAPE, VoiceLibrary
+
+
+@pytest.fixture(scope="module")
+def planner(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("voices")
+    torch.manual_seed(1)
+    torch.save(torch.randn(PACK_SHAPE) * 0.1, folder / "af_test.pt")
+    return SpeechPlanner(VoiceLibrary(folder), Phonemizers(), kokoro_config()["vocab"], max_text_chars=5_000)
+
+
+def test_audio_is_600_samples_per_predicted_frame(tiny_model):
+    rendered = render(tiny_model, [10, 20, 30, 40], torch.zeros(1, 256), 1.0)
+    assert rendered.frames.shape == (6,)
+    assert rendered.audio.shape == (rendered.frames.sum() * SAMPLES_PER_FRAME,)
+    assert rendered.audio.dtype == np.float32
+
+
+def test_chunk_edges_fade_in_and_out(tiny_model):
+    audio = render(tiny_model, [10, 20, 30], torch.zeros(1, 256), 1.0).audio
+    assert audio[0] == 0.0 and audio[-1] == 0.0
+    assert np.abs(audio[FADE_SAMPLES:-FADE_SAMPLES]).max() > 0
+
+
+def test_faster_speech_predicts_fewer_frames(tiny_model):
+    slow = render(tiny_model, list(range(10, 30)), torch.zeros(1, 256), 0.5).frames.sum()
+    fast = render(tiny_model, list(range(10, 30)), torch.zeros(1, 256), 2.0).frames.sum()
+    assert fast < slow
+
+
+def test_word_times_run_across_chunks_in_order_and_inside_the_audio(tiny_model, planner):
+    """Random weights: this checks the arithmetic of placing chunks, never the speech."""
+    voices = planner.voices
+
+    def render_tiny(ids, voice, speed):
+        return render(tiny_model, ids, voices.style(voice, len(ids)), speed)
+
+    text = "Hello there, friend. " * 7
+    chunks = list(speak(planner, render_tiny, text, "af_test"))
+    assert len(chunks) > 1
+    words = [w for c in chunks for w in c.words]
+    assert [w.word for w in words] == [t for _ in range(7) for t in ("Hello", "there", ",", "friend", ".")]
+    starts = [w.start_s for w in words]
+    assert starts == sorted(starts)
+    assert all(w.start_s <= w.end_s for w in words)
+    total_s = sum(c.audio.shape[0] for c in chunks) / 24_000
+    assert words[-1].end_s <= total_s
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert after.start_s == pytest.approx(before.start_s + before.audio.shape[0] / 24_000)
+        assert after.words[0].start_s >= after.start_s

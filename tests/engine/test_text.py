@@ -1,0 +1,71 @@
+import pytest
+
+from engine.errors import NothingToSpeak
+from engine.languages import Word
+from engine.model import kokoro_config
+from engine.text import FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
+
+VOCAB = kokoro_config()["vocab"]
+
+
+def letters(text: str) -> list[Word]:
+    """A stand-in G2P: each word's phonemes are its lower-case letters, punctuation kept."""
+    return [Word(w, "".join(c for c in w.lower() if c in VOCAB), True) for w in text.split()]
+
+
+def test_normalise_removes_control_characters_and_runs_of_spaces():
+    assert normalise("  Hello\x00\x07  world\r\nagain\t ") == "Hello world\nagain"
+
+
+def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
+    text = " ".join(f"Sentence number {n} has several words in it, like this one." for n in range(60))
+    chunks = list(split_into_chunks(text, letters, VOCAB))
+    assert [w.text for c in chunks for w in c.words] == text.split()
+    assert all(0 < len(c.token_ids) <= MAX_PHONEMES for c in chunks)
+    assert len(chunks) > 5
+
+
+def test_first_chunks_are_short_and_grow():
+    text = " ".join("Short sentences arrive quickly." for _ in range(40))
+    sizes = [len(c.token_ids) for c in split_into_chunks(text, letters, VOCAB)]
+    for size, budget in zip(sizes, FIRST_CHUNK_PHONEMES, strict=False):
+        assert size <= budget
+    assert max(sizes) > FIRST_CHUNK_PHONEMES[-1] // 2
+
+
+def test_cuts_fall_at_sentence_ends_when_one_fits():
+    text = "One two three four five six seven. " * 30
+    chunks = list(split_into_chunks(text, letters, VOCAB))
+    assert all(c.words[-1].text.endswith(".") for c in chunks)
+
+
+def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
+    text = "alpha beta gamma delta epsilon, " * 40
+    chunks = list(split_into_chunks(text, letters, VOCAB))
+    assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
+
+
+def test_a_word_longer_than_the_model_limit_is_spoken_in_pieces():
+    giant = "a" * 1200
+    chunks = list(split_into_chunks(f"before {giant} after", letters, VOCAB))
+    assert all(len(c.token_ids) <= MAX_PHONEMES for c in chunks)
+    spoken = sum(len(w.phonemes) for c in chunks for w in c.words)
+    assert spoken == len("before") + 1200 + len("after")
+    assert [w.text for c in chunks for w in c.words if w.text] == ["before", giant, "after"]
+
+
+def test_paragraphs_start_new_chunks():
+    chunks = list(split_into_chunks("First paragraph here\n\nSecond paragraph here", letters, VOCAB))
+    assert [c.text for c in chunks] == ["First paragraph here", "Second paragraph here"]
+
+
+def test_word_spans_point_at_each_words_phonemes():
+    (chunk,) = split_into_chunks("ab cd", letters, VOCAB)
+    assert chunk.token_ids == (VOCAB["a"], VOCAB["b"], VOCAB[" "], VOCAB["c"], VOCAB["d"])
+    assert chunk.word_spans == ((0, 2), (3, 5))
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\n", "%%% ###"])
+def test_text_with_nothing_to_speak_is_an_input_error(text):
+    with pytest.raises(NothingToSpeak):
+        next(plan_chunks(text, lambda t: [Word(w, "", True) for w in t.split()], VOCAB))
