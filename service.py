@@ -296,6 +296,12 @@ class KokoroTTS:
         return StreamingResponse(body(), media_type=encoder.media_type, headers=headers)
 
 
+@app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def unknown_route(unknown: str) -> JSONResponse:
+    """Registered last: BentoML's outer router would answer a plain-text 404."""
+    return error(404, f"no route /tts/{unknown}; see GET /tts/ for the endpoints")
+
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 

@@ -1,0 +1,131 @@
+"""The HTTP contract against the live server: errors, headers, health, streaming latency."""
+
+import base64
+import io
+import time
+
+import pytest
+import requests
+import soundfile
+
+pytestmark = [pytest.mark.server, pytest.mark.integration]
+
+
+def post(server: str, **kwargs) -> requests.Response:
+    return requests.post(f"{server}/tts/", timeout=300, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"voice": "af_heart"}, "'text' is required"),
+        ({"text": "", "voice": "af_heart"}, "'text'"),
+        ({"text": "   ", "voice": "af_heart"}, "nothing to speak"),
+        ({"text": "Hi", "voice": "xx_unknown"}, "available voices: af_alloy"),
+        ({"text": "Hi", "voice": "../voices/af_heart"}, "unknown voice"),
+        ({"text": "Hi", "voice": "af_heart", "speed": 0}, "'speed'"),
+        ({"text": "Hi", "voice": "af_heart", "speed": 3.5}, "'speed'"),
+        ({"text": "Hi", "voice": "af_heart", "speed": "fast"}, "'speed'"),
+        ({"text": "Hi", "voice": "af_heart", "format": "ogg"}, "'format'"),
+        ({"text": "Hi", "voice": "af_heart", "lang": "klingon"}, "unknown lang"),
+        ({"text": "x" * 10_001, "voice": "af_heart"}, "limit is 10000"),
+        ({"text": "Hi", "voice": "af_heart", "include_timestamps": "maybe"}, "'include_timestamps'"),
+    ],
+)
+def test_invalid_json_input_is_a_400_with_a_json_error(server, body, needle):
+    reply = post(server, json=body)
+    assert reply.status_code == 400
+    assert needle in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "needle"),
+    [
+        ("{bad json", "application/json", "not valid JSON"),
+        ('["a list"]', "application/json", "must be an object"),
+        ("text=Hi&voice=af_heart", "text/plain", "unsupported Content-Type"),
+        ("", "", "unsupported Content-Type"),
+    ],
+)
+def test_malformed_bodies_are_400s(server, data, content_type, needle):
+    reply = post(server, data=data, headers={"Content-Type": content_type} if content_type else {})
+    assert reply.status_code == 400
+    assert needle in reply.json()["error"]
+
+
+def test_server_stays_healthy_after_bad_requests(server):
+    for _ in range(3):
+        post(server, data="{bad", headers={"Content-Type": "application/json"})
+    health = requests.get(f"{server}/tts/health", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["status"] == "healthy" and health.json()["model_loaded"] is True
+
+
+def test_unknown_routes_answer_json(server):
+    reply = requests.get(f"{server}/tts/nothing-here", timeout=10)
+    assert reply.status_code == 404
+    assert "error" in reply.json()
+
+
+def test_streaming_headers_and_content_types(server):
+    for audio_format, media_type in (("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("aac", "audio/aac")):
+        reply = post(
+            server,
+            json={"text": "Headers.", "voice": "af_heart", "format": audio_format, "include_timestamps": False},
+        )
+        assert reply.status_code == 200
+        assert reply.headers["Content-Type"] == media_type
+        assert reply.headers["X-Voice"] == "af_heart"
+        assert reply.headers["X-Speed"] == "1.0"
+        assert reply.headers["X-Text-Length"] == "8"
+        assert reply.headers["X-Include-Timestamps"] == "false"
+        assert len(reply.content) > 1000
+
+
+def test_json_response_fields_and_audio(server):
+    reply = post(server, json={"text": "The quick brown fox.", "voice": "bm_george", "speed": 1.2, "format": "wav"})
+    body = reply.json()
+    assert body["sample_rate"] == 24_000 and body["voice"] == "bm_george" and body["speed"] == 1.2
+    samples, rate = soundfile.read(io.BytesIO(base64.b64decode(body["audio"])))
+    assert rate == 24_000
+    assert abs(len(samples) / rate - body["total_duration"]) < 0.01
+    assert body["word_timestamps"][-1]["end_time"] <= body["total_duration"]
+
+
+def test_voices_info_and_slashless_route(server):
+    voices = requests.get(f"{server}/tts/voices", timeout=10).json()
+    assert voices["count"] == len(voices["voices"]) == 54 and "af_heart" in voices["voices"]
+    info = requests.get(f"{server}/tts/", timeout=10).json()
+    assert "POST /tts/" in info["endpoints"] and "voice" in info["parameters"]
+    reply = requests.post(f"{server}/tts", json={"text": "No slash.", "voice": "af_heart"}, timeout=60)
+    assert reply.status_code == 200 and reply.json()["word_timestamps"]
+
+
+def test_bentoml_probes_metrics_and_openapi_stay_available(server):
+    assert requests.get(f"{server}/livez", timeout=10).status_code == 200
+    assert requests.get(f"{server}/readyz", timeout=10).status_code == 200
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    assert "tts_requests_total" in metrics and "tts_requests_in_flight" in metrics
+    paths = requests.get(f"{server}/docs.json", timeout=10).json()["paths"]
+    assert {"/tts/", "/tts/voices", "/tts/health"} <= set(paths)
+
+
+def test_first_streamed_bytes_arrive_well_before_the_json_response(server):
+    text = ("A long text is streamed, chunk by chunk, while the rest is still being synthesised. " * 30)[:2_000]
+    started = time.perf_counter()
+    with post(server, json={"text": text, "voice": "af_heart", "include_timestamps": False}, stream=True) as reply:
+        pieces = reply.iter_content(chunk_size=None)
+        first_piece = next(pieces)
+        first_bytes_s = time.perf_counter() - started
+        streamed = first_piece + b"".join(pieces)
+    stream_total_s = time.perf_counter() - started
+    started = time.perf_counter()
+    json_reply = post(server, json={"text": text, "voice": "af_heart"})
+    json_total_s = time.perf_counter() - started
+    print(
+        f"\n2,000 characters: first streamed bytes {first_bytes_s:.2f} s, stream complete {stream_total_s:.2f} s, "
+        f"JSON response {json_total_s:.2f} s"
+    )
+    assert json_reply.status_code == 200
+    assert len(streamed) > 1_000_000
+    assert first_bytes_s < json_total_s / 4
