@@ -5,6 +5,7 @@ the first audio leaves quickly, and grow until they reach the model's limit; eac
 at the last sentence end that fits, else the last clause mark, else the last word.
 """
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +22,8 @@ SENTENCE_ENDS = frozenset(".!?…")
 CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+#: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
 
 
 @dataclass(frozen=True)
@@ -49,23 +52,40 @@ def normalise(text: str) -> str:
 
 
 def split_into_chunks(text: str, phonemize: Callable[[str], list[Word]], vocab: Mapping[str, int]) -> Iterator[Chunk]:
-    """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist."""
+    """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist.
+
+    The first chunk ends with the first sentence at the latest, so the first audio waits only
+    for the G2P and synthesis of one short sentence."""
     budgets = iter(FIRST_CHUNK_PHONEMES)
     budget = next(budgets)
+    produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
-        if not paragraph.strip():
-            continue
         pending: list[Word] = []
-        for word in _fit_words(phonemize(paragraph), vocab):
-            pending.append(word)
-            while len(_make_chunk(pending, vocab).token_ids) > budget:
-                cut = _best_cut(pending, vocab, budget)
-                yield _make_chunk(pending[:cut], vocab)
-                pending = pending[cut:]
+        for words in _sentences(paragraph, phonemize):
+            for word in _fit_words(words, vocab):
+                pending.append(word)
+                while len(_make_chunk(pending, vocab).token_ids) > budget:
+                    cut = _best_cut(pending, vocab, budget)
+                    yield _make_chunk(pending[:cut], vocab)
+                    produced, pending = True, pending[cut:]
+                    budget = next(budgets, MAX_PHONEMES)
+            if not produced and _make_chunk(pending, vocab).token_ids:
+                yield _make_chunk(pending, vocab)
+                produced, pending = True, []
                 budget = next(budgets, MAX_PHONEMES)
         if pending and _make_chunk(pending, vocab).token_ids:
             yield _make_chunk(pending, vocab)
             budget = next(budgets, MAX_PHONEMES)
+
+
+def _sentences(paragraph: str, phonemize: Callable[[str], list[Word]]) -> Iterator[list[Word]]:
+    """Each sentence's words, phonemized only when the chunker reaches it."""
+    sentences = [s for s in _SENTENCE_BREAK.split(paragraph) if s.strip()]
+    for n, sentence in enumerate(sentences):
+        words = phonemize(sentence)
+        if words and n < len(sentences) - 1:
+            words[-1] = dataclasses.replace(words[-1], whitespace=True)  # the space between sentences
+        yield words
 
 
 def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:

@@ -69,3 +69,19 @@ def test_word_spans_point_at_each_words_phonemes():
 def test_text_with_nothing_to_speak_is_an_input_error(text):
     with pytest.raises(NothingToSpeak):
         next(plan_chunks(text, lambda t: [Word(w, "", True) for w in t.split()], VOCAB))
+
+
+def test_each_sentence_is_phonemized_on_its_own_and_only_when_needed():
+    seen: list[str] = []
+
+    def recording(text: str) -> list[Word]:
+        seen.append(text)
+        return letters(text)
+
+    chunks = split_into_chunks("First one here. Second one here! e.g. not a break. Third?", recording, VOCAB)
+    first = next(chunks)
+    assert seen == ["First one here."]
+    rest = list(chunks)
+    assert seen == ["First one here.", "Second one here! e.g. not a break.", "Third?"]
+    words = [w for c in (first, *rest) for w in c.words]
+    assert all(w.whitespace for w in words[:-1])
