@@ -72,7 +72,12 @@ class Synthesizer:
         self.engine.render(first.token_ids, "af_heart", 1.0)
         log.info("synthesizer ready: %s on %s", self.engine.source, self.engine.device)
 
-    @bentoml.api(batchable=True, batch_dim=0, max_batch_size=16, max_latency_ms=120_000)
+    @bentoml.api(
+        batchable=True,
+        batch_dim=0,
+        max_batch_size=SETTINGS.max_batch_size,
+        max_latency_ms=SETTINGS.max_latency_ms,
+    )
     def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
         return [self._render(job) for job in jobs]
 

@@ -25,6 +25,10 @@ class Settings:
     #: 'auto' (CUDA where present, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     device: str = "auto"
     max_text_chars: int = 10_000
+    #: the synthesizer's adaptive batching: most chunks in one batch, and how long a chunk may
+    #: wait in the queue before BentoML answers 503 (generous: long texts queue many chunks)
+    max_batch_size: int = 16
+    max_latency_ms: int = 300_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -37,6 +41,8 @@ class Settings:
             voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
             device=env.get("KOKORO_DEVICE", defaults.device).strip() or defaults.device,
             max_text_chars=_positive_int(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
+            max_batch_size=_positive_int(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
+            max_latency_ms=_positive_int(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
         )
 
 

