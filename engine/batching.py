@@ -1,0 +1,269 @@
+"""Batched synthesis: several utterances of different lengths through KModel in one forward pass.
+
+kokoro's `KModel.forward_with_tokens` runs one utterance: it squeezes the durations, expands them
+for a single item, runs two LSTMs unpacked and normalises the decoder's AdaIN over the whole time
+axis, so right padding would change every frame of a shorter item. Here kokoro's own submodules
+and weights run on a right-padded batch and padding is kept out of every valid value:
+
+- tokens: PL-BERT gets an attention mask; kokoro's DurationEncoder and TextEncoder already mask
+  and pack; the duration LSTM and the F0/energy LSTM run packed, so each direction stops and
+  starts at the item's own end;
+- frames: the instance norms take mean and variance over the item's valid frames only and give
+  zeros past its end, so every convolution (transposed ones included) reads the zeros that the
+  unbatched pass pads with; where a layer's bias lands on padding, it is zeroed before the next
+  convolution;
+- per item, where one batch cannot agree with N single passes: rounding the durations, the
+  harmonic source (its noise, its cumulative phase and the interpolation at its end) and both
+  STFTs (reflection padding and the overlap-add at the end). They are cheap next to the
+  convolutions.
+
+The source module draws its noise from torch's global generator one item after another, in the
+order of `items`, exactly as N unbatched calls in that order would: after the same seed a batch
+gives the same audio as rendering its items one by one.
+
+Durations come out equal; everything else matches the unbatched pass up to float32 rounding
+(sums taken in another order), which the decoder alone keeps at ~1e-6. In voiced audio kokoro
+itself amplifies rounding in F0: the source's phase accumulates F0 over the utterance and the
+generator reads the STFT phase of near-silent bins. On Kokoro-82M that leaves samples up to ~0.02
+apart, as far apart as kokoro's own output run on 1 thread and on 2.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from kokoro.istftnet import AdaIN1d, AdainResBlk1d, AdaINResBlock1, Decoder, Generator
+from kokoro.model import KModel
+from kokoro.modules import ProsodyPredictor
+from torch import nn
+
+#: Planning estimate of duration frames per input token (start and end tokens included) at speed 1.
+#: Kokoro-82M gave 2.4 on a few sentences of English; 3 leaves headroom so that a planned batch
+#: rarely outgrows its cap.
+FRAMES_PER_TOKEN = 3
+
+#: AdainResBlk1d's residual scale, computed as kokoro computes it so that products match bit for bit.
+_RSQRT2 = torch.rsqrt(torch.tensor(2))
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    token_ids: Sequence[int]  # phoneme token ids, without the start and end 0 tokens
+    style: torch.Tensor  # [1, 256] or [256] voice style vector
+    speed: float
+
+
+def forward_batch(model: KModel, items: Sequence[BatchItem]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per item: (float32 audio samples, int64 pred_dur including start and end tokens).
+
+    Each item's result is what `model.forward_with_tokens([[0, *token_ids, 0]], style, speed)`
+    gives alone, from one forward pass over all items. `model` must be in eval mode.
+    """
+    if not items:
+        return []
+    device = model.device
+    token_counts = torch.tensor([len(item.token_ids) + 2 for item in items], device=device)
+    input_ids = torch.zeros((len(items), int(token_counts.max())), dtype=torch.long, device=device)
+    for row, item in enumerate(items):
+        input_ids[row, 1 : len(item.token_ids) + 1] = torch.as_tensor(item.token_ids, dtype=torch.long)
+    ref_s = torch.cat([item.style.reshape(1, -1) for item in items]).to(device)
+    style, timbre = ref_s[:, 128:], ref_s[:, :128]
+    padding = ~_valid(token_counts, input_ids.shape[1])
+
+    with torch.inference_mode():
+        bert = model.bert(input_ids, attention_mask=(~padding).int())
+        d = model.predictor.text_encoder(model.bert_encoder(bert).transpose(-1, -2), style, token_counts, padding)
+        x = _packed_lstm(model.predictor.lstm, d, token_counts)
+        duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1)
+        # Divided per item by a Python float, as kokoro divides: a tensor of speeds may round
+        # differently (CUDA multiplies by a scalar's reciprocal) and flip a duration at .5.
+        pred_dur = [
+            torch.round(duration[row, :count] / item.speed).clamp(min=1).long()
+            for row, (count, item) in enumerate(zip(token_counts.tolist(), items, strict=True))
+        ]
+        alignment = _alignment(pred_dur, input_ids.shape[1], d.dtype)
+        frame_counts = torch.stack([dur.sum() for dur in pred_dur])
+        f0, energy = _f0_energy(model.predictor, d.transpose(-1, -2) @ alignment, style, frame_counts)
+        asr = model.text_encoder(input_ids, token_counts, padding) @ alignment
+        audio = _decode(model.decoder, asr, f0, energy, timbre, frame_counts)
+    return [
+        (samples.reshape(-1).float().cpu().numpy(), dur.cpu().numpy().astype(np.int64))
+        for samples, dur in zip(audio, pred_dur, strict=True)
+    ]
+
+
+def group_by_length(items: Sequence[BatchItem], max_frames_per_batch: int) -> list[list[int]]:
+    """Indices of `items` in batches whose padded size stays within `max_frames_per_batch`.
+
+    A batch's activations grow with its size times its longest item's frames, so items are sorted
+    by estimated frames and each batch is filled while that product fits: similar lengths waste
+    little on padding. An item estimated over the cap on its own gets a batch of its own.
+    """
+    estimates = [estimated_frames(item) for item in items]
+    batches: list[list[int]] = []
+    for index in sorted(range(len(items)), key=estimates.__getitem__):
+        # sorted ascending, so the item being placed is the longest of its batch
+        if batches and (len(batches[-1]) + 1) * estimates[index] <= max_frames_per_batch:
+            batches[-1].append(index)
+        else:
+            batches.append([index])
+    return batches
+
+
+def estimated_frames(item: BatchItem) -> float:
+    """Frames the model will likely give `item` before it runs: tokens x FRAMES_PER_TOKEN / speed."""
+    return (len(item.token_ids) + 2) * FRAMES_PER_TOKEN / item.speed
+
+
+def _valid(lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """[B, size] bool, True on each item's first `lengths[b]` positions."""
+    return torch.arange(size, device=lengths.device) < lengths[:, None]
+
+
+def _mask(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """[B, 1, T] mask in x's dtype for x's time axis: multiplying by it zeroes the padding."""
+    return _valid(lengths, x.shape[-1]).unsqueeze(1).to(x.dtype)
+
+
+def _packed_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """`lstm` over [B, T, C] as if each item ran alone: packed, the reverse pass starts at each item's end."""
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    out, _ = lstm(packed)
+    return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
+
+
+def _alignment(pred_dur: Sequence[torch.Tensor], tokens: int, dtype: torch.dtype) -> torch.Tensor:
+    """[B, tokens, frames]: one-hot token of each frame, zero on padded tokens and frames.
+
+    Multiplying by it copies each token's features into its frames exactly (one term times 1,
+    the rest times 0) and leaves padded frames zero.
+    """
+    frames = max(int(dur.sum()) for dur in pred_dur)
+    device = pred_dur[0].device
+    alignment = torch.zeros((len(pred_dur), tokens, frames), dtype=dtype, device=device)
+    for row, dur in enumerate(pred_dur):
+        token_of_frame = torch.repeat_interleave(torch.arange(dur.shape[0], device=device), dur)
+        alignment[row, token_of_frame, torch.arange(token_of_frame.shape[0], device=device)] = 1
+    return alignment
+
+
+def _f0_energy(
+    predictor: ProsodyPredictor, en: torch.Tensor, style: torch.Tensor, frames: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ProsodyPredictor.F0Ntrain on a padded batch: [B, 2 * frames] F0 and energy curves."""
+    shared = _packed_lstm(predictor.shared, en.transpose(-1, -2), frames).transpose(-1, -2)
+    curves = []
+    for blocks, projection in ((predictor.F0, predictor.F0_proj), (predictor.N, predictor.N_proj)):
+        x, lengths = shared, frames
+        for block in blocks:
+            x, lengths = _adain_resblk(block, x, style, lengths)
+        curves.append(projection(x).squeeze(1))
+    return curves[0], curves[1]
+
+
+def _decode(
+    decoder: Decoder,
+    asr: torch.Tensor,
+    f0_curve: torch.Tensor,
+    energy: torch.Tensor,
+    timbre: torch.Tensor,
+    frames: torch.Tensor,
+) -> list[torch.Tensor]:
+    """Decoder.forward on a padded batch; each item's audio at its own length."""
+    # stride 2, kernel 3, padding 1: frame f reads curve samples 2f-1..2f+1, never past 2 * frames
+    f0 = decoder.F0_conv(f0_curve.unsqueeze(1))
+    energy = decoder.N_conv(energy.unsqueeze(1))
+    x, lengths = _adain_resblk(decoder.encode, torch.cat([asr, f0, energy], dim=1), timbre, frames)
+    asr_res = decoder.asr_res(asr)
+    residual = True
+    for block in decoder.decode:
+        if residual:
+            x = torch.cat([x, asr_res, f0, energy], dim=1)
+        x, lengths = _adain_resblk(block, x, timbre, lengths)
+        if block.upsample_type != "none":
+            residual = False
+    return _generate(decoder.generator, x, timbre, f0_curve, lengths)
+
+
+def _generate(
+    generator: Generator, x: torch.Tensor, timbre: torch.Tensor, f0_curve: torch.Tensor, lengths: torch.Tensor
+) -> list[torch.Tensor]:
+    """Generator.forward on a padded batch; `lengths` are x's valid frames, also f0_curve's."""
+    harmonics = _harmonics(generator, f0_curve, lengths)
+    for i, upsample in enumerate(generator.ups):
+        x = upsample(F.leaky_relu(x, negative_slope=0.1) * _mask(lengths, x))
+        lengths = lengths * upsample.stride[0]  # kernel - stride is even and padding half of it
+        if i == generator.num_upsamples - 1:
+            x = generator.reflection_pad(x)  # (1, 0): on the left, so each item's end stays its own
+            lengths = lengths + generator.reflection_pad.padding[0]
+        mask = _mask(lengths, x)
+        x = x + _adain_resblock1(generator.noise_res[i], generator.noise_convs[i](harmonics), timbre, mask)
+        blocks = generator.resblocks[i * generator.num_kernels : (i + 1) * generator.num_kernels]
+        x = sum(_adain_resblock1(block, x, timbre, mask) for block in blocks) / generator.num_kernels
+    x = generator.conv_post(F.leaky_relu(x) * _mask(lengths, x))
+    bins = generator.post_n_fft // 2 + 1
+    return [
+        generator.stft.inverse(torch.exp(x[row : row + 1, :bins, :n]), torch.sin(x[row : row + 1, bins:, :n]))
+        for row, n in enumerate(lengths.tolist())
+    ]
+
+
+def _harmonics(generator: Generator, f0_curve: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The source's STFT per item at its own length, zero-padded to [B, n_fft + 2, T].
+
+    Per item because the source's noise, its phase interpolation at the end and the STFT's
+    reflection padding all depend on where the item ends; zero padding is what the noise
+    convolutions would read past the end unbatched.
+    """
+    spectra = []
+    for row, n in enumerate(lengths.tolist()):
+        f0 = generator.f0_upsamp(f0_curve[row : row + 1, None, :n]).transpose(1, 2)
+        source, _, _ = generator.m_source(f0)
+        magnitude, phase = generator.stft.transform(source.transpose(1, 2).squeeze(1))
+        spectra.append(torch.cat([magnitude, phase], dim=1))
+    width = max(spectrum.shape[-1] for spectrum in spectra)
+    return torch.cat([F.pad(spectrum, (0, width - spectrum.shape[-1])) for spectrum in spectra])
+
+
+def _adain(adain: AdaIN1d, x: torch.Tensor, style: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """AdaIN1d with its instance norm's statistics over valid frames only; zero on padding.
+
+    The statistics are batched matrix products with the mask and the affine steps fold into one
+    multiply-add per element, which keeps this near the cost of kokoro's fused instance norm.
+    """
+    weights = mask.transpose(1, 2) / mask.sum(dim=-1, keepdim=True)
+    centred = x - torch.bmm(x, weights)
+    variance = torch.bmm(centred.square(), weights)
+    norm = adain.norm
+    gamma, beta = adain.fc(style)[:, :, None].chunk(2, dim=1)
+    scale = torch.rsqrt(variance + norm.eps) * norm.weight[:, None] * (1 + gamma)
+    shift = norm.bias[:, None] * (1 + gamma) + beta
+    return torch.addcmul(shift, centred, scale).mul_(mask)
+
+
+def _adain_resblk(
+    block: AdainResBlk1d, x: torch.Tensor, style: torch.Tensor, lengths: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """AdainResBlk1d on a padded batch: the output and its valid lengths (doubled if it upsamples)."""
+    mask = _mask(lengths, x)
+    h = block.pool(block.actv(_adain(block.norm1, x, style, mask)))
+    if block.upsample_type != "none":
+        lengths = lengths * 2
+        mask = _mask(lengths, h)
+        h = h * mask  # the transposed convolution's bias lands on padding, which conv1 reads
+    h = block.conv2(block.actv(_adain(block.norm2, block.conv1(h), style, mask)))
+    return (h + block._shortcut(x)) * _RSQRT2, lengths
+
+
+def _adain_resblock1(block: AdaINResBlock1, x: torch.Tensor, style: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """AdaINResBlock1 on a padded batch: Snake keeps the zeros that _adain leaves on padding."""
+    layers = zip(block.convs1, block.convs2, block.adain1, block.adain2, block.alpha1, block.alpha2, strict=True)
+    for conv1, conv2, adain1, adain2, alpha1, alpha2 in layers:
+        xt = _adain(adain1, x, style, mask)
+        xt = conv1(xt + (1 / alpha1) * (torch.sin(alpha1 * xt) ** 2))
+        xt = _adain(adain2, xt, style, mask)
+        xt = conv2(xt + (1 / alpha2) * (torch.sin(alpha2 * xt) ** 2))
+        x = xt + x
+    return x

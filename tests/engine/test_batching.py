@@ -1,0 +1,135 @@
+"""forward_batch against engine.synthesis.render, item by item, and the length-bucketing planner.
+
+The reference is the production single-utterance path. Both draw the source module's noise from
+torch's global generator item by item, so seeding once before each side fixes the noise.
+
+The tiny model's random weights predict F0 below kokoro's 10 Hz voicing threshold, so end to end
+its source is noise only. Voiced audio cannot be compared end to end at a tight tolerance: the
+source's phase accumulates F0 over the whole utterance and the generator reads the STFT phase of
+near-silent bins, so a float32 rounding step in F0 moves the audio by up to ~0.7 (the tiny
+model made voiced) or ~0.02 (Kokoro-82M, as much as kokoro run on 1 thread instead of 2). The
+decoder is therefore also compared on its own, given identical voiced inputs.
+"""
+
+import numpy as np
+import torch
+
+from engine.batching import FRAMES_PER_TOKEN, BatchItem, _decode, estimated_frames, forward_batch, group_by_length
+from engine.synthesis import fade_edges, render
+
+#: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
+#: masked instance norm) move the tiny model's audio (amplitude ~2.5) by about 3e-6.
+AUDIO_ATOL = 2e-5
+
+
+def make_items(*specs: tuple[int, float]) -> list[BatchItem]:
+    """Random token ids and styles, one item per (token count, speed)."""
+    generator = torch.Generator().manual_seed(1)
+    return [
+        BatchItem(
+            torch.randint(1, 178, (count,), generator=generator).tolist(),
+            torch.randn(1, 256, generator=generator),
+            speed,
+        )
+        for count, speed in specs
+    ]
+
+
+def rendered_alone(model, items: list[BatchItem], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    torch.manual_seed(seed)
+    return [(r.audio, r.frames) for r in (render(model, item.token_ids, item.style, item.speed) for item in items)]
+
+
+def batched(model, items: list[BatchItem], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    torch.manual_seed(seed)
+    return forward_batch(model, items)
+
+
+def assert_same(results, references) -> None:
+    assert len(results) == len(references)
+    for (audio, frames), (ref_audio, ref_frames) in zip(results, references, strict=True):
+        assert frames.dtype == np.int64
+        np.testing.assert_array_equal(frames, ref_frames)
+        assert audio.dtype == np.float32
+        assert audio.shape == (int(frames.sum()) * 600,)
+        # render fades the edges; forward_batch returns the model's audio as it is
+        np.testing.assert_allclose(fade_edges(audio), ref_audio, rtol=0, atol=AUDIO_ATOL)
+
+
+def test_batch_matches_each_item_rendered_alone(tiny_model):
+    # unsorted, clearly different lengths, speeds and styles: every item is padded differently
+    items = make_items((12, 1.0), (5, 0.8), (23, 1.3))
+    results = batched(tiny_model, items, seed=0)
+    assert len({int(frames.sum()) for _, frames in results}) == 3
+    assert_same(results, rendered_alone(tiny_model, items, seed=0))
+
+
+def test_batch_of_one_matches_rendered_alone(tiny_model):
+    items = make_items((9, 1.1))
+    assert_same(batched(tiny_model, items, seed=3), rendered_alone(tiny_model, items, seed=3))
+
+
+def test_tolerance_would_catch_different_noise(tiny_model):
+    """Guards the tests above: the noise alone moves the audio far beyond AUDIO_ATOL."""
+    items = make_items((5, 1.0))
+    ((audio, frames),) = batched(tiny_model, items, seed=1)
+    ((ref_audio, ref_frames),) = rendered_alone(tiny_model, items, seed=0)
+    np.testing.assert_array_equal(frames, ref_frames)
+    assert np.abs(fade_edges(audio) - ref_audio).max() > 100 * AUDIO_ATOL
+
+
+def test_decoder_matches_on_identical_voiced_inputs(tiny_model):
+    """The per-item harmonic source (phase, end interpolation, STFT padding) and the masked decoder."""
+    frames = [7, 16, 11]
+    generator = torch.Generator().manual_seed(2)
+    asr = torch.randn(len(frames), 512, max(frames), generator=generator)
+    time = torch.arange(2 * max(frames), dtype=torch.float32)
+    # 60-180 Hz with an unvoiced stretch: both sides of the voicing threshold, different per item
+    f0 = 120 + 60 * torch.sin(time / torch.tensor([[3.0], [5.0], [7.0]]))
+    f0[:, 4:8] = 0
+    energy = torch.randn(len(frames), 2 * max(frames), generator=generator)
+    timbre = torch.randn(len(frames), 128, generator=generator)
+    with torch.inference_mode():
+        torch.manual_seed(0)
+        alone = [
+            tiny_model.decoder(
+                asr[i : i + 1, :, :n], f0[i : i + 1, : 2 * n], energy[i : i + 1, : 2 * n], timbre[i : i + 1]
+            )
+            for i, n in enumerate(frames)
+        ]
+        torch.manual_seed(0)
+        together = _decode(tiny_model.decoder, asr, f0, energy, timbre, torch.tensor(frames))
+    for audio, reference in zip(together, alone, strict=True):
+        assert audio.shape == reference.shape
+        torch.testing.assert_close(audio, reference, rtol=0, atol=AUDIO_ATOL)
+
+
+def test_empty_batch(tiny_model):
+    assert forward_batch(tiny_model, []) == []
+
+
+def test_group_by_length_buckets_similar_lengths_under_the_cap():
+    token_counts = [3, 40, 5, 38, 4, 120, 41, 6]
+    items = [BatchItem([1] * count, torch.zeros(256), 1.0) for count in token_counts]
+    estimates = [estimated_frames(item) for item in items]
+    # in estimated frames: four short items fit, two long ones, and the longest alone exceeds it
+    cap = 100 * FRAMES_PER_TOKEN
+
+    batches = group_by_length(items, cap)
+
+    assert sorted(index for batch in batches for index in batch) == list(range(len(items)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(estimates[index] for index in batch) <= cap
+    assert [sorted(token_counts[index] for index in batch) for batch in batches] == [
+        [3, 4, 5, 6],
+        [38, 40],
+        [41],
+        [120],
+    ]
+
+
+def test_group_by_length_counts_slow_speech_as_longer():
+    fast, slow = (BatchItem([1] * 10, torch.zeros(256), speed) for speed in (2.0, 0.5))
+    assert estimated_frames(slow) == 4 * estimated_frames(fast)
+    cap = 2 * estimated_frames(slow) - 1
+    assert group_by_length([slow, fast, fast], cap) == [[1, 2], [0]]
