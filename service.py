@@ -51,6 +51,7 @@ REQUESTS = Counter("tts_requests_total", "TTS requests answered", ["format", "mo
 IN_FLIGHT = Gauge("tts_requests_in_flight", "TTS requests being synthesised now")
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesised")
 FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "From request to the first chunk's audio")
+BATCH_SIZE = Histogram("tts_synthesizer_batch_size", "Chunks per synthesizer batch", buckets=(1, 2, 4, 8, 16, 32, 64))
 
 
 @bentoml.service(
@@ -79,11 +80,9 @@ class Synthesizer:
         max_latency_ms=SETTINGS.max_latency_ms,
     )
     def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
-        return [self._render(job) for job in jobs]
-
-    def _render(self, job: ChunkJob) -> ChunkAudio:
-        rendered = self.engine.render(job.token_ids, job.voice, job.speed)
-        return ChunkAudio(pcm16=to_pcm16(rendered.audio), frames=rendered.frames.tolist())
+        BATCH_SIZE.observe(len(jobs))
+        rendered = self.engine.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
+        return [ChunkAudio(pcm16=to_pcm16(r.audio), frames=r.frames.tolist()) for r in rendered]
 
     @bentoml.api
     def status(self) -> SynthesizerStatus:

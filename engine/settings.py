@@ -29,6 +29,11 @@ class Settings:
     #: wait in the queue before BentoML answers 503 (generous: long texts queue many chunks)
     max_batch_size: int = 16
     max_latency_ms: int = 300_000
+    #: 'auto': one batched forward pass on CUDA, item by item on CPU, where batching measured
+    #: slower (padding and memory traffic cost more than two cores gain); or 'on' / 'off'
+    batched_forward: str = "auto"
+    #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
+    max_batch_frames: int = 8_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -43,6 +48,8 @@ class Settings:
             max_text_chars=_positive_int(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
             max_batch_size=_positive_int(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
             max_latency_ms=_positive_int(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
+            batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", ("auto", "on", "off"), defaults.batched_forward),
+            max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
         )
 
 
@@ -56,4 +63,11 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingError(f"{name}={raw!r} is not a whole number") from None
     if value <= 0:
         raise SettingError(f"{name}={raw!r} must be positive")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise SettingError(f"{name}={value!r} is not one of {', '.join(allowed)}")
     return value
