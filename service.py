@@ -73,12 +73,16 @@ class Synthesizer:
         self.engine.render(first.token_ids, "af_heart", 1.0)
         log.info("synthesizer ready: %s on %s", self.engine.source, self.engine.device)
 
+    # KOKORO_MAX_BATCH_SIZE=1 turns adaptive batching off (BentoML wants a batch size above 1):
+    # each call then carries the one chunk its request sent.
     @bentoml.api(
-        batchable=True,
-        batch_dim=0,
-        max_batch_size=SETTINGS.max_batch_size,
-        max_latency_ms=SETTINGS.max_latency_ms,
-    )
+        **(
+            {"batchable": True, "batch_dim": 0, "max_batch_size": SETTINGS.max_batch_size,
+             "max_latency_ms": SETTINGS.max_latency_ms}
+            if SETTINGS.max_batch_size > 1
+            else {}
+        )
+    )  # fmt: skip
     def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
         BATCH_SIZE.observe(len(jobs))
         rendered = self.engine.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
