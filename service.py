@@ -20,10 +20,11 @@ from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-from engine.audio import STREAM_ENCODERS, encode_whole, to_pcm16
+from engine.audio import SAMPLE_RATE, STREAM_ENCODERS, encode_whole, to_pcm16
 from engine.errors import InvalidInput
 from engine.languages import Phonemizers
-from engine.model import kokoro_config
+from engine.model import choose_device, kokoro_config
+from engine.scheduling import FairScheduler
 from engine.settings import Settings
 from engine.speech import SpeechPlanner, Timeline
 from engine.synthesis import Rendered
@@ -132,6 +133,7 @@ class KokoroTTS:
 
     def __init__(self) -> None:
         self.voices = VoiceLibrary(SETTINGS.voices_dir)
+        self.scheduler = FairScheduler(SETTINGS.slots_for(choose_device(SETTINGS.device)))
         self.planner = SpeechPlanner(self.voices, Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars)
         list(self.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
 
@@ -216,24 +218,29 @@ class KokoroTTS:
         queue while this one is encoded and sent, so that chunks of many requests batch together."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        served_s = 0.0
 
-        async def submit(chunk: Chunk) -> tuple[Chunk, Rendered]:
+        async def synthesize(chunk: Chunk) -> tuple[Chunk, Rendered]:
             job = ChunkJob(token_ids=list(chunk.token_ids), voice=req.voice, speed=req.speed)
             audio = (await self.synthesizer.to_async.synthesize([job]))[0]
             samples = np.frombuffer(audio.pcm16, dtype="<i2").astype(np.float32) / 32767.0
             return chunk, Rendered(samples, np.asarray(audio.frames, dtype=np.int64))
 
+        def submit(chunk: Chunk) -> asyncio.Future[tuple[Chunk, Rendered]]:
+            return asyncio.ensure_future(self.scheduler.run(served_s, lambda: synthesize(chunk)))
+
         def next_chunk() -> Chunk | None:
             return next(chunks, None)
 
         chunk = await anyio.to_thread.run_sync(next_chunk)
-        pending = asyncio.ensure_future(submit(chunk)) if chunk else None
+        pending = submit(chunk) if chunk else None
         first = True
         try:
             while pending is not None:
                 chunk = await anyio.to_thread.run_sync(next_chunk)
-                upcoming = asyncio.ensure_future(submit(chunk)) if chunk else None
+                upcoming = submit(chunk) if chunk else None
                 result = await pending
+                served_s += result[1].audio.shape[0] / SAMPLE_RATE
                 if first:
                     FIRST_AUDIO.observe(loop.time() - started)
                     first = False

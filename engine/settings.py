@@ -34,6 +34,15 @@ class Settings:
     batched_forward: str = "auto"
     #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
     max_batch_frames: int = 8_000
+    #: chunks the HTTP face lets into the synthesizer at once (0: 1 on CPU, 2 x max_batch_size on
+    #: CUDA); the rest wait in its fair queue, least-served request first
+    synth_slots: int = 0
+
+    @classmethod
+    def slots_for(self, device: str) -> int:
+        if self.synth_slots:
+            return self.synth_slots
+        return 1 if device == "cpu" else 2 * self.max_batch_size
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -50,6 +59,7 @@ class Settings:
             max_latency_ms=_positive_int(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
             batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", ("auto", "on", "off"), defaults.batched_forward),
             max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
+            synth_slots=_positive_int(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
         )
 
 

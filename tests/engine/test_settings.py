@@ -24,3 +24,9 @@ def test_values_are_read_and_typed():
 def test_a_bad_number_names_the_setting(value):
     with pytest.raises(SettingError, match="TTS_MAX_TEXT_LENGTH"):
         Settings.from_env({"TTS_MAX_TEXT_LENGTH": value})
+
+
+def test_synthesizer_slots_follow_the_device_unless_set():
+    assert Settings.from_env({}).slots_for("cpu") == 1
+    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "8"}).slots_for("cuda") == 16
+    assert Settings.from_env({"KOKORO_SYNTH_SLOTS": "3"}).slots_for("cpu") == 3

@@ -1,0 +1,78 @@
+import asyncio
+
+import pytest
+
+from engine.scheduling import FairScheduler
+
+
+def test_least_served_request_goes_first_once_the_slot_frees():
+    async def scenario() -> list[str]:
+        scheduler = FairScheduler(slots=1)
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def job(name: str, hold: bool = False) -> None:
+            order.append(name)
+            if hold:
+                await release.wait()
+
+        running = asyncio.create_task(scheduler.run(0.0, lambda: job("first", hold=True)))
+        await asyncio.sleep(0)
+        queued = [
+            asyncio.create_task(scheduler.run(served, lambda name=name: job(name)))
+            for name, served in (("long stream", 120.0), ("other stream", 60.0), ("new short", 0.0))
+        ]
+        await asyncio.sleep(0)
+        assert scheduler.waiting == 3
+        release.set()
+        await asyncio.gather(running, *queued)
+        return order
+
+    assert asyncio.run(scenario()) == ["first", "new short", "other stream", "long stream"]
+
+
+def test_slots_bound_the_work_in_flight():
+    async def scenario() -> int:
+        scheduler = FairScheduler(slots=3)
+        in_flight = peak = 0
+
+        async def job() -> None:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.001)
+            in_flight -= 1
+
+        await asyncio.gather(*(scheduler.run(float(n), job) for n in range(20)))
+        return peak
+
+    assert asyncio.run(scenario()) == 3
+
+
+def test_a_cancelled_waiter_gives_its_place_away_and_a_failing_job_its_slot():
+    async def scenario() -> list[str]:
+        scheduler = FairScheduler(slots=1)
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            await release.wait()
+            raise RuntimeError("synthesis failed")
+
+        async def job(name: str) -> None:
+            order.append(name)
+
+        failing = asyncio.create_task(scheduler.run(0.0, hold))
+        await asyncio.sleep(0)
+        gone = asyncio.create_task(scheduler.run(0.0, lambda: job("gone")))
+        kept = asyncio.create_task(scheduler.run(5.0, lambda: job("kept")))
+        await asyncio.sleep(0)
+        gone.cancel()
+        release.set()
+        with pytest.raises(RuntimeError):
+            await failing
+        await kept
+        await scheduler.run(0.0, lambda: job("after"))
+        return order
+
+    assert asyncio.run(scenario()) == ["kept", "after"]
