@@ -38,7 +38,6 @@ class Settings:
     #: CUDA); the rest wait in its fair queue, least-served request first
     synth_slots: int = 0
 
-    @classmethod
     def slots_for(self, device: str) -> int:
         if self.synth_slots:
             return self.synth_slots
