@@ -1,7 +1,7 @@
 """Text -> chunks the model can speak: normalise, phonemize, split at sentence and clause ends.
 
 The model sees at most MAX_PHONEMES phonemes at once. The first chunks are kept short so that
-the first audio leaves quickly, and grow until they reach the model's limit; each cut is made
+the first audio leaves quickly, and grow to CHUNK_PHONEMES; each cut is made
 at the last sentence end that fits, else the last clause mark, else the last word.
 """
 
@@ -16,8 +16,11 @@ from .languages import Word
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
 MAX_PHONEMES = 510
-#: Phoneme budgets of the first chunks, growing to MAX_PHONEMES: about 1.3, 2.6 and 5 s of speech.
-FIRST_CHUNK_PHONEMES = (100, 200, 400)
+#: Phoneme budgets of the first chunks (about 1.3 and 2.6 s of speech), so the first audio leaves soon.
+FIRST_CHUNK_PHONEMES = (100, 200)
+#: Budget of every later chunk, about 4 s of speech: long enough for natural prosody, short enough
+#: that a request arriving behind a long stream's chunk waits about 1.5 s on a 2-core CPU, not 3.
+CHUNK_PHONEMES = 300
 SENTENCE_ENDS = frozenset(".!?…")
 CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -68,14 +71,14 @@ def split_into_chunks(text: str, phonemize: Callable[[str], list[Word]], vocab: 
                     cut = _best_cut(pending, vocab, budget)
                     yield _make_chunk(pending[:cut], vocab)
                     produced, pending = True, pending[cut:]
-                    budget = next(budgets, MAX_PHONEMES)
+                    budget = next(budgets, CHUNK_PHONEMES)
             if not produced and _make_chunk(pending, vocab).token_ids:
                 yield _make_chunk(pending, vocab)
                 produced, pending = True, []
-                budget = next(budgets, MAX_PHONEMES)
+                budget = next(budgets, CHUNK_PHONEMES)
         if pending and _make_chunk(pending, vocab).token_ids:
             yield _make_chunk(pending, vocab)
-            budget = next(budgets, MAX_PHONEMES)
+            budget = next(budgets, CHUNK_PHONEMES)
 
 
 def _sentences(paragraph: str, phonemize: Callable[[str], list[Word]]) -> Iterator[list[Word]]:

@@ -3,7 +3,7 @@ import pytest
 from engine.errors import NothingToSpeak
 from engine.languages import Word
 from engine.model import kokoro_config
-from engine.text import FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
+from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
 
 VOCAB = kokoro_config()["vocab"]
 
@@ -21,7 +21,7 @@ def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
     text = " ".join(f"Sentence number {n} has several words in it, like this one." for n in range(60))
     chunks = list(split_into_chunks(text, letters, VOCAB))
     assert [w.text for c in chunks for w in c.words] == text.split()
-    assert all(0 < len(c.token_ids) <= MAX_PHONEMES for c in chunks)
+    assert all(0 < len(c.token_ids) <= CHUNK_PHONEMES for c in chunks)
     assert len(chunks) > 5
 
 
