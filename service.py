@@ -44,6 +44,20 @@ from schemas import (
 
 log = logging.getLogger("kokoro_tts")
 SETTINGS = Settings.from_env()
+
+
+def _log_to_stderr(*names: str) -> None:
+    """BentoML configures only its own loggers; the engine's and ours would otherwise be silent."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] [%(name)s] %(message)s"))
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG if SETTINGS.debug else logging.INFO)
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+_log_to_stderr("engine", "kokoro_tts")
 VERSION = "0.1.0"
 HEALTH_TIMEOUT_S = 2.0
 WARMUP_TEXT = "Warming up."

@@ -37,6 +37,8 @@ class Settings:
     #: chunks the HTTP face lets into the synthesizer at once (0: 1 on CPU, 2 x max_batch_size on
     #: CUDA); the rest wait in its fair queue, least-served request first
     synth_slots: int = 0
+    #: TTS_DEBUG: debug logging from the engine and the service
+    debug: bool = False
 
     def slots_for(self, device: str) -> int:
         if self.synth_slots:
@@ -59,6 +61,7 @@ class Settings:
             batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", ("auto", "on", "off"), defaults.batched_forward),
             max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
             synth_slots=_positive_int(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
+            debug=_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in ("true", "1", "yes"),
         )
 
 
