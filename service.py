@@ -72,6 +72,9 @@ BATCH_SIZE = Histogram("tts_synthesizer_batch_size", "Chunks per synthesizer bat
 @bentoml.service(
     name="kokoro_synthesizer",
     resources={"gpu": 1},
+    # One model per device: a second worker would double the memory and fight for the same
+    # cores; concurrency comes from batching and the HTTP face's fair queue instead.
+    workers=1,
     traffic={"timeout": 600},
     # BentoML's inter-service client recycles connections every 100 calls / 300 s and cuts calls
     # in flight (bentoml issues 5540, 5544): one TTS request makes many calls, so raise both.

@@ -170,12 +170,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", default=["overhead", "first-audio", "fairness", "throughput"])
     parser.add_argument("--requests-per-client", type=int, default=2)
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the main server")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, device "
           f"{'cuda ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, "
           f"{time.strftime('%Y-%m-%d')}")  # fmt: skip
     logs = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
-    with live_server(free_port(), logs / "batched.log") as base:
+    env = dict(pair.split("=", 1) for pair in args.env)
+    with live_server(free_port(), logs / "batched.log", env) as base:
         if "overhead" in args.which:
             overhead(base)
         if "first-audio" in args.which:
