@@ -150,6 +150,7 @@ class KokoroTTS:
 
     def __init__(self) -> None:
         self.voices = VoiceLibrary(SETTINGS.voices_dir)
+        self.synthesizer_status: SynthesizerStatus | None = None
         self.scheduler = FairScheduler(SETTINGS.slots_for(choose_device(SETTINGS.device)))
         self.planner = SpeechPlanner(self.voices, Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars)
         list(self.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
@@ -187,21 +188,24 @@ class KokoroTTS:
 
     @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     async def health(self) -> JSONResponse:
-        try:
-            with anyio.fail_after(HEALTH_TIMEOUT_S):
-                status = await self.synthesizer.to_async.status()
-        except Exception as exc:
-            log.info("synthesizer not ready: %s", exc)
-            body = HealthResponse(
-                status="unhealthy", voices_available=len(self.voices.names), device=None, model_loaded=False
-            )
-            return JSONResponse(body.model_dump(), status_code=503)
+        # Once the synthesizer has answered, the model is loaded for the life of this process: later
+        # checks reuse that answer, so health does not flap while the synthesizer is busy with work.
+        if self.synthesizer_status is None:
+            try:
+                with anyio.fail_after(HEALTH_TIMEOUT_S):
+                    self.synthesizer_status = await self.synthesizer.to_async.status()
+            except Exception as exc:
+                log.info("synthesizer not ready: %s", exc)
+                body = HealthResponse(
+                    status="unhealthy", voices_available=len(self.voices.names), device=None, model_loaded=False
+                )
+                return JSONResponse(body.model_dump(), status_code=503)
         body = HealthResponse(
             status="healthy",
             voices_available=len(self.voices.names),
-            device=status.device,
+            device=self.synthesizer_status.device,
             model_loaded=True,
-            weights_source=status.weights_source,
+            weights_source=self.synthesizer_status.weights_source,
         )
         return JSONResponse(body.model_dump())
 

@@ -1,0 +1,209 @@
+"""deploy/k8s/: valid Kubernetes objects, wired to each other and to metrics the service really exports.
+
+Validation uses kubernetes-validate's bundled OpenAPI schemas in strict mode (unknown fields
+are errors), at the oldest and newest Kubernetes versions the manifests are meant for.
+"""
+
+import ast
+import copy
+import re
+import threading
+import time
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import requests
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+#: The oldest Kubernetes the manifests are meant for (unhealthyPodEvictionPolicy is GA in 1.31,
+#: accepted since 1.27) and the newest whose schemas kubernetes-validate 1.37.0 ships.
+K8S_VERSIONS = ("1.30.0", "1.37.0")
+MANIFESTS = sorted(K8S.glob("*.yaml"))
+
+
+def documents(path: Path) -> list[dict]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def only(kind: str, path: Path) -> dict:
+    (doc,) = [d for d in documents(path) if d["kind"] == kind]
+    return doc
+
+
+def service_metrics() -> dict[str, str]:
+    """The prometheus_client metrics service.py defines, as name -> type (Gauge, Counter, Histogram).
+
+    Read from the source rather than imported: importing service.py would load the engine.
+    """
+    tree = ast.parse((ROOT / "service.py").read_text())
+    found = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("Gauge", "Counter", "Histogram", "Summary")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found[node.args[0].value] = node.func.id
+    return found
+
+
+def test_manifests_are_all_there():
+    assert {p.name for p in MANIFESTS} >= {
+        "deployment.yaml",
+        "service.yaml",
+        "hpa.yaml",
+        "hpa-cpu.yaml",
+        "pdb.yaml",
+        "prometheus-adapter-rules.yaml",
+    }
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+def test_manifest_validates_against_the_kubernetes_schema(path, version):
+    docs = documents(path)
+    assert docs, f"{path.name} holds no object"
+    for doc in docs:
+        kubernetes_validate.validate(doc, version, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("breakage", "where"),
+    [
+        (lambda d: d["spec"].__setitem__("replicas", "two"), "replicas"),
+        (lambda d: d["spec"]["template"]["spec"]["containers"][0].__setitem__("startupprobe", {}), "startupprobe"),
+    ],
+)
+def test_the_validator_rejects_a_broken_deployment(breakage, where):
+    """The validation above can fail: a wrong type and a misspelt field are both caught."""
+    broken = copy.deepcopy(only("Deployment", K8S / "deployment.yaml"))
+    breakage(broken)
+    with pytest.raises(kubernetes_validate.ValidationError, match=where):
+        kubernetes_validate.validate(broken, K8S_VERSIONS[-1], strict=True)
+
+
+def test_labels_selectors_and_ports_line_up():
+    deployment = only("Deployment", K8S / "deployment.yaml")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    service = only("Service", K8S / "service.yaml")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    pdb = only("PodDisruptionBudget", K8S / "pdb.yaml")
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (port,) = container["ports"]
+    assert port["containerPort"] == 3000
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BENTOML_PORT"] == "3000"
+    assert service["spec"]["ports"][0]["targetPort"] == port["name"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "3000" and annotations["prometheus.io/path"] == "/metrics"
+
+
+def test_deployment_asks_for_a_gpu_probes_the_service_and_drains_gracefully():
+    deployment = only("Deployment", K8S / "deployment.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == 1
+    assert container["image"] == "registry.example.com/kokoro-tts:0.1.0"  # the documented placeholder
+    probes = {name: container[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")}
+    assert probes["startupProbe"]["path"] == probes["readinessProbe"]["path"] == "/readyz"
+    assert probes["livenessProbe"]["path"] == "/livez"
+    assert all(p["port"] == container["ports"][0]["name"] for p in probes.values())
+    pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pre_stop[0] == "sleep"
+    # The grace period covers the preStop sleep plus the service's 600 s request timeout.
+    traffic_timeout = int(re.search(r'name="kokoro_tts", traffic=\{"timeout": (\d+)\}', service_source()).group(1))
+    assert pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + traffic_timeout
+
+
+def service_source() -> str:
+    return (ROOT / "service.py").read_text()
+
+
+@pytest.mark.parametrize("hpa_file", ["hpa.yaml", "hpa-cpu.yaml"])
+def test_hpa_scales_the_deployment(hpa_file):
+    hpa = only("HorizontalPodAutoscaler", K8S / hpa_file)
+    deployment = only("Deployment", K8S / "deployment.yaml")
+    target = hpa["spec"]["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == ("apps/v1", "Deployment", "kokoro-tts")
+    assert target["name"] == deployment["metadata"]["name"]
+    assert hpa["spec"]["minReplicas"] >= 2, "the PodDisruptionBudget needs two pods to let a node drain"
+
+
+def test_cpu_fallback_replaces_the_custom_metric_hpa_rather_than_joining_it():
+    """Two HPAs on one Deployment fight; the fallback shares the name so applying it replaces the other."""
+    names = {only("HorizontalPodAutoscaler", K8S / name)["metadata"]["name"] for name in ("hpa.yaml", "hpa-cpu.yaml")}
+    assert names == {"kokoro-tts"}
+    (metric,) = only("HorizontalPodAutoscaler", K8S / "hpa-cpu.yaml")["spec"]["metrics"]
+    assert metric["resource"]["name"] == "cpu" and metric["resource"]["target"]["type"] == "Utilization"
+    deployment = only("Deployment", K8S / "deployment.yaml")
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+
+
+def hpa_metric_name() -> str:
+    (metric,) = only("HorizontalPodAutoscaler", K8S / "hpa.yaml")["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    return metric["pods"]["metric"]["name"]
+
+
+def test_hpa_metric_is_a_gauge_the_service_defines():
+    metrics = service_metrics()
+    assert "tts_requests_total" in metrics, "the source parser found none of the service's metrics"
+    assert metrics.get(hpa_metric_name()) == "Gauge", f"{hpa_metric_name()} is not among {sorted(metrics)}"
+
+
+def test_prometheus_adapter_serves_that_metric_per_pod():
+    config = yaml.safe_load(only("ConfigMap", K8S / "prometheus-adapter-rules.yaml")["data"]["config.yaml"])
+    (rule,) = [r for r in config["rules"] if hpa_metric_name() in r["seriesQuery"]]
+    series = re.match(r"'?(\w+)\{", rule["seriesQuery"]).group(1)
+    assert series in service_metrics()
+    exposed = re.sub(rule["name"]["matches"], rule["name"]["as"] or r"\g<0>", series)
+    assert exposed == hpa_metric_name()
+    assert rule["resources"]["overrides"]["pod"]["resource"] == "pod"
+    assert rule["resources"]["overrides"]["namespace"]["resource"] == "namespace"
+    assert "sum(" in rule["metricsQuery"] and "<<.GroupBy>>" in rule["metricsQuery"]
+
+
+def in_flight(base: str) -> float:
+    """tts_requests_in_flight summed over its per-process series, as the adapter's query does."""
+    text = requests.get(f"{base}/metrics", timeout=10).text
+    values = re.findall(rf"^{hpa_metric_name()}(?:\{{[^}}]*\}})? (\S+)$", text, flags=re.MULTILINE)
+    assert values, f"{hpa_metric_name()} is not on /metrics"
+    return sum(float(v) for v in values)
+
+
+@pytest.mark.server
+@pytest.mark.integration
+def test_live_metrics_export_the_hpa_metric_and_it_counts_requests(server):
+    """The metric exists on the live /metrics and rises while a request is being synthesised."""
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    assert f"# TYPE {hpa_metric_name()} gauge" in metrics
+    for path in ("/readyz", "/livez"):  # what the probes ask
+        assert requests.get(f"{server}{path}", timeout=10).status_code == 200
+    assert in_flight(server) == 0
+    text = "A request that takes a while to speak, so that it is in flight when the metrics are read. " * 2
+    done = threading.Event()
+
+    def speak() -> None:
+        try:
+            requests.post(f"{server}/tts/", json={"text": text, "voice": "af_heart"}, timeout=300)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=speak)
+    worker.start()
+    peak = 0.0
+    while not done.is_set():
+        peak = max(peak, in_flight(server))
+        time.sleep(0.2)
+    worker.join()
+    assert peak >= 1, "the gauge never counted the request in flight"
+    assert in_flight(server) == 0

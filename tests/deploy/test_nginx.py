@@ -1,0 +1,316 @@
+"""deploy/nginx.conf, run by Debian's nginx in front of the live server and of a header-echoing stub.
+
+The conf is used as written except for its two marked lines (upstream address, listen port),
+so what passes here is what a user installs. Needs the `nginx` binary (apt-get install nginx).
+"""
+
+import base64
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import soundfile
+
+from benchmarks.live_server import free_port
+
+pytestmark = [pytest.mark.server, pytest.mark.integration]
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "deploy" / "nginx.conf"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+#: ~1,500 characters of plain English prose, many sentences: minutes of audio on a CPU.
+LONG_TEXT = (
+    "The lighthouse keeper climbed the spiral stairs every evening, counting the steps as his "
+    "father had taught him. There were one hundred and twelve of them, worn smooth in the middle "
+    "by a century of boots. At the top he wound the clockwork, trimmed the wick, and polished the "
+    "great lens until it caught the last of the sunset and threw it back across the water. Ships "
+    "he would never meet depended on that light. Some nights the fog rolled in so thick that the "
+    "beam seemed to stop a few yards from the glass, and he would sound the horn instead, once "
+    "every thirty seconds, until dawn. He kept a logbook of everything: the weather, the passing "
+    "vessels, the birds that struck the windows during migration. Years later, a historian found "
+    "those books in a box at the harbour office and read them all in a single winter. She said "
+    "they were the most patient thing she had ever held. The entries were short and plain, but "
+    "together they described a whole life spent paying attention. When the light was finally "
+    "automated, the keeper moved to a small house in the village. He still walked to the point "
+    "each evening to watch the beam come on by itself, and he still wrote the weather in his "
+    "book, out of habit, or perhaps out of loyalty. On clear nights he could count four other "
+    "lights along the coast, each with its own rhythm, and he knew them the way other people "
+    "know the voices of their neighbours. Nobody asked him to keep writing. The light did not need "
+    "him anymore, but he found that he still needed the light, and the long quiet evenings, and "
+    "the sea."
+)
+
+
+def render(upstream: str, listen_port: int) -> str:
+    """deploy/nginx.conf with its two marked lines pointed at `upstream` and `listen_port`."""
+    text = CONF.read_text()
+    text, upstreams = re.subn(r"server \S+;(\s*# upstream: rendered by the test)", rf"server {upstream};\1", text)
+    text, listens = re.subn(
+        r"listen \S+;(\s*# listen: rendered by the test)", rf"listen 127.0.0.1:{listen_port};\1", text
+    )
+    assert (upstreams, listens) == (1, 1), "deploy/nginx.conf lost its marked upstream/listen lines"
+    return text
+
+
+@contextlib.contextmanager
+def running_nginx(upstream: str, folder: Path) -> Iterator[str]:
+    """Debian's nginx in the foreground with deploy/nginx.conf included in a minimal main config."""
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is not installed: apt-get install -y nginx")
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    (folder / "kokoro-tts.conf").write_text(render(upstream, port))
+    # Run as root (as CI does), nginx's workers would switch to `nobody`, who cannot enter pytest's
+    # private temporary folders; the main config here is the harness, not the file under test.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    temp_paths = "".join(
+        f"    {kind}_temp_path {folder / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (folder / "main.conf").write_text(
+        f"{user}worker_processes 1;\nerror_log {folder / 'error.log'} info;\npid {folder / 'nginx.pid'};\n"
+        "events { worker_connections 256; }\n"
+        f"http {{\n    access_log {folder / 'access.log'};\n{temp_paths}"
+        f"    include {folder / 'kokoro-tts.conf'};\n}}\n"
+    )
+    command = [NGINX, "-p", str(folder), "-c", str(folder / "main.conf"), "-e", str(folder / "error.log")]
+    check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
+    assert check.returncode == 0, f"nginx -t rejected the config:\n{check.stderr}"
+    process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"nginx did not start: {(folder / 'error.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+class Echo(BaseHTTPRequestHandler):
+    """A stand-in upstream that answers every request with the path and headers it received."""
+
+    seen: list[dict] = []
+    #: path of a response sent in two parts a while apart, without X-Accel-Buffering, so that only
+    #: the conf's own proxy_buffering decides whether the first part reaches the client early
+    SLOW_STREAM = "/tts/slow-stream"
+    STREAM_GAP_S = 2.0
+
+    def _answer(self) -> None:
+        if self.path == self.SLOW_STREAM:
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.end_headers()  # HTTP/1.0 and no Content-Length: the body ends when the connection does
+            self.wfile.write(b"first part")
+            self.wfile.flush()
+            time.sleep(self.STREAM_GAP_S)
+            self.wfile.write(b"second part")
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = {"method": self.command, "path": self.path, "headers": dict(self.headers), "body_bytes": len(body)}
+        Echo.seen.append(record)
+        payload = json.dumps(record).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args) -> None:  # keep pytest's output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def echo_proxy(tmp_path_factory) -> Iterator[str]:
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=stub.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with running_nginx(f"127.0.0.1:{stub.server_address[1]}", tmp_path_factory.mktemp("nginx-echo")) as base:
+            yield base
+    finally:
+        stub.shutdown()
+
+
+@pytest.fixture(scope="module")
+def proxy(server, tmp_path_factory) -> Iterator[str]:
+    """nginx with deploy/nginx.conf in front of the live server."""
+    upstream = server.removeprefix("http://")
+    with running_nginx(upstream, tmp_path_factory.mktemp("nginx-live")) as base:
+        yield base
+
+
+# --- the conf's own behaviour, against the echoing stub -------------------------------------
+
+
+def test_client_address_and_scheme_are_forwarded(echo_proxy):
+    reply = requests.get(f"{echo_proxy}/tts/voices", headers={"X-Forwarded-For": "203.0.113.7"}, timeout=10)
+    headers = {k.lower(): v for k, v in reply.json()["headers"].items()}
+    assert headers["x-real-ip"] == "127.0.0.1"
+    assert headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+    assert headers["x-forwarded-proto"] == "http"
+    assert headers["host"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/tts/"),
+        ("POST", "/tts"),
+        ("GET", "/tts/voices"),
+        ("GET", "/tts/health"),
+        ("GET", "/livez"),
+        ("GET", "/readyz"),
+        ("GET", "/metrics"),
+        ("GET", "/docs"),
+        ("GET", "/docs.json"),
+        ("GET", "/openapi.json"),
+    ],
+)
+def test_service_routes_are_proxied(echo_proxy, method, path):
+    reply = requests.request(method, f"{echo_proxy}{path}", timeout=10)
+    assert reply.status_code == 200
+    assert reply.json()["path"] == path
+
+
+@pytest.mark.parametrize("path", ["/", "/admin", "/ttsfoo", "/metrics-extra"])
+def test_other_paths_are_answered_by_nginx_as_json_404(echo_proxy, path):
+    before = len(Echo.seen)
+    reply = requests.get(f"{echo_proxy}{path}", timeout=10)
+    assert reply.status_code == 404
+    assert "no such route" in reply.json()["error"]
+    assert len(Echo.seen) == before, "forwarded a path that is not the service's"
+
+
+def test_streamed_responses_are_not_buffered_by_the_conf(echo_proxy):
+    started = time.monotonic()
+    arrivals = []
+    with requests.get(f"{echo_proxy}{Echo.SLOW_STREAM}", stream=True, timeout=30) as reply:
+        for piece in reply.iter_content(chunk_size=None):
+            arrivals.append((time.monotonic() - started, piece))
+    assert b"".join(piece for _, piece in arrivals) == b"first partsecond part"
+    assert arrivals[0][1].startswith(b"first part")
+    assert arrivals[0][0] < Echo.STREAM_GAP_S / 2, f"first part held for {arrivals[0][0]:.2f} s"
+
+
+def test_body_size_is_bounded_with_a_json_413(echo_proxy):
+    fits = requests.post(f"{echo_proxy}/tts/", data=b"x" * 100_000, timeout=10)
+    assert fits.status_code == 200 and fits.json()["body_bytes"] == 100_000
+    too_large = requests.post(f"{echo_proxy}/tts/", data=b"x" * 200_000, timeout=10)
+    assert too_large.status_code == 413
+    assert "too large" in too_large.json()["error"]
+
+
+def test_unreachable_service_is_a_json_502(tmp_path):
+    with running_nginx(f"127.0.0.1:{free_port()}", tmp_path / "nginx-down") as base:
+        reply = requests.post(f"{base}/tts/", json={"text": "Hi", "voice": "af_heart"}, timeout=10)
+    assert reply.status_code == 502
+    assert "unavailable" in reply.json()["error"]
+
+
+# --- the live service through nginx -----------------------------------------------------------
+
+
+def speak(base: str, **fields) -> dict:
+    reply = requests.post(f"{base}/tts/", json=fields, timeout=300)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_json_response_through_nginx_matches_the_direct_one(server, proxy):
+    request = {"text": "Through the proxy, 25 words stay 25 words.", "voice": "am_michael", "format": "wav"}
+    direct_a, direct_b, proxied = speak(server, **request), speak(server, **request), speak(proxy, **request)
+    assert proxied["word_timestamps"] == direct_a["word_timestamps"]
+    for key in ("total_duration", "sample_rate", "audio_format", "voice", "speed", "text"):
+        assert proxied[key] == direct_a[key], key
+    print(f"\ntwo direct calls gave identical audio bytes: {direct_a['audio'] == direct_b['audio']}")
+    if direct_a["audio"] == direct_b["audio"]:
+        assert proxied["audio"] == direct_a["audio"]
+    else:
+        # Kokoro's generator draws random noise (its harmonic-plus-noise source) on every call, so
+        # two direct calls already differ in their samples: compare what the proxy could change,
+        # the audio's structure (format, rate, channels, length), rather than its bytes.
+        assert audio_shape(proxied) == audio_shape(direct_a)
+
+
+def audio_shape(body: dict) -> tuple[str, int, int, int]:
+    """The decoded audio's container format, sample rate, channels and length in samples."""
+    info = soundfile.info(io.BytesIO(base64.b64decode(body["audio"])))
+    return info.format, info.samplerate, info.channels, info.frames
+
+
+def test_streamed_audio_starts_through_nginx_long_before_it_ends(proxy):
+    started = time.monotonic()
+    first_byte_s = None
+    received = bytearray()
+    with requests.post(
+        f"{proxy}/tts/",
+        json={"text": LONG_TEXT, "voice": "af_heart", "format": "wav", "include_timestamps": False},
+        stream=True,
+        timeout=600,
+    ) as reply:
+        assert reply.status_code == 200
+        assert reply.headers["Content-Type"] == "audio/wav"
+        for piece in reply.iter_content(chunk_size=None):
+            if piece and first_byte_s is None:
+                first_byte_s = time.monotonic() - started
+            received.extend(piece)
+    total_s = time.monotonic() - started
+    audio_s = (len(received) - 44) / 2 / 24_000
+    print(
+        f"\nnginx streaming, {len(LONG_TEXT)} characters: first audio bytes after {first_byte_s:.2f} s, "
+        f"whole response after {total_s:.2f} s ({audio_s:.1f} s of audio)"
+    )
+    assert received[:4] == b"RIFF" and audio_s > 60
+    assert first_byte_s < total_s / 4, "nginx held the stream back: is proxy_buffering off?"
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "needle"),
+    [
+        ({"json": {"text": "Hi", "voice": "xx_unknown"}}, "unknown voice"),
+        ({"json": {"text": "Hi", "voice": "af_heart", "format": "ogg"}}, "'format'"),
+        ({"data": "{bad json", "headers": {"Content-Type": "application/json"}}, "not valid JSON"),
+        ({"json": {"voice": "af_heart"}}, "'text' is required"),
+    ],
+)
+def test_service_errors_pass_through_nginx_as_json_400(server, proxy, request_kwargs, needle):
+    direct = requests.post(f"{server}/tts/", timeout=60, **request_kwargs)
+    proxied = requests.post(f"{proxy}/tts/", timeout=60, **request_kwargs)
+    assert proxied.status_code == direct.status_code == 400
+    assert proxied.headers["Content-Type"] == "application/json"
+    assert proxied.json() == direct.json()
+    assert needle in proxied.json()["error"]
+
+
+def test_probes_metrics_and_docs_pass_through_nginx(proxy):
+    for path in ("/livez", "/readyz", "/tts/health", "/tts/voices", "/tts/", "/tts", "/docs.json", "/openapi.json"):
+        assert requests.get(f"{proxy}{path}", timeout=30).status_code == 200, path
+    metrics = requests.get(f"{proxy}/metrics", timeout=30)
+    assert metrics.status_code == 200
+    assert "tts_requests_in_flight" in metrics.text
+    assert requests.get(f"{proxy}/docs.json", timeout=30).json()["info"]["title"]
