@@ -2,6 +2,7 @@
 
 import base64
 import io
+import threading
 import time
 
 import pytest
@@ -129,3 +130,18 @@ def test_first_streamed_bytes_arrive_well_before_the_json_response(server):
     assert json_reply.status_code == 200
     assert len(streamed) > 1_000_000
     assert first_bytes_s < json_total_s / 4
+
+
+def test_health_answers_at_once_while_the_synthesizer_is_busy(server):
+    text = "The synthesizer is kept busy by this long request, sentence after sentence. " * 8
+    busy = threading.Thread(target=post, args=(server,), kwargs={"json": {"text": text, "voice": "af_heart"}})
+    busy.start()
+    try:
+        time.sleep(1.0)
+        for _ in range(3):
+            started = time.perf_counter()
+            health = requests.get(f"{server}/tts/health", timeout=10)
+            assert health.status_code == 200
+            assert time.perf_counter() - started < 1.0
+    finally:
+        busy.join()
