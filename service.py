@@ -7,9 +7,11 @@ adaptive batches. Neither does anything the engine does not already do.
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import anyio
 import bentoml
@@ -61,6 +63,8 @@ _log_to_stderr("engine", "kokoro_tts")
 VERSION = "0.1.0"
 HEALTH_TIMEOUT_S = 2.0
 WARMUP_TEXT = "Warming up."
+#: BentoML model holding the weights (deploy/pack_weights.py saves it; bentofile.yaml packs it)
+WEIGHTS_MODEL = "kokoro-82m"
 
 REQUESTS = Counter("tts_requests_total", "TTS requests answered", ["format", "mode", "status"])
 IN_FLIGHT = Gauge("tts_requests_in_flight", "TTS requests being synthesised now")
@@ -86,7 +90,8 @@ class Synthesizer:
     def __init__(self) -> None:
         from engine.tts import KokoroEngine
 
-        self.engine = KokoroEngine.from_settings(SETTINGS)
+        settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
+        self.engine = KokoroEngine.from_settings(settings)
         first = next(self.engine.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))
         self.engine.render(first.token_ids, "af_heart", 1.0)
         log.info("synthesizer ready: %s on %s", self.engine.source, self.engine.device)
@@ -109,6 +114,15 @@ class Synthesizer:
     @bentoml.api
     def status(self) -> SynthesizerStatus:
         return SynthesizerStatus(device=self.engine.device, weights_source=self.engine.source)
+
+
+def packed_weights() -> Path | None:
+    """The weights in BentoML's model store: a bento's own when serving a built bento, so that
+    the image starts offline without converting anything (used when KOKORO_WEIGHTS=auto)."""
+    try:
+        return Path(bentoml.models.get(WEIGHTS_MODEL).path)
+    except bentoml.exceptions.NotFound:
+        return None
 
 
 app = FastAPI(

