@@ -69,7 +69,6 @@ def measure(voice: str = "af_heart", control_voice: str = "am_michael") -> Parit
     token_ids = next(planner.plan(SENTENCE, voice, 1.0)).token_ids
     style = voices.style(voice, len(token_ids))
 
-    torch.manual_seed(0)
     torch_audio = render(model, token_ids, style, 1.0).audio
     control_audio = render(model, token_ids, voices.style(control_voice, len(token_ids)), 1.0).audio
     session = onnxruntime.InferenceSession(onnx_bytes())

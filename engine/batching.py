@@ -17,9 +17,8 @@ and weights run on a right-padded batch and padding is kept out of every valid v
   STFTs (reflection padding and the overlap-add at the end). They are cheap next to the
   convolutions.
 
-The source module draws its noise from torch's global generator one item after another, in the
-order of `items`, exactly as N unbatched calls in that order would: after the same seed a batch
-gives the same audio as rendering its items one by one.
+The source module draws each item's noise under `chunk_noise`, seeded from the item's own tokens
+as the unbatched `render` seeds it: a batch gives the same noise as rendering its items one by one.
 
 Durations come out equal; everything else matches the unbatched pass up to float32 rounding
 (sums taken in another order), which the decoder alone keeps at ~1e-6. In voiced audio kokoro
@@ -38,6 +37,8 @@ from kokoro.istftnet import AdaIN1d, AdainResBlk1d, AdaINResBlock1, Decoder, Gen
 from kokoro.model import KModel
 from kokoro.modules import ProsodyPredictor
 from torch import nn
+
+from .synthesis import chunk_noise
 
 #: Planning estimate of duration frames per input token (start and end tokens included) at speed 1.
 #: Kokoro-82M gave 2.4 on a few sentences of English; 3 leaves headroom so that a planned batch
@@ -87,7 +88,8 @@ def forward_batch(model: KModel, items: Sequence[BatchItem]) -> list[tuple[np.nd
         frame_counts = torch.stack([dur.sum() for dur in pred_dur])
         f0, energy = _f0_energy(model.predictor, d.transpose(-1, -2) @ alignment, style, frame_counts)
         asr = model.text_encoder(input_ids, token_counts, padding) @ alignment
-        audio = _decode(model.decoder, asr, f0, energy, timbre, frame_counts)
+        tokens = [item.token_ids for item in items]
+        audio = _decode(model.decoder, asr, f0, energy, timbre, frame_counts, tokens)
     return [
         (samples.reshape(-1).float().cpu().numpy(), dur.cpu().numpy().astype(np.int64))
         for samples, dur in zip(audio, pred_dur, strict=True)
@@ -170,8 +172,10 @@ def _decode(
     energy: torch.Tensor,
     timbre: torch.Tensor,
     frames: torch.Tensor,
+    tokens: Sequence[Sequence[int]],
 ) -> list[torch.Tensor]:
-    """Decoder.forward on a padded batch; each item's audio at its own length."""
+    """Decoder.forward on a padded batch; each item's audio at its own length, its noise seeded
+    from its `tokens` (see `chunk_noise`)."""
     # stride 2, kernel 3, padding 1: frame f reads curve samples 2f-1..2f+1, never past 2 * frames
     f0 = decoder.F0_conv(f0_curve.unsqueeze(1))
     energy = decoder.N_conv(energy.unsqueeze(1))
@@ -184,14 +188,19 @@ def _decode(
         x, lengths = _adain_resblk(block, x, timbre, lengths)
         if block.upsample_type != "none":
             residual = False
-    return _generate(decoder.generator, x, timbre, f0_curve, lengths)
+    return _generate(decoder.generator, x, timbre, f0_curve, lengths, tokens)
 
 
 def _generate(
-    generator: Generator, x: torch.Tensor, timbre: torch.Tensor, f0_curve: torch.Tensor, lengths: torch.Tensor
+    generator: Generator,
+    x: torch.Tensor,
+    timbre: torch.Tensor,
+    f0_curve: torch.Tensor,
+    lengths: torch.Tensor,
+    tokens: Sequence[Sequence[int]],
 ) -> list[torch.Tensor]:
     """Generator.forward on a padded batch; `lengths` are x's valid frames, also f0_curve's."""
-    harmonics = _harmonics(generator, f0_curve, lengths)
+    harmonics = _harmonics(generator, f0_curve, lengths, tokens)
     for i, upsample in enumerate(generator.ups):
         x = upsample(F.leaky_relu(x, negative_slope=0.1) * _mask(lengths, x))
         lengths = lengths * upsample.stride[0]  # kernel - stride is even and padding half of it
@@ -210,7 +219,9 @@ def _generate(
     ]
 
 
-def _harmonics(generator: Generator, f0_curve: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def _harmonics(
+    generator: Generator, f0_curve: torch.Tensor, lengths: torch.Tensor, tokens: Sequence[Sequence[int]]
+) -> torch.Tensor:
     """The source's STFT per item at its own length, zero-padded to [B, n_fft + 2, T].
 
     Per item because the source's noise, its phase interpolation at the end and the STFT's
@@ -220,7 +231,8 @@ def _harmonics(generator: Generator, f0_curve: torch.Tensor, lengths: torch.Tens
     spectra = []
     for row, n in enumerate(lengths.tolist()):
         f0 = generator.f0_upsamp(f0_curve[row : row + 1, None, :n]).transpose(1, 2)
-        source, _, _ = generator.m_source(f0)
+        with chunk_noise(tokens[row], f0.device):
+            source, _, _ = generator.m_source(f0)
         magnitude, phase = generator.stft.transform(source.transpose(1, 2).squeeze(1))
         spectra.append(torch.cat([magnitude, phase], dim=1))
     width = max(spectrum.shape[-1] for spectrum in spectra)

@@ -1,7 +1,7 @@
 """forward_batch against engine.synthesis.render, item by item, and the length-bucketing planner.
 
-The reference is the production single-utterance path. Both draw the source module's noise from
-torch's global generator item by item, so seeding once before each side fixes the noise.
+The reference is the production single-utterance path. Both seed the source module's noise from
+each item's tokens (engine.synthesis.chunk_noise), so the noise agrees without any seeding here.
 
 The tiny model's random weights predict F0 below kokoro's 10 Hz voicing threshold, so end to end
 its source is noise only. Voiced audio cannot be compared end to end at a tight tolerance: the
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from engine.batching import FRAMES_PER_TOKEN, BatchItem, _decode, estimated_frames, forward_batch, group_by_length
-from engine.synthesis import fade_edges, render
+from engine.synthesis import chunk_noise, fade_edges, render
 
 #: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
 #: masked instance norm) move the tiny model's audio (amplitude ~2.5) by about 3e-6.
@@ -35,14 +35,8 @@ def make_items(*specs: tuple[int, float]) -> list[BatchItem]:
     ]
 
 
-def rendered_alone(model, items: list[BatchItem], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    torch.manual_seed(seed)
+def rendered_alone(model, items: list[BatchItem]) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(r.audio, r.frames) for r in (render(model, item.token_ids, item.style, item.speed) for item in items)]
-
-
-def batched(model, items: list[BatchItem], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    torch.manual_seed(seed)
-    return forward_batch(model, items)
 
 
 def assert_same(results, references) -> None:
@@ -59,49 +53,59 @@ def assert_same(results, references) -> None:
 def test_batch_matches_each_item_rendered_alone(tiny_model):
     # unsorted, clearly different lengths, speeds and styles: every item is padded differently
     items = make_items((12, 1.0), (5, 0.8), (23, 1.3))
-    results = batched(tiny_model, items, seed=0)
+    torch.manual_seed(0)
+    results = forward_batch(tiny_model, items)
+    torch.manual_seed(1)  # the global generator plays no part
     assert len({int(frames.sum()) for _, frames in results}) == 3
-    assert_same(results, rendered_alone(tiny_model, items, seed=0))
+    assert_same(results, rendered_alone(tiny_model, items))
 
 
 def test_batch_of_one_matches_rendered_alone(tiny_model):
     items = make_items((9, 1.1))
-    assert_same(batched(tiny_model, items, seed=3), rendered_alone(tiny_model, items, seed=3))
+    assert_same(forward_batch(tiny_model, items), rendered_alone(tiny_model, items))
 
 
-def test_tolerance_would_catch_different_noise(tiny_model):
-    """Guards the tests above: the noise alone moves the audio far beyond AUDIO_ATOL."""
-    items = make_items((5, 1.0))
-    ((audio, frames),) = batched(tiny_model, items, seed=1)
-    ((ref_audio, ref_frames),) = rendered_alone(tiny_model, items, seed=0)
-    np.testing.assert_array_equal(frames, ref_frames)
-    assert np.abs(fade_edges(audio) - ref_audio).max() > 100 * AUDIO_ATOL
-
-
-def test_decoder_matches_on_identical_voiced_inputs(tiny_model):
-    """The per-item harmonic source (phase, end interpolation, STFT padding) and the masked decoder."""
-    frames = [7, 16, 11]
+def decoder_inputs(frames: list[int]) -> tuple[torch.Tensor, ...]:
+    """asr, f0, energy and timbre for a padded batch of `frames`, voiced: F0 of 60-180 Hz with an
+    unvoiced stretch, on both sides of the voicing threshold and different per item."""
     generator = torch.Generator().manual_seed(2)
     asr = torch.randn(len(frames), 512, max(frames), generator=generator)
     time = torch.arange(2 * max(frames), dtype=torch.float32)
-    # 60-180 Hz with an unvoiced stretch: both sides of the voicing threshold, different per item
     f0 = 120 + 60 * torch.sin(time / torch.tensor([[3.0], [5.0], [7.0]]))
     f0[:, 4:8] = 0
     energy = torch.randn(len(frames), 2 * max(frames), generator=generator)
     timbre = torch.randn(len(frames), 128, generator=generator)
+    return asr, f0, energy, timbre
+
+
+def test_decoder_matches_on_identical_voiced_inputs(tiny_model):
+    """The per-item harmonic source (phase, end interpolation, STFT padding) and the masked decoder."""
+    frames, tokens = [7, 16, 11], [[5, 6], [7], [8, 9, 10]]
+    asr, f0, energy, timbre = decoder_inputs(frames)
     with torch.inference_mode():
-        torch.manual_seed(0)
-        alone = [
-            tiny_model.decoder(
-                asr[i : i + 1, :, :n], f0[i : i + 1, : 2 * n], energy[i : i + 1, : 2 * n], timbre[i : i + 1]
-            )
-            for i, n in enumerate(frames)
-        ]
-        torch.manual_seed(0)
-        together = _decode(tiny_model.decoder, asr, f0, energy, timbre, torch.tensor(frames))
+        alone = []
+        for i, n in enumerate(frames):
+            with chunk_noise(tokens[i], torch.device("cpu")):
+                alone.append(
+                    tiny_model.decoder(
+                        asr[i : i + 1, :, :n], f0[i : i + 1, : 2 * n], energy[i : i + 1, : 2 * n], timbre[i : i + 1]
+                    )
+                )
+        together = _decode(tiny_model.decoder, asr, f0, energy, timbre, torch.tensor(frames), tokens)
     for audio, reference in zip(together, alone, strict=True):
         assert audio.shape == reference.shape
         torch.testing.assert_close(audio, reference, rtol=0, atol=AUDIO_ATOL)
+
+
+def test_tolerance_would_catch_different_noise(tiny_model):
+    """Guards the tests above: other noise alone moves the audio far beyond AUDIO_ATOL."""
+    frames = [7, 16, 11]
+    inputs = (*decoder_inputs(frames), torch.tensor(frames))
+    with torch.inference_mode():
+        seeded = _decode(tiny_model.decoder, *inputs, [[5, 6], [7], [8, 9, 10]])
+        reseeded = _decode(tiny_model.decoder, *inputs, [[5, 6], [7, 1], [8, 9, 10]])
+    torch.testing.assert_close(seeded[0], reseeded[0], rtol=0, atol=0)
+    assert (seeded[1] - reseeded[1]).abs().max() > 100 * AUDIO_ATOL
 
 
 def test_empty_batch(tiny_model):

@@ -5,7 +5,7 @@ import torch
 from engine.languages import Phonemizers
 from engine.model import kokoro_config
 from engine.speech import SpeechPlanner, speak
-from engine.synthesis import FADE_SAMPLES, render
+from engine.synthesis import FADE_SAMPLES, chunk_noise, render
 from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
@@ -29,6 +29,26 @@ def test_chunk_edges_fade_in_and_out(tiny_model):
     audio = render(tiny_model, [10, 20, 30], torch.zeros(1, 256), 1.0).audio
     assert audio[0] == 0.0 and audio[-1] == 0.0
     assert np.abs(audio[FADE_SAMPLES:-FADE_SAMPLES]).max() > 0
+
+
+def test_a_chunk_renders_to_the_same_samples_every_time_and_leaves_the_global_generator_alone(tiny_model):
+    style = torch.randn(1, 256)
+    state = torch.get_rng_state()
+    first = render(tiny_model, [10, 20, 30, 40], style, 1.0).audio
+    again = render(tiny_model, [10, 20, 30, 40], style, 1.0).audio
+    assert torch.equal(torch.get_rng_state(), state)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_other_tokens_draw_other_noise():
+    """chunk_noise seeds from the tokens: the draws repeat for the same tokens, not for others."""
+    cpu = torch.device("cpu")
+    draws = []
+    for tokens in ([1, 2, 3], [1, 2, 3], [1, 2, 4]):
+        with chunk_noise(tokens, cpu):
+            draws.append(torch.randn(8))
+    assert torch.equal(draws[0], draws[1])
+    assert not torch.equal(draws[0], draws[2])
 
 
 def test_faster_speech_predicts_fewer_frames(tiny_model):
