@@ -7,13 +7,15 @@ adaptive batches. Neither does anything the engine does not already do.
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import bentoml
@@ -51,6 +53,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kokoro_tts")
 SETTINGS = Settings.from_env()
+#: chosen once at import, so that every process, and the batching declared below, agree on it
+DEVICE = choose_device(SETTINGS.device)
+MAX_BATCH_SIZE = SETTINGS.batch_size_for(DEVICE)
 
 
 def _log_to_stderr(*names: str) -> None:
@@ -75,31 +80,51 @@ REQUESTS = Counter("tts_requests_total", "TTS requests answered", ["format", "mo
 IN_FLIGHT = Gauge("tts_requests_in_flight", "TTS requests being synthesised now")
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio synthesised")
 FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "From request to the first chunk's audio")
-BATCH_SIZE = Histogram("tts_synthesizer_batch_size", "Chunks per synthesizer batch", buckets=(1, 2, 4, 8, 16, 32, 64))
+BATCH_SIZE = Histogram(
+    "tts_synthesizer_batch_size", "Chunks per synthesizer batch", ["lane"], buckets=(1, 2, 4, 8, 16, 32, 64)
+)
 
 
-@bentoml.service(
-    name="kokoro_synthesizer",
-    resources={"gpu": 1},
-    # One model per device: a second worker would double the memory and fight for the same
-    # cores; concurrency comes from batching and the HTTP face's fair queue instead.
-    workers=1,
-    traffic={"timeout": 600},
+#: shared by both synthesizer services
+SYNTHESIZER_CONFIG = {
+    # One model per process: a second worker would double the memory and fight for the same
+    # cores; concurrency comes from batching and the HTTP face's fair queues instead.
+    "workers": 1,
+    "traffic": {"timeout": 600},
     # BentoML's inter-service client recycles connections every 100 calls / 300 s and cuts calls
     # in flight (bentoml issues 5540, 5544): one TTS request makes many calls, so raise both.
-    runner_connection={"max_requests": 1_000_000, "max_age": 86_400.0},
-)
-class Synthesizer:
-    """Holds Kokoro-82M on the device chosen at start and renders chunk jobs."""
+    "runner_connection": {"max_requests": 1_000_000, "max_age": 86_400.0},
+}
+
+
+class SynthesizerLane:
+    """Holds Kokoro-82M on the device chosen at start and renders chunk jobs.
+
+    Two BentoML services, two processes, share this code. The Synthesizer renders each request's
+    first chunk, the BulkSynthesizer every later chunk, at the lowest CPU priority. A chunk in
+    flight cannot be paused, and on a CPU a long stream's chunk takes seconds: in one process a
+    short request would wait for it, whatever the queue's order. As two processes the kernel
+    hands the cores to the short request's chunk at once and lets the long one run on the rest.
+    """
+
+    #: added to the nice value of the thread that runs the model, and so of its OpenMP team
+    niceness = 0
 
     def __init__(self) -> None:
         # Every torch call runs on this one thread, loading included. Each thread that runs torch
         # gets its own OpenMP team, and once a process holds more OpenMP threads than CPUs, libgomp
         # stops spin-waiting between parallel regions: renders from BentoML's pool of sync-API
         # threads measured 25% slower on 2 cores than the same renders on one thread.
-        self.torch_thread = ThreadPoolExecutor(1, thread_name_prefix="torch")
-        self.engine = self.torch_thread.submit(self._load).result()
-        log.info("synthesizer ready: %s on %s", self.engine.source, self.engine.device)
+        self.torch_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="torch", initializer=lower_cpu_priority, initargs=(self.niceness,)
+        )
+        self.engine = self.torch_thread.submit(self._load).result() if self.in_use() else None
+        if self.engine:
+            log.info("%s ready: %s on %s", type(self).__name__, self.engine.source, self.engine.device)
+
+    @staticmethod
+    def in_use() -> bool:
+        return True
 
     @staticmethod
     def _load() -> "KokoroEngine":
@@ -111,28 +136,61 @@ class Synthesizer:
         engine.render(first.token_ids, "af_heart", 1.0)
         return engine
 
-    # KOKORO_MAX_BATCH_SIZE=1 turns adaptive batching off (BentoML wants a batch size above 1):
-    # each call then carries the one chunk its request sent.
+    # A batch size of 1 turns adaptive batching off (BentoML wants a batch size above 1): each call
+    # then carries the one chunk its request sent.
     @bentoml.api(
         **(
-            {"batchable": True, "batch_dim": 0, "max_batch_size": SETTINGS.max_batch_size,
+            {"batchable": True, "batch_dim": 0, "max_batch_size": MAX_BATCH_SIZE,
              "max_latency_ms": SETTINGS.max_latency_ms}
-            if SETTINGS.max_batch_size > 1
+            if MAX_BATCH_SIZE > 1
             else {}
         )
     )  # fmt: skip
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
-        BATCH_SIZE.observe(len(jobs))
+        BATCH_SIZE.labels(type(self).__name__).observe(len(jobs))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.torch_thread, self._render, jobs)
 
     def _render(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
+        if self.engine is None:
+            raise RuntimeError(f"{type(self).__name__} is off (KOKORO_BULK_LANE): it holds no model")
         rendered = self.engine.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
         return [ChunkAudio(pcm16=to_pcm16(r.audio), frames=r.frames.tolist()) for r in rendered]
 
     @bentoml.api
     async def status(self) -> SynthesizerStatus:
+        if self.engine is None:
+            return SynthesizerStatus(device="off", weights_source="none")
         return SynthesizerStatus(device=self.engine.device, weights_source=self.engine.source)
+
+
+@bentoml.service(name="kokoro_synthesizer", resources={"gpu": 1}, **SYNTHESIZER_CONFIG)
+class Synthesizer(SynthesizerLane):
+    """Each request's first chunk: what decides how soon a caller hears anything."""
+
+
+@bentoml.service(name="kokoro_bulk_synthesizer", **SYNTHESIZER_CONFIG)
+class BulkSynthesizer(SynthesizerLane):
+    """Every chunk after a request's first, at the lowest CPU priority (on CPU; off on CUDA, where
+    a short request's chunk joins the next batched pass instead, and this process holds no model)."""
+
+    niceness = 19
+
+    @staticmethod
+    def in_use() -> bool:
+        return SETTINGS.bulk_lane_on(DEVICE)
+
+
+def lower_cpu_priority(niceness: int) -> None:
+    """Lowers the CPU priority of the calling thread and of the threads it starts later (torch's
+    OpenMP team). Where Linux groups processes by session (autogroup), nice values weigh only
+    within a group, and BentoML starts each service in a session of its own: there the group's
+    own nice value is what counts against the other services, so it is lowered too."""
+    if niceness <= 0:
+        return
+    os.nice(niceness)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/autogroup").write_text(str(niceness))
 
 
 def packed_weights() -> Path | None:
@@ -142,6 +200,14 @@ def packed_weights() -> Path | None:
         return Path(bentoml.models.get(WEIGHTS_MODEL).path)
     except bentoml.exceptions.NotFound:
         return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Lane:
+    """A synthesizer service and the fair queue in front of it."""
+
+    synthesizer: Any  # BentoML's client for a synthesizer service
+    scheduler: FairScheduler
 
 
 app = FastAPI(
@@ -180,11 +246,16 @@ class KokoroTTS:
     """The HTTP contract: POST /tts/, GET /tts/voices, GET /tts/health, GET /tts/."""
 
     synthesizer = bentoml.depends(Synthesizer)
+    bulk_synthesizer = bentoml.depends(BulkSynthesizer)
 
     def __init__(self) -> None:
         self.voices = VoiceLibrary(SETTINGS.voices_dir)
         self.synthesizer_status: SynthesizerStatus | None = None
-        self.scheduler = FairScheduler(SETTINGS.slots_for(choose_device(SETTINGS.device)))
+        slots = SETTINGS.slots_for(DEVICE)
+        # first chunks in lanes[0]; later chunks in lanes[-1], the bulk lane where it is on
+        self.lanes = [Lane(self.synthesizer, FairScheduler(slots))]
+        if SETTINGS.bulk_lane_on(DEVICE):
+            self.lanes.append(Lane(self.bulk_synthesizer, FairScheduler(slots)))
         self.planner = SpeechPlanner(self.voices, Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars)
         list(self.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
 
@@ -226,7 +297,8 @@ class KokoroTTS:
         if self.synthesizer_status is None:
             try:
                 with anyio.fail_after(HEALTH_TIMEOUT_S):
-                    self.synthesizer_status = await self.synthesizer.to_async.status()
+                    statuses = await asyncio.gather(*(lane.synthesizer.to_async.status() for lane in self.lanes))
+                    self.synthesizer_status = statuses[0]
             except Exception as exc:
                 log.info("synthesizer not ready: %s", exc)
                 body = HealthResponse(
@@ -274,25 +346,27 @@ class KokoroTTS:
         started = loop.time()
         served_s = 0.0
 
-        async def synthesize(chunk: Chunk) -> tuple[Chunk, Rendered]:
+        async def synthesize(chunk: Chunk, lane: Lane) -> tuple[Chunk, Rendered]:
             job = ChunkJob(token_ids=list(chunk.token_ids), voice=req.voice, speed=req.speed)
-            audio = (await self.synthesizer.to_async.synthesize([job]))[0]
+            audio = (await lane.synthesizer.to_async.synthesize([job]))[0]
             samples = np.frombuffer(audio.pcm16, dtype="<i2").astype(np.float32) / 32767.0
             return chunk, Rendered(samples, np.asarray(audio.frames, dtype=np.int64))
 
-        def submit(chunk: Chunk) -> asyncio.Future[tuple[Chunk, Rendered]]:
-            return asyncio.ensure_future(self.scheduler.run(served_s, lambda: synthesize(chunk)))
+        def submit(chunk: Chunk, lane: Lane) -> asyncio.Future[tuple[Chunk, Rendered]]:
+            return asyncio.ensure_future(lane.scheduler.run(served_s, lambda: synthesize(chunk, lane)))
 
         def next_chunk() -> Chunk | None:
             return next(chunks, None)
 
+        # the first chunk decides how soon the caller hears anything; later ones take the bulk lane
+        first_lane, later_lane = self.lanes[0], self.lanes[-1]
         chunk = await anyio.to_thread.run_sync(next_chunk)
-        pending = submit(chunk) if chunk else None
+        pending = submit(chunk, first_lane) if chunk else None
         first = True
         try:
             while pending is not None:
                 chunk = await anyio.to_thread.run_sync(next_chunk)
-                upcoming = submit(chunk) if chunk else None
+                upcoming = submit(chunk, later_lane) if chunk else None
                 result = await pending
                 served_s += result[1].audio.shape[0] / SAMPLE_RATE
                 if first:

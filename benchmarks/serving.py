@@ -132,14 +132,19 @@ def first_audio(base: str) -> None:
     print(f"  first bytes / total: {first_s / total_s:.3f}")
 
 
-def fairness(base: str, shorts: int = 6) -> None:
+def fairness(base: str, shorts: int = 10) -> None:
+    """Short requests alone, then beside 2 long streams that are already streaming (their first
+    chunks, themselves interactive work, are out of the way)."""
+
     def short_latencies() -> list[float]:
         return timed(lambda: post_json(base, "Is this still fast?"), shorts)
 
     alone = short_latencies()
     stop = threading.Event()
+    streaming = threading.Barrier(3)
 
     def long_stream() -> None:
+        first = True
         while not stop.is_set():
             with requests.post(
                 f"{base}/tts/",
@@ -148,21 +153,25 @@ def fairness(base: str, shorts: int = 6) -> None:
                 timeout=600,
             ) as reply:
                 for _ in reply.iter_content(chunk_size=None):
+                    if first:
+                        streaming.wait()
+                        first = False
                     if stop.is_set():
                         break
 
     streams = [threading.Thread(target=long_stream) for _ in range(2)]
     for stream in streams:
         stream.start()
-    time.sleep(3)
+    streaming.wait()
     loaded = short_latencies()
     stop.set()
     for stream in streams:
         stream.join()
     p95 = lambda xs: float(np.percentile(xs, 95))  # noqa: E731
     print(f"[fairness] short request, {shorts} each, alone vs beside 2 long streams")
-    print(f"  alone:  p50 {statistics.median(alone):.2f} s  p95 {p95(alone):.2f} s")
-    print(f"  loaded: p50 {statistics.median(loaded):.2f} s  p95 {p95(loaded):.2f} s")
+    for name, latencies in (("alone", alone), ("loaded", loaded)):
+        each = " ".join(f"{x:.2f}" for x in latencies)
+        print(f"  {name + ':':7s} p50 {statistics.median(latencies):.2f} s  p95 {p95(latencies):.2f} s  ({each})")
     print(f"  p95 loaded / alone: {p95(loaded) / p95(alone):.2f}x")
 
 

@@ -25,25 +25,40 @@ class Settings:
     #: 'auto' (CUDA where present, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     device: str = "auto"
     max_text_chars: int = 10_000
-    #: the synthesizer's adaptive batching: most chunks in one batch, and how long a chunk may
-    #: wait in the queue before BentoML answers 503 (generous: long texts queue many chunks)
-    max_batch_size: int = 16
+    #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
+    #: it off, on CPU, where chunks render one after another anyway and BentoML's dispatcher was
+    #: measured adding only its learned wait), and how long a chunk may wait in BentoML's queue
+    #: before it answers 503 (generous: long texts queue many chunks)
+    max_batch_size: int = 0
     max_latency_ms: int = 300_000
     #: 'auto': one batched forward pass on CUDA, item by item on CPU, where batching measured
     #: slower (padding and memory traffic cost more than two cores gain); or 'on' / 'off'
     batched_forward: str = "auto"
     #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
     max_batch_frames: int = 8_000
-    #: chunks the HTTP face lets into the synthesizer at once (0: 1 on CPU, 2 x max_batch_size on
-    #: CUDA); the rest wait in its fair queue, least-served request first
+    #: chunks the HTTP face lets into each synthesizer at once (0: 1 without batching, else twice
+    #: the batch size); the rest wait in its fair queue, least-served request first
     synth_slots: int = 0
+    #: 'auto' (on for CPU), 'on' or 'off': a second synthesizer process, at the lowest CPU priority,
+    #: renders every chunk after a request's first, so a short request never waits for a long
+    #: stream's chunk to finish; on CUDA, batching already lets it join the next pass
+    bulk_lane: str = "auto"
     #: TTS_DEBUG: debug logging from the engine and the service
     debug: bool = False
+
+    def batch_size_for(self, device: str) -> int:
+        if self.max_batch_size:
+            return self.max_batch_size
+        return 1 if device == "cpu" else 16
 
     def slots_for(self, device: str) -> int:
         if self.synth_slots:
             return self.synth_slots
-        return 1 if device == "cpu" else 2 * self.max_batch_size
+        batch_size = self.batch_size_for(device)
+        return 1 if batch_size == 1 else 2 * batch_size
+
+    def bulk_lane_on(self, device: str) -> bool:
+        return self.bulk_lane == "on" or (self.bulk_lane == "auto" and device == "cpu")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -61,6 +76,7 @@ class Settings:
             batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", ("auto", "on", "off"), defaults.batched_forward),
             max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
             synth_slots=_positive_int(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
+            bulk_lane=_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), defaults.bulk_lane),
             debug=_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in ("true", "1", "yes"),
         )
 

@@ -8,7 +8,7 @@ from engine.settings import SettingError, Settings
 def test_defaults_without_environment():
     settings = Settings.from_env({})
     assert (settings.weights, settings.device, settings.model_dir) == ("auto", "auto", None)
-    assert settings.max_text_chars == 10_000 and settings.max_batch_size == 16
+    assert settings.max_text_chars == 10_000 and settings.max_batch_size == 0
 
 
 def test_values_are_read_and_typed():
@@ -26,7 +26,25 @@ def test_a_bad_number_names_the_setting(value):
         Settings.from_env({"TTS_MAX_TEXT_LENGTH": value})
 
 
-def test_synthesizer_slots_follow_the_device_unless_set():
+def test_batching_is_on_for_cuda_only_unless_set():
+    assert Settings.from_env({}).batch_size_for("cpu") == 1
+    assert Settings.from_env({}).batch_size_for("cuda:0") == 16
+    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "4"}).batch_size_for("cpu") == 4
+    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "1"}).batch_size_for("cuda") == 1
+
+
+def test_synthesizer_slots_follow_the_batch_size_unless_set():
     assert Settings.from_env({}).slots_for("cpu") == 1
-    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "8"}).slots_for("cuda") == 16
+    assert Settings.from_env({}).slots_for("cuda") == 32
+    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "8"}).slots_for("cpu") == 16
+    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "1"}).slots_for("cuda") == 1
     assert Settings.from_env({"KOKORO_SYNTH_SLOTS": "3"}).slots_for("cpu") == 3
+
+
+def test_bulk_lane_is_on_for_cpu_unless_set():
+    assert Settings.from_env({}).bulk_lane_on("cpu")
+    assert not Settings.from_env({}).bulk_lane_on("cuda")
+    assert Settings.from_env({"KOKORO_BULK_LANE": "on"}).bulk_lane_on("cuda:1")
+    assert not Settings.from_env({"KOKORO_BULK_LANE": "OFF"}).bulk_lane_on("cpu")
+    with pytest.raises(SettingError, match="KOKORO_BULK_LANE"):
+        Settings.from_env({"KOKORO_BULK_LANE": "sometimes"})

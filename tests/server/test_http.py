@@ -2,6 +2,7 @@
 
 import base64
 import io
+import re
 import threading
 import time
 
@@ -145,3 +146,21 @@ def test_health_answers_at_once_while_the_synthesizer_is_busy(server):
             assert time.perf_counter() - started < 1.0
     finally:
         busy.join()
+
+
+def chunks_rendered_by_lane(server: str) -> dict[str, float]:
+    metrics = requests.get(f"{server}/metrics", timeout=10).text
+    counts = re.findall(r'^tts_synthesizer_batch_size_sum\{lane="(\w+)"\} ([0-9.e+]+)$', metrics, re.MULTILINE)
+    return {lane: float(value) for lane, value in counts}
+
+
+def test_a_requests_first_chunk_takes_the_first_lane_and_the_rest_the_low_priority_bulk_lane(server):
+    """On CPU (the bulk lane's default), a long text's later chunks run in the second process."""
+    text = "This sentence starts the answer. " + "Then the rest of a long text follows, clause after clause. " * 6
+    before = chunks_rendered_by_lane(server)
+    reply = post(server, json={"text": text, "voice": "af_heart"})
+    assert reply.status_code == 200
+    after = chunks_rendered_by_lane(server)
+    rendered = {lane: after.get(lane, 0.0) - before.get(lane, 0.0) for lane in ("Synthesizer", "BulkSynthesizer")}
+    assert rendered["Synthesizer"] == 1
+    assert rendered["BulkSynthesizer"] >= 2
