@@ -179,29 +179,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", default=["overhead", "first-audio", "fairness", "throughput"])
     parser.add_argument("--requests-per-client", type=int, default=2)
-    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the main server")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for every server started")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, device "
           f"{'cuda ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}, "
           f"{time.strftime('%Y-%m-%d')}")  # fmt: skip
     logs = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
     env = dict(pair.split("=", 1) for pair in args.env)
-    with live_server(free_port(), logs / "batched.log", env) as base:
-        if "overhead" in args.which:
-            overhead(base)
-        if "first-audio" in args.which:
-            first_audio(base)
-        if "fairness" in args.which:
-            fairness(base)
-        if "throughput" in args.which:
-            batched = {n: throughput(base, n, args.requests_per_client) for n in (1, 4, 16)}
+    if {"overhead", "first-audio", "fairness"} & set(args.which):
+        with live_server(free_port(), logs / "server.log", env) as base:
+            if "overhead" in args.which:
+                overhead(base)
+            if "first-audio" in args.which:
+                first_audio(base)
+            if "fairness" in args.which:
+                fairness(base)
     if "throughput" in args.which:
-        with live_server(free_port(), logs / "unbatched.log", {"KOKORO_MAX_BATCH_SIZE": "1"}) as base:
-            unbatched = {n: throughput(base, n, args.requests_per_client) for n in (1, 4, 16)}
+        clients = (1, 4, 16)
+        figures = {}
+        for name, batch_size in (("on", "16"), ("off", "1")):
+            batching_env = {**env, "KOKORO_MAX_BATCH_SIZE": batch_size}
+            with live_server(free_port(), logs / f"batching-{name}.log", batching_env) as base:
+                figures[name] = {n: throughput(base, n, args.requests_per_client) for n in clients}
         print("[throughput] audio-seconds per wall second, batching on (max batch 16) vs off (max batch 1)")
-        for n in (1, 4, 16):
-            print(f"  {n:2d} clients: on {batched[n]:6.2f}  off {unbatched[n]:6.2f}  "
-                  f"ratio {batched[n] / unbatched[n]:.2f}x")  # fmt: skip
+        for n in clients:
+            on, off = figures["on"][n], figures["off"][n]
+            print(f"  {n:2d} clients: on {on:6.2f}  off {off:6.2f}  ratio {on / off:.2f}x")
 
 
 if __name__ == "__main__":
