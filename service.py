@@ -119,7 +119,7 @@ class SynthesizerLane:
             1, thread_name_prefix="torch", initializer=lower_cpu_priority, initargs=(self.niceness,)
         )
         self.engine = self.torch_thread.submit(self._load).result() if self.in_use() else None
-        if self.engine:
+        if self.engine is not None:
             log.info("%s ready: %s on %s", type(self).__name__, self.engine.source, self.engine.device)
 
     @staticmethod
