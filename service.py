@@ -56,6 +56,7 @@ SETTINGS = Settings.from_env()
 #: chosen once at import, so that every process, and the batching declared below, agree on it
 DEVICE = choose_device(SETTINGS.device)
 MAX_BATCH_SIZE = SETTINGS.batch_size_for(DEVICE)
+BULK_LANE = SETTINGS.bulk_lane_on(DEVICE)
 
 
 def _log_to_stderr(*names: str) -> None:
@@ -109,6 +110,7 @@ class SynthesizerLane:
 
     #: added to the nice value of the thread that runs the model, and so of its OpenMP team
     niceness = 0
+    holds_model = True
 
     def __init__(self) -> None:
         # Every torch call runs on this one thread, loading included. Each thread that runs torch
@@ -118,13 +120,9 @@ class SynthesizerLane:
         self.torch_thread = ThreadPoolExecutor(
             1, thread_name_prefix="torch", initializer=lower_cpu_priority, initargs=(self.niceness,)
         )
-        self.engine = self.torch_thread.submit(self._load).result() if self.in_use() else None
+        self.engine = self.torch_thread.submit(self._load).result() if self.holds_model else None
         if self.engine is not None:
             log.info("%s ready: %s on %s", type(self).__name__, self.engine.source, self.engine.device)
-
-    @staticmethod
-    def in_use() -> bool:
-        return True
 
     @staticmethod
     def _load() -> "KokoroEngine":
@@ -175,10 +173,7 @@ class BulkSynthesizer(SynthesizerLane):
     a short request's chunk joins the next batched pass instead, and this process holds no model)."""
 
     niceness = 19
-
-    @staticmethod
-    def in_use() -> bool:
-        return SETTINGS.bulk_lane_on(DEVICE)
+    holds_model = BULK_LANE
 
 
 def lower_cpu_priority(niceness: int) -> None:
@@ -254,7 +249,7 @@ class KokoroTTS:
         slots = SETTINGS.slots_for(DEVICE)
         # first chunks in lanes[0]; later chunks in lanes[-1], the bulk lane where it is on
         self.lanes = [Lane(self.synthesizer, FairScheduler(slots))]
-        if SETTINGS.bulk_lane_on(DEVICE):
+        if BULK_LANE:
             self.lanes.append(Lane(self.bulk_synthesizer, FairScheduler(slots)))
         self.planner = SpeechPlanner(self.voices, Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars)
         list(self.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
