@@ -56,14 +56,47 @@ class BatchItem:
     speed: float
 
 
-def forward_batch(model: KModel, items: Sequence[BatchItem]) -> list[tuple[np.ndarray, np.ndarray]]:
+@dataclass(frozen=True)
+class Front:
+    """The front stages' output for a padded batch: what the decoder needs, per item or batched."""
+
+    pred_dur: list[torch.Tensor]  # per item, start and end tokens included
+    frame_counts: torch.Tensor  # [B]
+    asr: torch.Tensor  # [B, 512, frames], zero past each item's frames
+    f0: torch.Tensor  # [B, 2 * frames]
+    energy: torch.Tensor  # [B, 2 * frames]
+    timbre: torch.Tensor  # [B, 128]
+
+
+def forward_batch(
+    model: KModel, items: Sequence[BatchItem], batch_decoder: bool = True
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per item: (float32 audio samples, int64 pred_dur including start and end tokens).
 
     Each item's result is what `model.forward_with_tokens([[0, *token_ids, 0]], style, speed)`
-    gives alone, from one forward pass over all items. `model` must be in eval mode.
+    gives alone. The front stages (PL-BERT, the encoders, the duration and prosody predictors)
+    always run as one pass over all items; the decoder does too when `batch_decoder`, else it
+    runs item by item (kokoro's own Decoder), for devices where a padded decoder pass costs more
+    than it shares. `model` must be in eval mode.
     """
     if not items:
         return []
+    tokens = [item.token_ids for item in items]
+    with torch.inference_mode():
+        front = front_stages(model, items)
+        if batch_decoder:
+            inputs = (front.asr, front.f0, front.energy, front.timbre, front.frame_counts)
+            audio = decode_batch(model.decoder, *inputs, tokens)
+        else:
+            audio = [decode_alone(model.decoder, front, row, tokens[row]) for row in range(len(items))]
+    return [
+        (samples.reshape(-1).float().cpu().numpy(), dur.cpu().numpy().astype(np.int64))
+        for samples, dur in zip(audio, front.pred_dur, strict=True)
+    ]
+
+
+def front_stages(model: KModel, items: Sequence[BatchItem]) -> Front:
+    """KModel.forward_with_tokens up to the decoder, on a right-padded batch."""
     device = model.device
     token_counts = torch.tensor([len(item.token_ids) + 2 for item in items], device=device)
     input_ids = torch.zeros((len(items), int(token_counts.max())), dtype=torch.long, device=device)
@@ -73,27 +106,33 @@ def forward_batch(model: KModel, items: Sequence[BatchItem]) -> list[tuple[np.nd
     style, timbre = ref_s[:, 128:], ref_s[:, :128]
     padding = ~_valid(token_counts, input_ids.shape[1])
 
-    with torch.inference_mode():
-        bert = model.bert(input_ids, attention_mask=(~padding).int())
-        d = model.predictor.text_encoder(model.bert_encoder(bert).transpose(-1, -2), style, token_counts, padding)
-        x = _packed_lstm(model.predictor.lstm, d, token_counts)
-        duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1)
-        # Divided per item by a Python float, as kokoro divides: a tensor of speeds may round
-        # differently (CUDA multiplies by a scalar's reciprocal) and flip a duration at .5.
-        pred_dur = [
-            torch.round(duration[row, :count] / item.speed).clamp(min=1).long()
-            for row, (count, item) in enumerate(zip(token_counts.tolist(), items, strict=True))
-        ]
-        alignment = _alignment(pred_dur, input_ids.shape[1], d.dtype)
-        frame_counts = torch.stack([dur.sum() for dur in pred_dur])
-        f0, energy = _f0_energy(model.predictor, d.transpose(-1, -2) @ alignment, style, frame_counts)
-        asr = model.text_encoder(input_ids, token_counts, padding) @ alignment
-        tokens = [item.token_ids for item in items]
-        audio = _decode(model.decoder, asr, f0, energy, timbre, frame_counts, tokens)
-    return [
-        (samples.reshape(-1).float().cpu().numpy(), dur.cpu().numpy().astype(np.int64))
-        for samples, dur in zip(audio, pred_dur, strict=True)
+    bert = model.bert(input_ids, attention_mask=(~padding).int())
+    d = model.predictor.text_encoder(model.bert_encoder(bert).transpose(-1, -2), style, token_counts, padding)
+    x = _packed_lstm(model.predictor.lstm, d, token_counts)
+    duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1)
+    # Divided per item by a Python float, as kokoro divides: a tensor of speeds may round
+    # differently (CUDA multiplies by a scalar's reciprocal) and flip a duration at .5.
+    pred_dur = [
+        torch.round(duration[row, :count] / item.speed).clamp(min=1).long()
+        for row, (count, item) in enumerate(zip(token_counts.tolist(), items, strict=True))
     ]
+    alignment = _alignment(pred_dur, input_ids.shape[1], d.dtype)
+    frame_counts = torch.stack([dur.sum() for dur in pred_dur])
+    f0, energy = _f0_energy(model.predictor, d.transpose(-1, -2) @ alignment, style, frame_counts)
+    asr = model.text_encoder(input_ids, token_counts, padding) @ alignment
+    return Front(pred_dur, frame_counts, asr, f0, energy, timbre)
+
+
+def decode_alone(decoder: Decoder, front: Front, row: int, tokens: Sequence[int]) -> torch.Tensor:
+    """Item `row` through kokoro's own Decoder at its own length, as the unbatched pass runs it."""
+    n = int(front.frame_counts[row])
+    with chunk_noise(tokens, front.asr.device):
+        return decoder(
+            front.asr[row : row + 1, :, :n],
+            front.f0[row : row + 1, : 2 * n],
+            front.energy[row : row + 1, : 2 * n],
+            front.timbre[row : row + 1],
+        )
 
 
 def group_by_length(items: Sequence[BatchItem], max_frames_per_batch: int) -> list[list[int]]:
@@ -165,7 +204,7 @@ def _f0_energy(
     return curves[0], curves[1]
 
 
-def _decode(
+def decode_batch(
     decoder: Decoder,
     asr: torch.Tensor,
     f0_curve: torch.Tensor,

@@ -11,6 +11,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: KOKORO_BATCHED_FORWARD's values
+BATCHED_STAGES = ("auto", "all", "front", "off")
+
+
 class SettingError(ValueError):
     pass
 
@@ -31,8 +35,10 @@ class Settings:
     #: before it answers 503 (generous: long texts queue many chunks)
     max_batch_size: int = 0
     max_latency_ms: int = 300_000
-    #: 'auto': one batched forward pass on CUDA, item by item on CPU, where batching measured
-    #: slower (padding and memory traffic cost more than two cores gain); or 'on' / 'off'
+    #: which stages of the forward pass run as one padded pass over a batch: 'all', 'front' (PL-BERT,
+    #: the encoders and predictors; the decoder item by item) or 'off'. 'auto' is what
+    #: benchmarks/batch_stages.py measured: 'all' on CUDA; 'front' on CPU, where batching the front
+    #: stages saved a quarter of their time and a batched decoder took twice as long per item
     batched_forward: str = "auto"
     #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
     max_batch_frames: int = 8_000
@@ -50,6 +56,11 @@ class Settings:
         if self.max_batch_size:
             return self.max_batch_size
         return 1 if device == "cpu" else 16
+
+    def batched_stages_for(self, device: str) -> str:
+        if self.batched_forward != "auto":
+            return self.batched_forward
+        return "front" if device == "cpu" else "all"
 
     def slots_for(self, device: str) -> int:
         if self.synth_slots:
@@ -73,7 +84,7 @@ class Settings:
             max_text_chars=_positive_int(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
             max_batch_size=_positive_int(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
             max_latency_ms=_positive_int(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
-            batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", ("auto", "on", "off"), defaults.batched_forward),
+            batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", BATCHED_STAGES, defaults.batched_forward),
             max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
             synth_slots=_positive_int(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
             bulk_lane=_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), defaults.bulk_lane),

@@ -31,14 +31,15 @@ class KokoroEngine:
         source: str,
         voices: VoiceLibrary,
         max_text_chars: int,
-        batched: bool = False,
+        batched_stages: str = "off",
         max_batch_frames: int = Settings.max_batch_frames,
     ):
+        """`batched_stages`: 'all', 'front' or 'off', see Settings.batched_forward."""
         self.model = model
         self.source = source
         self.voices = voices
         self.planner = SpeechPlanner(voices, Phonemizers(), model.vocab, max_text_chars)
-        self.batched = batched
+        self.batched_stages = batched_stages
         self.max_batch_frames = max_batch_frames
 
     @classmethod
@@ -46,14 +47,14 @@ class KokoroEngine:
         device = choose_device(settings.device)
         loaded = load_model(settings.weights, settings.model_dir, settings.cache_dir, device)
         log.info("Kokoro-82M loaded from %s on %s", loaded.source, device)
-        batched = settings.batched_forward == "on" or (settings.batched_forward == "auto" and device != "cpu")
-        log.info("chunks of one batch run %s", "in one batched pass" if batched else "one after another")
+        batched_stages = settings.batched_stages_for(device)
+        log.info("batched stages of the forward pass: %s", batched_stages)
         return cls(
             loaded.model,
             loaded.source,
             VoiceLibrary(settings.voices_dir),
             settings.max_text_chars,
-            batched,
+            batched_stages,
             settings.max_batch_frames,
         )
 
@@ -66,12 +67,13 @@ class KokoroEngine:
 
     def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
         """A batch of chunks, from one request or many, in the order given."""
-        if not self.batched or len(jobs) < 2:
+        if self.batched_stages == "off" or len(jobs) < 2:
             return [self.render(*job) for job in jobs]
         items = [BatchItem(ids, self.voices.style(voice, len(ids)), speed) for ids, voice, speed in jobs]
         results: list[Rendered | None] = [None] * len(items)
         for group in group_by_length(items, self.max_batch_frames):
-            for index, (audio, frames) in zip(group, forward_batch(self.model, [items[i] for i in group]), strict=True):
+            batch = forward_batch(self.model, [items[i] for i in group], batch_decoder=self.batched_stages == "all")
+            for index, (audio, frames) in zip(group, batch, strict=True):
                 results[index] = Rendered(fade_edges(audio), frames)
         return [result for result in results if result is not None]
 

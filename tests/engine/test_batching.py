@@ -14,7 +14,7 @@ decoder is therefore also compared on its own, given identical voiced inputs.
 import numpy as np
 import torch
 
-from engine.batching import FRAMES_PER_TOKEN, BatchItem, _decode, estimated_frames, forward_batch, group_by_length
+from engine.batching import FRAMES_PER_TOKEN, BatchItem, decode_batch, estimated_frames, forward_batch, group_by_length
 from engine.synthesis import chunk_noise, fade_edges, render
 
 #: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
@@ -60,6 +60,13 @@ def test_batch_matches_each_item_rendered_alone(tiny_model):
     assert_same(results, rendered_alone(tiny_model, items))
 
 
+def test_front_batched_with_the_decoder_item_by_item_matches_each_item_rendered_alone(tiny_model):
+    items = make_items((12, 1.0), (5, 0.8), (23, 1.3))
+    results = forward_batch(tiny_model, items, batch_decoder=False)
+    assert len({int(frames.sum()) for _, frames in results}) == 3
+    assert_same(results, rendered_alone(tiny_model, items))
+
+
 def test_batch_of_one_matches_rendered_alone(tiny_model):
     items = make_items((9, 1.1))
     assert_same(forward_batch(tiny_model, items), rendered_alone(tiny_model, items))
@@ -91,7 +98,7 @@ def test_decoder_matches_on_identical_voiced_inputs(tiny_model):
                         asr[i : i + 1, :, :n], f0[i : i + 1, : 2 * n], energy[i : i + 1, : 2 * n], timbre[i : i + 1]
                     )
                 )
-        together = _decode(tiny_model.decoder, asr, f0, energy, timbre, torch.tensor(frames), tokens)
+        together = decode_batch(tiny_model.decoder, asr, f0, energy, timbre, torch.tensor(frames), tokens)
     for audio, reference in zip(together, alone, strict=True):
         assert audio.shape == reference.shape
         torch.testing.assert_close(audio, reference, rtol=0, atol=AUDIO_ATOL)
@@ -102,8 +109,8 @@ def test_tolerance_would_catch_different_noise(tiny_model):
     frames = [7, 16, 11]
     inputs = (*decoder_inputs(frames), torch.tensor(frames))
     with torch.inference_mode():
-        seeded = _decode(tiny_model.decoder, *inputs, [[5, 6], [7], [8, 9, 10]])
-        reseeded = _decode(tiny_model.decoder, *inputs, [[5, 6], [7, 1], [8, 9, 10]])
+        seeded = decode_batch(tiny_model.decoder, *inputs, [[5, 6], [7], [8, 9, 10]])
+        reseeded = decode_batch(tiny_model.decoder, *inputs, [[5, 6], [7, 1], [8, 9, 10]])
     torch.testing.assert_close(seeded[0], reseeded[0], rtol=0, atol=0)
     assert (seeded[1] - reseeded[1]).abs().max() > 100 * AUDIO_ATOL
 

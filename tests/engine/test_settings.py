@@ -48,3 +48,12 @@ def test_bulk_lane_is_on_for_cpu_unless_set():
     assert not Settings.from_env({"KOKORO_BULK_LANE": "OFF"}).bulk_lane_on("cpu")
     with pytest.raises(SettingError, match="KOKORO_BULK_LANE"):
         Settings.from_env({"KOKORO_BULK_LANE": "sometimes"})
+
+
+def test_batched_stages_are_the_front_on_cpu_and_all_on_cuda_unless_set():
+    assert Settings.from_env({}).batched_stages_for("cpu") == "front"
+    assert Settings.from_env({}).batched_stages_for("cuda:0") == "all"
+    assert Settings.from_env({"KOKORO_BATCHED_FORWARD": "all"}).batched_stages_for("cpu") == "all"
+    assert Settings.from_env({"KOKORO_BATCHED_FORWARD": "Off"}).batched_stages_for("cuda") == "off"
+    with pytest.raises(SettingError, match="KOKORO_BATCHED_FORWARD"):
+        Settings.from_env({"KOKORO_BATCHED_FORWARD": "on"})
