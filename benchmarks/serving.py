@@ -2,6 +2,7 @@
 
   overhead    one request through the server vs raw kokoro.KPipeline, same text and weights
   throughput  audio seconds per wall second at 1, 4 and 16 concurrent clients, batching on vs off
+              (both servers up at once, their rounds alternating)
   first-audio time to the first streamed bytes vs the whole response, 2,000 characters
   fairness    short requests alone vs while long streams run (p50 / p95)
 
@@ -11,6 +12,7 @@ Run: python -m benchmarks.serving [overhead|throughput|first-audio|fairness ...]
 import argparse
 import base64
 import concurrent.futures
+import contextlib
 import io
 import platform
 import statistics
@@ -99,8 +101,8 @@ def overhead(base: str, repeats: int = 5) -> None:
     print(f"  ratio server / KPipeline:             {ratio:.2f}x")
 
 
-def throughput(base: str, clients: int, requests_per_client: int) -> float:
-    """Audio seconds per wall second with `clients` threads each sending the same paragraph."""
+def throughput(base: str, clients: int, requests_per_client: int) -> tuple[float, float]:
+    """(audio seconds, wall seconds) with `clients` threads each sending the same paragraph."""
     audio = []
     lock = threading.Lock()
 
@@ -114,7 +116,42 @@ def throughput(base: str, clients: int, requests_per_client: int) -> float:
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         for future in [pool.submit(client) for _ in range(clients)]:
             future.result()
-    return sum(audio) / (time.perf_counter() - started)
+    return sum(audio), time.perf_counter() - started
+
+
+def compare_throughput(bases: dict[str, str], clients: int, requests_per_client: int, rounds: int) -> None:
+    """Rounds alternate between the servers in ABBA order, so drift in the machine's load falls on
+    both alike; each setting's figure is its audio over its wall time, summed over its rounds."""
+    totals = {name: [0.0, 0.0] for name in bases}
+    per_round: dict[str, list[float]] = {name: [] for name in bases}
+    names = list(bases)
+    for round_index in range(rounds):
+        for name in names if round_index % 2 == 0 else names[::-1]:
+            audio_s, wall_s = throughput(bases[name], clients, requests_per_client)
+            totals[name][0] += audio_s
+            totals[name][1] += wall_s
+            per_round[name].append(audio_s / wall_s)
+    rates = {name: audio_s / wall_s for name, (audio_s, wall_s) in totals.items()}
+    on, off = rates["on"], rates["off"]
+    rounds_text = "  ".join(f"{name} " + " ".join(f"{rate:.2f}" for rate in per_round[name]) for name in names)
+    print(f"  {clients:2d} clients: on {on:6.2f}  off {off:6.2f}  ratio {on / off:.2f}x   (rounds: {rounds_text})")
+
+
+def throughput_side_by_side(env: dict[str, str], logs: Path, requests_per_client: int, rounds: int) -> None:
+    """Batching on and off as two servers, up at once, at 1, 4 and 16 clients."""
+    with contextlib.ExitStack() as servers:
+        bases = {
+            name: servers.enter_context(
+                live_server(free_port(), logs / f"batching-{name}.log", {**env, "KOKORO_MAX_BATCH_SIZE": size})
+            )
+            for name, size in (("on", "16"), ("off", "1"))
+        }
+        for base in bases.values():  # BentoML's dispatcher learns its timing from the first batches
+            throughput(base, 4, 1)
+        print("[throughput] audio-seconds per wall second, batching on (max batch 16) vs off (max batch 1), "
+              f"{requests_per_client} requests of 220 characters per client, {rounds} rounds each, ABBA")  # fmt: skip
+        for clients in (1, 4, 16):
+            compare_throughput(bases, clients, requests_per_client, rounds)
 
 
 def first_audio(base: str) -> None:
@@ -179,6 +216,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", default=["overhead", "first-audio", "fairness", "throughput"])
     parser.add_argument("--requests-per-client", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="throughput rounds per setting, alternating")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for every server started")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, device "
@@ -195,16 +233,7 @@ def main() -> None:
             if "fairness" in args.which:
                 fairness(base)
     if "throughput" in args.which:
-        clients = (1, 4, 16)
-        figures = {}
-        for name, batch_size in (("on", "16"), ("off", "1")):
-            batching_env = {**env, "KOKORO_MAX_BATCH_SIZE": batch_size}
-            with live_server(free_port(), logs / f"batching-{name}.log", batching_env) as base:
-                figures[name] = {n: throughput(base, n, args.requests_per_client) for n in clients}
-        print("[throughput] audio-seconds per wall second, batching on (max batch 16) vs off (max batch 1)")
-        for n in clients:
-            on, off = figures["on"][n], figures["off"][n]
-            print(f"  {n:2d} clients: on {on:6.2f}  off {off:6.2f}  ratio {on / off:.2f}x")
+        throughput_side_by_side(env, logs, args.requests_per_client, args.rounds)
 
 
 if __name__ == "__main__":
