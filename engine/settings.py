@@ -30,9 +30,9 @@ class Settings:
     device: str = "auto"
     max_text_chars: int = 10_000
     #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
-    #: it off, on CPU, where chunks render one after another anyway and BentoML's dispatcher was
-    #: measured adding only its learned wait), and how long a chunk may wait in BentoML's queue
-    #: before it answers 503 (generous: long texts queue many chunks)
+    #: it off, on CPU, where the decoder, nearly all of a chunk's time, runs item by item anyway and
+    #: BentoML's dispatcher was measured adding its learned wait to each chunk), and how long a
+    #: chunk may wait in BentoML's queue before it answers 503 (generous: long texts queue many chunks)
     max_batch_size: int = 0
     max_latency_ms: int = 300_000
     #: which stages of the forward pass run as one padded pass over a batch: 'all', 'front' (PL-BERT,
