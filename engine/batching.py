@@ -96,7 +96,7 @@ def forward_batch(
 
 
 def front_stages(model: KModel, items: Sequence[BatchItem]) -> Front:
-    """KModel.forward_with_tokens up to the decoder, on a right-padded batch."""
+    """KModel.forward_with_tokens up to the decoder, on a right-padded batch (under inference_mode)."""
     device = model.device
     token_counts = torch.tensor([len(item.token_ids) + 2 for item in items], device=device)
     input_ids = torch.zeros((len(items), int(token_counts.max())), dtype=torch.long, device=device)

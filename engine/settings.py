@@ -36,9 +36,9 @@ class Settings:
     max_batch_size: int = 0
     max_latency_ms: int = 300_000
     #: which stages of the forward pass run as one padded pass over a batch: 'all', 'front' (PL-BERT,
-    #: the encoders and predictors; the decoder item by item) or 'off'. 'auto' is what
-    #: benchmarks/batch_stages.py measured: 'all' on CUDA; 'front' on CPU, where batching the front
-    #: stages saved a quarter of their time and a batched decoder took twice as long per item
+    #: the encoders and predictors; the decoder item by item) or 'off'. 'auto': 'front' on CPU, where
+    #: benchmarks/batch_stages.py measured the batched front stages 1.31x faster per item and a
+    #: batched decoder 0.50x; 'all' on CUDA, not yet measured there (no GPU has been lent)
     batched_forward: str = "auto"
     #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
     max_batch_frames: int = 8_000
