@@ -17,6 +17,10 @@ and weights run on a right-padded batch and padding is kept out of every valid v
   STFTs (reflection padding and the overlap-add at the end). They are cheap next to the
   convolutions.
 
+The two halves can be batched apart: the front stages (PL-BERT, the encoders and the duration and
+prosody predictors) always run as one pass, while the decoder, nearly all of the cost, runs as one
+pass or item by item as the device's measurement says (benchmarks/batch_stages.py).
+
 The source module draws each item's noise under `chunk_noise`, seeded from the item's own tokens
 as the unbatched `render` seeds it: a batch gives the same noise as rendering its items one by one.
 
