@@ -14,7 +14,7 @@ import time
 import torch
 
 from benchmarks.batch_equivalence import real_model, sample_items, wall
-from engine.batching import decode_alone, decode_batch, front_stages
+from engine.batching import decode_batch, decode_each, front_stages
 from engine.voices import VoiceLibrary
 
 
@@ -33,18 +33,16 @@ def main() -> None:
 
     with torch.inference_mode():
         front = front_stages(model, items)
-        inputs = (front.asr, front.f0, front.energy, front.timbre, front.frame_counts)
         timings = {
             "front": (
                 wall(lambda: [front_stages(model, [item]) for item in items], device, args.repeats),
                 wall(lambda: front_stages(model, items), device, args.repeats),
             ),
             "decoder": (
-                wall(lambda: [decode_alone(model.decoder, front, r, tokens[r]) for r in range(len(items))],
-                     device, args.repeats),
-                wall(lambda: decode_batch(model.decoder, *inputs, tokens), device, args.repeats),
+                wall(lambda: decode_each(model.decoder, front, tokens), device, args.repeats),
+                wall(lambda: decode_batch(model.decoder, *front.decoder_inputs, tokens), device, args.repeats),
             ),
-        }  # fmt: skip
+        }
 
     audio_s = float(front.frame_counts.sum()) * 600 / 24_000
     name = torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads"

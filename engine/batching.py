@@ -71,6 +71,11 @@ class Front:
     energy: torch.Tensor  # [B, 2 * frames]
     timbre: torch.Tensor  # [B, 128]
 
+    @property
+    def decoder_inputs(self) -> tuple[torch.Tensor, ...]:
+        """decode_batch's arguments after the decoder: asr, f0, energy, timbre, frames."""
+        return self.asr, self.f0, self.energy, self.timbre, self.frame_counts
+
 
 def forward_batch(
     model: KModel, items: Sequence[BatchItem], batch_decoder: bool = True
@@ -89,10 +94,9 @@ def forward_batch(
     with torch.inference_mode():
         front = front_stages(model, items)
         if batch_decoder:
-            inputs = (front.asr, front.f0, front.energy, front.timbre, front.frame_counts)
-            audio = decode_batch(model.decoder, *inputs, tokens)
+            audio = decode_batch(model.decoder, *front.decoder_inputs, tokens)
         else:
-            audio = [decode_alone(model.decoder, front, row, tokens[row]) for row in range(len(items))]
+            audio = decode_each(model.decoder, front, tokens)
     return [
         (samples.reshape(-1).float().cpu().numpy(), dur.cpu().numpy().astype(np.int64))
         for samples, dur in zip(audio, front.pred_dur, strict=True)
@@ -127,16 +131,20 @@ def front_stages(model: KModel, items: Sequence[BatchItem]) -> Front:
     return Front(pred_dur, frame_counts, asr, f0, energy, timbre)
 
 
-def decode_alone(decoder: Decoder, front: Front, row: int, tokens: Sequence[int]) -> torch.Tensor:
-    """Item `row` through kokoro's own Decoder at its own length, as the unbatched pass runs it."""
-    n = int(front.frame_counts[row])
-    with chunk_noise(tokens, front.asr.device):
-        return decoder(
-            front.asr[row : row + 1, :, :n],
-            front.f0[row : row + 1, : 2 * n],
-            front.energy[row : row + 1, : 2 * n],
-            front.timbre[row : row + 1],
-        )
+def decode_each(decoder: Decoder, front: Front, tokens: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+    """Each item through kokoro's own Decoder at its own length, as the unbatched pass runs it."""
+    audio = []
+    for row, n in enumerate(front.frame_counts.tolist()):
+        with chunk_noise(tokens[row], front.asr.device):
+            audio.append(
+                decoder(
+                    front.asr[row : row + 1, :, :n],
+                    front.f0[row : row + 1, : 2 * n],
+                    front.energy[row : row + 1, : 2 * n],
+                    front.timbre[row : row + 1],
+                )
+            )
+    return audio
 
 
 def group_by_length(items: Sequence[BatchItem], max_frames_per_batch: int) -> list[list[int]]:
