@@ -69,8 +69,8 @@ def measure(voice: str = "af_heart", control_voice: str = "am_michael") -> Parit
     token_ids = next(planner.plan(SENTENCE, voice, 1.0)).token_ids
     style = voices.style(voice, len(token_ids))
 
-    torch_audio = render(model, token_ids, style, 1.0).audio
-    control_audio = render(model, token_ids, voices.style(control_voice, len(token_ids)), 1.0).audio
+    torch_audio = render(model, token_ids, style, 1.0).pcm16 / 32768.0
+    control_audio = render(model, token_ids, voices.style(control_voice, len(token_ids)), 1.0).pcm16 / 32768.0
     session = onnxruntime.InferenceSession(onnx_bytes())
     (onnx_audio,) = session.run(
         None,

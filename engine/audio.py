@@ -1,8 +1,10 @@
-"""Audio encoding: 24 kHz mono float32 -> wav (PCM16), mp3 or aac bytes, whole or as a stream.
+"""Audio: the model's float samples -> PCM16 once, then PCM16 -> wav, mp3 or aac bytes.
 
-Encoders keep their state behind `encode(samples) -> bytes` and `flush() -> bytes`, so the
-same code serves the JSON response (everything, then flush) and the streamed one (a piece per
-chunk). mp3 and aac go through FFmpeg's encoders by way of PyAV.
+PCM16 (int16, 24 kHz mono) is the one shape audio has from the model's output to the encoder:
+`to_pcm16` is the only float -> int16 step (the engine calls it right after the model), and
+encoders take int16 arrays only. Encoders keep their state behind `encode(pcm16) -> bytes` and
+`flush() -> bytes`, so the same code serves the JSON response (everything, then flush) and the
+streamed one (a piece per chunk). mp3 and aac go through FFmpeg's encoders by way of PyAV.
 """
 
 import io
@@ -18,8 +20,17 @@ SAMPLE_RATE = 24_000
 UNKNOWN_SIZE = 0xFFFFFFFF
 
 
-def to_pcm16(samples: np.ndarray) -> bytes:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2").tobytes()
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] -> int16, rounded to the nearest step; louder samples are clipped."""
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype(np.int16)
+
+
+def _check_pcm16(pcm16: np.ndarray) -> None:
+    """Encoders take PCM16 only: a float array would be truncated to silence without a word."""
+    if pcm16.dtype.kind != "i" or pcm16.dtype.itemsize != 2 or pcm16.ndim != 1:  # int16, either byte order
+        raise TypeError(
+            f"expected 1-D int16 PCM, got {pcm16.ndim}-D {pcm16.dtype}; convert float samples with to_pcm16 first"
+        )
 
 
 def wav_header(data_bytes: int | None) -> bytes:
@@ -38,7 +49,8 @@ class Encoder:
 
     media_type: ClassVar[str]
 
-    def encode(self, samples: np.ndarray) -> bytes:
+    def encode(self, pcm16: np.ndarray) -> bytes:
+        """The next piece of the stream for `pcm16`, 1-D int16 24 kHz mono samples."""
         raise NotImplementedError
 
     def flush(self) -> bytes:
@@ -51,10 +63,11 @@ class StreamingWavEncoder(Encoder):
     def __init__(self) -> None:
         self._header_sent = False
 
-    def encode(self, samples: np.ndarray) -> bytes:
+    def encode(self, pcm16: np.ndarray) -> bytes:
+        _check_pcm16(pcm16)
         header = b"" if self._header_sent else wav_header(None)
         self._header_sent = True
-        return header + to_pcm16(samples)
+        return header + pcm16.astype("<i2").tobytes()
 
     def flush(self) -> bytes:
         return b"" if self._header_sent else wav_header(None)
@@ -91,12 +104,14 @@ class _FFmpegEncoder(Encoder):
         self._stream.bit_rate = self.bit_rate
         self._samples_in = 0
 
-    def encode(self, samples: np.ndarray) -> bytes:
-        pcm = np.asarray(np.clip(samples, -1.0, 1.0) * 32767.0, dtype=np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+    def encode(self, pcm16: np.ndarray) -> bytes:
+        _check_pcm16(pcm16)
+        # packed s16 mono: one plane of [1, samples], in the machine's byte order
+        planes = np.ascontiguousarray(pcm16, dtype=np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(planes, format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._samples_in
-        self._samples_in += pcm.shape[1]
+        self._samples_in += planes.shape[1]
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         return self._sink.take()
@@ -128,10 +143,12 @@ STREAM_ENCODERS: dict[str, type[Encoder]] = {"wav": StreamingWavEncoder, "mp3": 
 FORMATS = tuple(STREAM_ENCODERS)
 
 
-def encode_whole(samples: np.ndarray, audio_format: str) -> bytes:
-    """A complete file: a WAV with its exact length in the header, or a whole mp3 / aac stream."""
+def encode_whole(pcm16: np.ndarray, audio_format: str) -> bytes:
+    """A complete file from 1-D int16 samples: a WAV with its exact length in the header, or a
+    whole mp3 / aac stream."""
     if audio_format == "wav":
-        pcm = to_pcm16(samples)
-        return wav_header(len(pcm)) + pcm
+        _check_pcm16(pcm16)
+        data = pcm16.astype("<i2").tobytes()
+        return wav_header(len(data)) + data
     encoder = STREAM_ENCODERS[audio_format]()
-    return encoder.encode(samples) + encoder.flush()
+    return encoder.encode(pcm16) + encoder.flush()

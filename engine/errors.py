@@ -20,7 +20,8 @@ class InvalidInput(EngineError):
 
 class UnknownVoice(InvalidInput):
     def __init__(self, name: str, available: list[str]):
-        super().__init__(f"unknown voice '{name}'; available voices: {', '.join(available)}")
+        # the seed's wording, which its clients already read
+        super().__init__(f"Voice '{name}' not found. Available voices: {available}")
 
 
 class UnknownLanguage(InvalidInput):

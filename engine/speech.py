@@ -25,7 +25,7 @@ MIN_SPEED, MAX_SPEED = 0.1, 3.0
 class SpokenChunk:
     index: int
     start_s: float
-    audio: np.ndarray
+    pcm16: np.ndarray  # int16, 24 kHz mono
     words: list[WordTiming]
 
 
@@ -65,8 +65,8 @@ class Timeline:
 
     def add(self, chunk: Chunk, rendered: Rendered) -> SpokenChunk:
         start_s = self.samples / SAMPLE_RATE
-        spoken = SpokenChunk(self.chunks, start_s, rendered.audio, word_timings(chunk, rendered.frames, start_s))
-        self.samples += rendered.audio.shape[0]
+        spoken = SpokenChunk(self.chunks, start_s, rendered.pcm16, word_timings(chunk, rendered.frames, start_s))
+        self.samples += rendered.pcm16.shape[0]
         self.chunks += 1
         return spoken
 

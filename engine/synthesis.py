@@ -1,7 +1,8 @@
-"""Synthesis: token ids and a style vector -> audio and per-token durations, through KModel.
+"""Synthesis: token ids and a style vector -> PCM16 audio and per-token durations, through KModel.
 
 This is the one place that runs the model. It takes plain data (ids, style, speed) so that a
-separate process can run it for many requests, and returns plain arrays.
+separate process can run it for many requests, and returns plain arrays. The model's float
+samples become PCM16 here, once (`finish`), for the single pass and the batched one alike.
 """
 
 import contextlib
@@ -13,6 +14,7 @@ import numpy as np
 import torch
 from kokoro.model import KModel
 
+from .audio import to_pcm16
 from .timing import SAMPLES_PER_FRAME
 
 #: 5 ms fades at each chunk's ends keep the joins between chunks free of clicks; the
@@ -22,11 +24,19 @@ FADE_SAMPLES = 120
 
 @dataclass(frozen=True)
 class Rendered:
-    audio: np.ndarray  # float32, 24 kHz mono
+    pcm16: np.ndarray  # int16, 24 kHz mono, edges faded
     frames: np.ndarray  # int64 pred_dur per input token, start and end tokens included
 
 
 def render(model: KModel, token_ids: Sequence[int], style: torch.Tensor, speed: float) -> Rendered:
+    return finish(*forward(model, token_ids, style, speed))
+
+
+def forward(
+    model: KModel, token_ids: Sequence[int], style: torch.Tensor, speed: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One chunk through the model as it is: (float32 samples, int64 pred_dur), as
+    `batching.forward_batch` gives each item; `render` finishes them."""
     input_ids = torch.tensor([[0, *token_ids, 0]], dtype=torch.long, device=model.device)
     with torch.inference_mode(), chunk_noise(token_ids, model.device):
         audio, pred_dur = model.forward_with_tokens(input_ids, style.to(model.device), speed)
@@ -34,7 +44,12 @@ def render(model: KModel, token_ids: Sequence[int], style: torch.Tensor, speed: 
     samples = audio.reshape(-1).float().cpu().numpy()
     if samples.shape[0] != frames.sum() * SAMPLES_PER_FRAME:
         raise RuntimeError(f"model gave {samples.shape[0]} samples for {frames.sum()} frames")
-    return Rendered(fade_edges(samples), frames)
+    return samples, frames
+
+
+def finish(samples: np.ndarray, frames: np.ndarray) -> Rendered:
+    """The model's float samples faded at the edges and rounded to PCM16: audio's one float -> int16 step."""
+    return Rendered(to_pcm16(fade_edges(samples)), frames)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from .languages import Phonemizers
 from .model import choose_device
 from .settings import Settings
 from .speech import SpeechPlanner, SpokenChunk, speak
-from .synthesis import Rendered, fade_edges, render
+from .synthesis import Rendered, finish, render
 from .voices import VoiceLibrary
 from .weights import load_model
 
@@ -73,8 +73,8 @@ class KokoroEngine:
         results: list[Rendered | None] = [None] * len(items)
         for group in group_by_length(items, self.max_batch_frames):
             batch = forward_batch(self.model, [items[i] for i in group], batch_decoder=self.batched_stages == "all")
-            for index, (audio, frames) in zip(group, batch, strict=True):
-                results[index] = Rendered(fade_edges(audio), frames)
+            for index, (samples, frames) in zip(group, batch, strict=True):
+                results[index] = finish(samples, frames)
         return [result for result in results if result is not None]
 
     def speak(self, text: str, voice: str, speed: float = 1.0, lang: str | None = None) -> Iterator[SpokenChunk]:

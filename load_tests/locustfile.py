@@ -65,7 +65,7 @@ LONG_TEXT = (
 )
 #: Invalid requests and the reason each must be refused with 400.
 INVALID_REQUESTS = (
-    ({"json": {"text": "Hello", "voice": "xx_nobody"}}, "unknown voice"),
+    ({"json": {"text": "Hello", "voice": "xx_nobody"}}, "not found"),
     ({"json": {"text": "Hello", "voice": "af_heart", "speed": 9}}, "speed out of range"),
     ({"json": {"text": "Hello", "voice": "af_heart", "format": "ogg"}}, "unsupported format"),
     ({"json": {"voice": "af_heart"}}, "missing text"),

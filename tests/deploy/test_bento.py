@@ -116,16 +116,18 @@ def test_bento_holds_the_weights_as_its_own_model(bento):
     assert sum(p.numel() for p in model.parameters()) > 80_000_000
 
 
-def test_bento_holds_the_service_and_the_whole_engine_and_nothing_else(bento):
+def test_bento_holds_the_service_serving_and_engine_and_nothing_else(bento):
     src = bento / "src"
     for name in ("service.py", "schemas.py"):
         assert (src / name).read_bytes() == (ROOT / name).read_bytes()
-    engine_files = {p.name for p in (ROOT / "engine").iterdir() if p.is_file() and p.suffix in (".py", ".json")}
-    assert {"weights.py", "onnx_weights.py", "kokoro_config.json"} <= engine_files
-    for name in engine_files:
-        assert (src / "engine" / name).read_bytes() == (ROOT / "engine" / name).read_bytes(), name
+    for package in ("engine", "serving"):
+        files = {p.name for p in (ROOT / package).iterdir() if p.is_file() and p.suffix in (".py", ".json")}
+        for name in files:
+            assert (src / package / name).read_bytes() == (ROOT / package / name).read_bytes(), name
+    assert {"weights.py", "onnx_weights.py", "kokoro_config.json"} <= {p.name for p in (src / "engine").iterdir()}
+    assert {"app.py", "lifecycle.py", "admission.py"} <= {p.name for p in (src / "serving").iterdir()}
     top_level = {p.name for p in src.iterdir()}
-    assert top_level <= {"service.py", "schemas.py", "engine", "voices", "bentofile.yaml"}, top_level
+    assert top_level <= {"service.py", "schemas.py", "serving", "engine", "voices", "bentofile.yaml"}, top_level
     unwanted = ("__pycache__", ".venv", "tests", ".cache", "benchmarks")
     leftovers = [p for p in src.rglob("*") if p.name in unwanted or p.suffix == ".pyc"]
     assert not leftovers

@@ -272,7 +272,7 @@ def test_streamed_audio_starts_through_nginx_long_before_it_ends(proxy):
 @pytest.mark.parametrize(
     ("request_kwargs", "needle"),
     [
-        ({"json": {"text": "Hi", "voice": "xx_unknown"}}, "unknown voice"),
+        ({"json": {"text": "Hi", "voice": "xx_unknown"}}, "not found"),
         ({"json": {"text": "Hi", "voice": "af_heart", "format": "ogg"}}, "'format'"),
         ({"data": "{bad json", "headers": {"Content-Type": "application/json"}}, "not valid JSON"),
         ({"json": {"voice": "af_heart"}}, "'text' is required"),

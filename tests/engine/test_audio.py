@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import soundfile
 
-from engine.audio import SAMPLE_RATE, STREAM_ENCODERS, UNKNOWN_SIZE, encode_whole, to_pcm16
+from engine.audio import FORMATS, SAMPLE_RATE, STREAM_ENCODERS, UNKNOWN_SIZE, encode_whole, to_pcm16
 
 
 @pytest.fixture
 def tone() -> np.ndarray:
-    """One second of a 440 Hz sine at half scale."""
+    """One second of a 440 Hz sine at half scale, as PCM16."""
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
-    return (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    return to_pcm16((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
@@ -24,18 +24,18 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
-def test_pcm16_clips_and_scales():
-    assert np.frombuffer(to_pcm16(np.array([-2.0, -1.0, 0.0, 0.5, 2.0])), "<i2").tolist() == [
-        -32767, -32767, 0, 16384, 32767,
-    ]  # fmt: skip
+def test_pcm16_clips_scales_and_rounds():
+    pcm16 = to_pcm16(np.array([-2.0, -1.0, 0.0, 0.5, 2.0, 0.4 / 32767, 0.6 / 32767], dtype=np.float32))
+    assert pcm16.dtype == np.int16
+    assert pcm16.tolist() == [-32767, -32767, 0, 16384, 32767, 0, 1]
 
 
-def test_whole_wav_has_its_exact_length_and_reads_back(tone):
+def test_whole_wav_has_its_exact_length_and_reads_back_sample_for_sample(tone):
     data = encode_whole(tone, "wav")
     assert struct.unpack("<I", data[40:44])[0] == 2 * SAMPLE_RATE
-    samples, rate = soundfile.read(io.BytesIO(data), dtype="float32")
+    samples, rate = soundfile.read(io.BytesIO(data), dtype="int16")
     assert rate == SAMPLE_RATE
-    assert np.abs(samples - tone).max() < 1e-4
+    np.testing.assert_array_equal(samples, tone)
 
 
 def test_streamed_wav_reads_back_without_knowing_its_length(tone):
@@ -47,7 +47,7 @@ def test_streamed_wav_reads_back_without_knowing_its_length(tone):
     assert samples.shape[0] == SAMPLE_RATE
     with soundfile.SoundFile(io.BytesIO(data)) as wav:
         assert wav.samplerate == SAMPLE_RATE
-        assert np.abs(wav.read(dtype="float32") - tone).max() < 1e-4
+        np.testing.assert_array_equal(wav.read(dtype="int16"), tone)
 
 
 @pytest.mark.parametrize(("audio_format", "codec"), [("mp3", "mp3"), ("aac", "aac")])
@@ -66,3 +66,13 @@ def test_compressed_formats_decode_to_the_same_duration_and_pitch(tone, audio_fo
 def test_streamed_mp3_yields_bytes_before_it_is_flushed(tone):
     encoder = STREAM_ENCODERS["mp3"]()
     assert len(encoder.encode(tone)) > 0
+
+
+@pytest.mark.parametrize("audio_format", FORMATS)
+def test_encoders_take_pcm16_only(tone, audio_format):
+    """Float samples would be truncated to silence: they are refused, whole or streamed."""
+    floats = tone / 32768.0
+    with pytest.raises(TypeError, match="to_pcm16"):
+        encode_whole(floats, audio_format)
+    with pytest.raises(TypeError, match="to_pcm16"):
+        STREAM_ENCODERS[audio_format]().encode(floats)

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine.audio import to_pcm16
 from engine.languages import Phonemizers
 from engine.model import kokoro_config
 from engine.speech import SpeechPlanner, speak
-from engine.synthesis import FADE_SAMPLES, chunk_noise, render
+from engine.synthesis import FADE_SAMPLES, chunk_noise, fade_edges, forward, render
 from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
@@ -21,21 +22,30 @@ def planner(tmp_path_factory):
 def test_audio_is_600_samples_per_predicted_frame(tiny_model):
     rendered = render(tiny_model, [10, 20, 30, 40], torch.zeros(1, 256), 1.0)
     assert rendered.frames.shape == (6,)
-    assert rendered.audio.shape == (rendered.frames.sum() * SAMPLES_PER_FRAME,)
-    assert rendered.audio.dtype == np.float32
+    assert rendered.pcm16.shape == (rendered.frames.sum() * SAMPLES_PER_FRAME,)
+    assert rendered.pcm16.dtype == np.int16
+
+
+def test_rendered_pcm16_is_the_models_float_output_faded_and_rounded_once(tiny_model):
+    style = torch.randn(1, 256)
+    samples, frames = forward(tiny_model, [10, 20, 30, 40], style, 1.0)
+    assert samples.dtype == np.float32
+    rendered = render(tiny_model, [10, 20, 30, 40], style, 1.0)
+    np.testing.assert_array_equal(rendered.frames, frames)
+    np.testing.assert_array_equal(rendered.pcm16, to_pcm16(fade_edges(samples)))
 
 
 def test_chunk_edges_fade_in_and_out(tiny_model):
-    audio = render(tiny_model, [10, 20, 30], torch.zeros(1, 256), 1.0).audio
-    assert audio[0] == 0.0 and audio[-1] == 0.0
-    assert np.abs(audio[FADE_SAMPLES:-FADE_SAMPLES]).max() > 0
+    pcm16 = render(tiny_model, [10, 20, 30], torch.zeros(1, 256), 1.0).pcm16
+    assert pcm16[0] == 0 and pcm16[-1] == 0
+    assert np.abs(pcm16[FADE_SAMPLES:-FADE_SAMPLES]).max() > 0
 
 
 def test_a_chunk_renders_to_the_same_samples_every_time_and_leaves_the_global_generator_alone(tiny_model):
     style = torch.randn(1, 256)
     state = torch.get_rng_state()
-    first = render(tiny_model, [10, 20, 30, 40], style, 1.0).audio
-    again = render(tiny_model, [10, 20, 30, 40], style, 1.0).audio
+    first = render(tiny_model, [10, 20, 30, 40], style, 1.0).pcm16
+    again = render(tiny_model, [10, 20, 30, 40], style, 1.0).pcm16
     assert torch.equal(torch.get_rng_state(), state)
     np.testing.assert_array_equal(first, again)
 
@@ -72,8 +82,8 @@ def test_word_times_run_across_chunks_in_order_and_inside_the_audio(tiny_model, 
     starts = [w.start_s for w in words]
     assert starts == sorted(starts)
     assert all(w.start_s <= w.end_s for w in words)
-    total_s = sum(c.audio.shape[0] for c in chunks) / 24_000
+    total_s = sum(c.pcm16.shape[0] for c in chunks) / 24_000
     assert words[-1].end_s <= total_s
     for before, after in zip(chunks, chunks[1:], strict=False):
-        assert after.start_s == pytest.approx(before.start_s + before.audio.shape[0] / 24_000)
+        assert after.start_s == pytest.approx(before.start_s + before.pcm16.shape[0] / 24_000)
         assert after.words[0].start_s >= after.start_s

@@ -1,7 +1,7 @@
 import pytest
 
 from engine.errors import NothingToSpeak
-from engine.languages import Word
+from engine.languages import Phonemizer, Phonemizers, Word
 from engine.model import kokoro_config
 from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
 
@@ -13,13 +13,22 @@ def letters(text: str) -> list[Word]:
     return [Word(w, "".join(c for c in w.lower() if c in VOCAB), True) for w in text.split()]
 
 
+#: letters, with the regex sentence splitter of the languages without a spaCy pipeline
+LETTERS = Phonemizer("test", letters)
+
+
+@pytest.fixture(scope="module")
+def english() -> Phonemizer:
+    return Phonemizers().get("a")
+
+
 def test_normalise_removes_control_characters_and_runs_of_spaces():
     assert normalise("  Hello\x00\x07  world\r\nagain\t ") == "Hello world\nagain"
 
 
 def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
     text = " ".join(f"Sentence number {n} has several words in it, like this one." for n in range(60))
-    chunks = list(split_into_chunks(text, letters, VOCAB))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert [w.text for c in chunks for w in c.words] == text.split()
     assert all(0 < len(c.token_ids) <= CHUNK_PHONEMES for c in chunks)
     assert len(chunks) > 5
@@ -27,7 +36,7 @@ def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
 
 def test_first_chunks_are_short_and_grow():
     text = " ".join("Short sentences arrive quickly." for _ in range(40))
-    sizes = [len(c.token_ids) for c in split_into_chunks(text, letters, VOCAB)]
+    sizes = [len(c.token_ids) for c in split_into_chunks(text, LETTERS, VOCAB)]
     for size, budget in zip(sizes, FIRST_CHUNK_PHONEMES, strict=False):
         assert size <= budget
     assert max(sizes) > FIRST_CHUNK_PHONEMES[-1] // 2
@@ -35,19 +44,19 @@ def test_first_chunks_are_short_and_grow():
 
 def test_cuts_fall_at_sentence_ends_when_one_fits():
     text = "One two three four five six seven. " * 30
-    chunks = list(split_into_chunks(text, letters, VOCAB))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert all(c.words[-1].text.endswith(".") for c in chunks)
 
 
 def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
     text = "alpha beta gamma delta epsilon, " * 40
-    chunks = list(split_into_chunks(text, letters, VOCAB))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
 
 
 def test_a_word_longer_than_the_model_limit_is_spoken_in_pieces():
     giant = "a" * 1200
-    chunks = list(split_into_chunks(f"before {giant} after", letters, VOCAB))
+    chunks = list(split_into_chunks(f"before {giant} after", LETTERS, VOCAB))
     assert all(len(c.token_ids) <= MAX_PHONEMES for c in chunks)
     spoken = sum(len(w.phonemes) for c in chunks for w in c.words)
     assert spoken == len("before") + 1200 + len("after")
@@ -55,12 +64,12 @@ def test_a_word_longer_than_the_model_limit_is_spoken_in_pieces():
 
 
 def test_paragraphs_start_new_chunks():
-    chunks = list(split_into_chunks("First paragraph here\n\nSecond paragraph here", letters, VOCAB))
+    chunks = list(split_into_chunks("First paragraph here\n\nSecond paragraph here", LETTERS, VOCAB))
     assert [c.text for c in chunks] == ["First paragraph here", "Second paragraph here"]
 
 
 def test_word_spans_point_at_each_words_phonemes():
-    (chunk,) = split_into_chunks("ab cd", letters, VOCAB)
+    (chunk,) = split_into_chunks("ab cd", LETTERS, VOCAB)
     assert chunk.token_ids == (VOCAB["a"], VOCAB["b"], VOCAB[" "], VOCAB["c"], VOCAB["d"])
     assert chunk.word_spans == ((0, 2), (3, 5))
 
@@ -68,7 +77,7 @@ def test_word_spans_point_at_each_words_phonemes():
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "%%% ###"])
 def test_text_with_nothing_to_speak_is_an_input_error(text):
     with pytest.raises(NothingToSpeak):
-        next(plan_chunks(text, lambda t: [Word(w, "", True) for w in t.split()], VOCAB))
+        next(plan_chunks(text, Phonemizer("test", lambda t: [Word(w, "", True) for w in t.split()]), VOCAB))
 
 
 def test_each_sentence_is_phonemized_on_its_own_and_only_when_needed():
@@ -78,10 +87,41 @@ def test_each_sentence_is_phonemized_on_its_own_and_only_when_needed():
         seen.append(text)
         return letters(text)
 
-    chunks = split_into_chunks("First one here. Second one here! e.g. not a break. Third?", recording, VOCAB)
+    chunks = split_into_chunks(
+        "First one here. Second one here! e.g. not a break. Third?", Phonemizer("test", recording), VOCAB
+    )
     first = next(chunks)
     assert seen == ["First one here."]
     rest = list(chunks)
     assert seen == ["First one here.", "Second one here! e.g. not a break.", "Third?"]
     words = [w for c in (first, *rest) for w in c.words]
     assert all(w.whitespace for w in words[:-1])
+
+
+def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():
+    def one_sentence(paragraph: str) -> list[str]:
+        return [paragraph]
+
+    text = "Meet me on Main St. at noon, then walk on, " * 10
+    chunks = list(split_into_chunks(text, Phonemizer("test", letters, one_sentence), VOCAB))
+    assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Dr. Smith will see you now.", "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day."],
+)
+def test_english_sentences_are_not_cut_after_abbreviations(english, text):
+    assert [c.text for c in split_into_chunks(text, english, VOCAB)] == [text]
+
+
+def test_english_chunks_end_at_sentences_or_clauses_never_after_abbreviations(english):
+    text = "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day, e.g. on Mondays. " * 4
+    chunks = list(split_into_chunks(text, english, VOCAB))
+    assert chunks[0].text == "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day,"
+    assert all(c.words[-1].text == "." for c in chunks[1:])
+
+
+def test_two_english_sentences_are_still_two(english):
+    chunks = split_into_chunks("Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB)
+    assert [c.text for c in chunks] == ["Dr. Smith is late.", "He will see you at 9 a.m. tomorrow."]

@@ -28,7 +28,9 @@ def test_batched_and_one_by_one_engines_render_the_same_chunks(tiny_model, voice
     got = batched.render_many(jobs)
     assert [r.frames.tolist() for r in got] == [r.frames.tolist() for r in expected]
     for batched_item, single_item in zip(got, expected, strict=True):
-        np.testing.assert_allclose(batched_item.audio, single_item.audio, rtol=0, atol=2e-5)
+        # the float outputs agree within 2e-5 (test_batching), which can move a rounding by one step
+        difference = batched_item.pcm16.astype(np.int32) - single_item.pcm16.astype(np.int32)
+        assert np.abs(difference).max() <= 1
 
 
 def test_a_batch_over_the_frame_cap_is_split_and_keeps_the_callers_order(tiny_model, voices):

@@ -19,7 +19,7 @@ def test_voices_are_the_packs_found_in_the_folder(library):
 
 
 def test_unknown_voice_lists_the_available_ones(library):
-    with pytest.raises(UnknownVoice, match="unknown voice 'af_nope'; available voices: af_zero, am_rows"):
+    with pytest.raises(UnknownVoice, match=r"Voice 'af_nope' not found. Available voices: \['af_zero', 'am_rows'\]"):
         library.validate("af_nope")
 
 

@@ -17,42 +17,15 @@ def post(server: str, **kwargs) -> requests.Response:
     return requests.post(f"{server}/tts/", timeout=300, **kwargs)
 
 
-@pytest.mark.parametrize(
-    ("body", "needle"),
-    [
-        ({"voice": "af_heart"}, "'text' is required"),
-        ({"text": "", "voice": "af_heart"}, "'text'"),
-        ({"text": "   ", "voice": "af_heart"}, "nothing to speak"),
-        ({"text": "Hi", "voice": "xx_unknown"}, "available voices: af_alloy"),
-        ({"text": "Hi", "voice": "../voices/af_heart"}, "unknown voice"),
-        ({"text": "Hi", "voice": "af_heart", "speed": 0}, "'speed'"),
-        ({"text": "Hi", "voice": "af_heart", "speed": 3.5}, "'speed'"),
-        ({"text": "Hi", "voice": "af_heart", "speed": "fast"}, "'speed'"),
-        ({"text": "Hi", "voice": "af_heart", "format": "ogg"}, "'format'"),
-        ({"text": "Hi", "voice": "af_heart", "lang": "klingon"}, "unknown lang"),
-        ({"text": "x" * 10_001, "voice": "af_heart"}, "limit is 10000"),
-        ({"text": "Hi", "voice": "af_heart", "include_timestamps": "maybe"}, "'include_timestamps'"),
-    ],
-)
-def test_invalid_json_input_is_a_400_with_a_json_error(server, body, needle):
-    reply = post(server, json=body)
-    assert reply.status_code == 400
-    assert needle in reply.json()["error"]
-
-
-@pytest.mark.parametrize(
-    ("data", "content_type", "needle"),
-    [
-        ("{bad json", "application/json", "not valid JSON"),
-        ('["a list"]', "application/json", "must be an object"),
-        ("text=Hi&voice=af_heart", "text/plain", "unsupported Content-Type"),
-        ("", "", "unsupported Content-Type"),
-    ],
-)
-def test_malformed_bodies_are_400s(server, data, content_type, needle):
-    reply = post(server, data=data, headers={"Content-Type": content_type} if content_type else {})
-    assert reply.status_code == 400
-    assert needle in reply.json()["error"]
+def test_errors_through_bentoml_are_the_apps_json(server):
+    """Every error path is tested in-process (tests/serving); here, that they survive BentoML's mount."""
+    unknown = post(server, json={"text": "Hi", "voice": "xx_unknown"})
+    assert unknown.status_code == 400
+    assert "Voice 'xx_unknown' not found. Available voices: ['af_alloy'" in unknown.json()["error"]
+    deep = post(server, data=b"[" * 100_000 + b"]" * 100_000, headers={"Content-Type": "application/json"})
+    assert deep.status_code == 400 and "not valid JSON" in deep.json()["error"]
+    huge = post(server, data=b"x" * 2_000_000, headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and "error" in huge.json()
 
 
 def test_server_stays_healthy_after_bad_requests(server):
@@ -70,7 +43,7 @@ def test_unknown_routes_answer_json(server):
 
 
 def test_streaming_headers_and_content_types(server):
-    for audio_format, media_type in (("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("aac", "audio/aac")):
+    for audio_format, media_type in (("wav", "audio/wav"), ("aac", "audio/aac")):
         reply = post(
             server,
             json={"text": "Headers.", "voice": "af_heart", "format": audio_format, "include_timestamps": False},
@@ -108,8 +81,12 @@ def test_bentoml_probes_metrics_and_openapi_stay_available(server):
     assert requests.get(f"{server}/readyz", timeout=10).status_code == 200
     metrics = requests.get(f"{server}/metrics", timeout=10).text
     assert "tts_requests_total" in metrics and "tts_requests_in_flight" in metrics
-    paths = requests.get(f"{server}/docs.json", timeout=10).json()["paths"]
-    assert {"/tts/", "/tts/voices", "/tts/health"} <= set(paths)
+    spec = requests.get(f"{server}/docs.json", timeout=10).json()
+    assert {"/tts/", "/tts/voices", "/tts/health"} <= set(spec["paths"])
+    post_tts = spec["paths"]["/tts/"]["post"]
+    assert "application/x-www-form-urlencoded" in post_tts["requestBody"]["content"]
+    assert {"200", "400", "413", "429", "503"} <= set(post_tts["responses"])
+    assert "TTSResponse" in spec["components"]["schemas"]
 
 
 def test_first_streamed_bytes_arrive_well_before_the_json_response(server):
@@ -151,7 +128,7 @@ def test_health_answers_at_once_while_the_synthesizer_is_busy(server):
 
 def chunks_rendered_by_lane(server: str) -> dict[str, float]:
     metrics = requests.get(f"{server}/metrics", timeout=10).text
-    counts = re.findall(r'^tts_synthesizer_batch_size_sum\{lane="(\w+)"\} ([0-9.e+]+)$', metrics, re.MULTILINE)
+    counts = re.findall(r'^tts_chunks_rendered_total\{lane="(\w+)"\} ([0-9.e+]+)$', metrics, re.MULTILINE)
     return {lane: float(value) for lane, value in counts}
 
 

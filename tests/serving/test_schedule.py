@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from engine.scheduling import FairScheduler
+from serving.schedule import FairScheduler
 
 
 def test_least_served_request_goes_first_once_the_slot_frees():

@@ -1,0 +1,216 @@
+"""The HTTP face as an ASGI app: the seed's routes, CORS, the optional API key, status metrics.
+
+The app is built without a model: service.py (or a test) puts a `TTSServer` in
+`app.state.server` once it has one; until then the TTS routes answer 503. Every answer that is
+not speech is JSON `{"error": ...}`, and every answer is counted by route and status.
+"""
+
+import hmac
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.audio import STREAM_ENCODERS
+from schemas import ErrorResponse, HealthResponse, TTSRequest, TTSResponse, VoicesResponse
+
+from .config import ServingSettings
+from .errors import ApiError, NotReady, Unauthorized, error_response
+from .lifecycle import LOADING_RETRY_S, ClientLeft, TTSServer
+from .metrics import RESPONSES
+
+log = logging.getLogger("kokoro_tts")
+VERSION = "0.2.0"
+#: status of a request whose client left before its answer (nginx's "client closed request")
+CLIENT_CLOSED = 499
+#: routes an orchestrator or a load balancer calls without a key
+OPEN_PATHS = frozenset({"/tts/health"})
+ROUTES = frozenset({"/tts/", "/tts/voices", "/tts/health"})
+STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After")
+
+
+def _error_model(description: str) -> dict:
+    return {"model": ErrorResponse, "description": description}
+
+
+TTS_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        media_type: {"schema": TTSRequest.model_json_schema()}
+        for media_type in ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+    },
+}
+TTS_RESPONSES = {
+    200: {
+        "model": TTSResponse,
+        "description": "include_timestamps true: JSON with base64 audio and word timestamps; "
+        "false: the audio file, streamed as it is synthesised",
+        "content": {encoder.media_type: {"schema": {"type": "string", "format": "binary"}}
+                    for encoder in STREAM_ENCODERS.values()},
+    },
+    400: _error_model("Invalid input: the message says which field and what it accepts"),
+    401: _error_model("TTS_API_KEY is set and the request has no or a wrong `Authorization: Bearer` key"),
+    413: _error_model("The body is over TTS_MAX_BODY_BYTES"),
+    429: _error_model("The server is full; the Retry-After header says when to try again"),
+    503: _error_model("The model is loading or a synthesizer is unavailable; see Retry-After"),
+}  # fmt: skip
+
+
+def create_app(settings: ServingSettings) -> FastAPI:
+    app = FastAPI(
+        title="Kokoro TTS API",
+        version=VERSION,
+        description="Kokoro-82M text-to-speech: streamed audio and word timestamps",
+    )
+    app.state.server = None
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+    @app.exception_handler(ClientLeft)
+    async def client_left(request: Request, exc: ClientLeft) -> Response:
+        return Response(status_code=CLIENT_CLOSED)
+
+    @app.exception_handler(Exception)
+    async def server_fault(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(500, "internal server error; the server log has the details")
+
+    @app.get("/tts/", response_model=None)
+    @app.get("/tts", include_in_schema=False, response_model=None)
+    async def info() -> dict:
+        return api_info()
+
+    @app.get("/tts/voices", response_model=VoicesResponse)
+    async def list_voices(request: Request) -> VoicesResponse:
+        names = _server(request).planner.voices.names
+        return VoicesResponse(voices=names, count=len(names))
+
+    @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+    async def health(request: Request) -> JSONResponse:
+        server: TTSServer | None = request.app.state.server
+        status = None if server is None else await server.synthesizer_status()
+        voices = 0 if server is None else len(server.planner.voices.names)
+        if status is None:
+            body = HealthResponse(status="unhealthy", voices_available=voices, device=None, model_loaded=False)
+            return JSONResponse(body.model_dump(), status_code=503)
+        body = HealthResponse(
+            status="healthy",
+            voices_available=voices,
+            device=status.device,
+            model_loaded=True,
+            weights_source=status.weights_source,
+        )
+        return JSONResponse(body.model_dump())
+
+    @app.post("/tts/", responses=TTS_RESPONSES, response_model=None, openapi_extra={"requestBody": TTS_REQUEST_BODY})
+    @app.post("/tts", include_in_schema=False, response_model=None)
+    async def tts(request: Request) -> Response:
+        return await _server(request).speak(request)
+
+    @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    async def unknown_route(unknown: str) -> JSONResponse:
+        """Registered last: BentoML's outer router would answer a plain-text 404."""
+        return error_response(404, f"no route /tts/{unknown}; see GET /tts/ for the endpoints")
+
+    # added innermost first: the status count sees every answer, CORS headers go on 401s too
+    if settings.api_key:
+        app.add_middleware(ApiKeyMiddleware, key=settings.api_key)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["*"],
+            expose_headers=list(STREAM_HEADERS),
+            max_age=600,
+        )
+    app.add_middleware(StatusCountMiddleware)
+    return app
+
+
+def _server(request: Request) -> TTSServer:
+    server: TTSServer | None = request.app.state.server
+    if server is None:
+        raise NotReady("the server is starting", LOADING_RETRY_S)
+    return server
+
+
+def api_info() -> dict:
+    return {
+        "name": "Kokoro TTS API",
+        "version": VERSION,
+        "model": "Kokoro-82M v1.0",
+        "endpoints": {
+            "POST /tts/": "Text to speech: JSON with base64 audio and word timestamps, or streamed audio",
+            "GET /tts/voices": "The voices available",
+            "GET /tts/health": "Whether the model is loaded; 503 until it is",
+            "GET /tts/": "This description",
+        },
+        "parameters": {
+            name: {"type": str(field.annotation), "default": field.default, "description": field.description}
+            for name, field in TTSRequest.model_fields.items()
+        },
+        "features": [
+            "Kokoro-82M with 54 stock voices and comma-joined voice blends",
+            "word timestamps in the user's own words, carried across chunks",
+            "streaming: the first audio leaves after the first short chunk",
+            "wav, mp3 and aac output",
+            "adaptive batching of chunks across requests",
+            "admission control: 429 with Retry-After when full; work stops when a client leaves",
+        ],
+    }
+
+
+class ApiKeyMiddleware:
+    """With TTS_API_KEY set, every route but health wants `Authorization: Bearer <key>`."""
+
+    def __init__(self, app: ASGIApp, key: str):
+        self.app = app
+        self.key = key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.key):
+            await Unauthorized("send the API key as 'Authorization: Bearer <key>'").response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class StatusCountMiddleware:
+    """Counts every answer of the TTS routes by route and status, errors and refusals included."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"] if scope["path"] != "/tts" else "/tts/"
+        route = path if path in ROUTES else "other"
+        status = CLIENT_CLOSED
+
+        async def counted(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted)
+        except Exception:
+            status = 500 if status == CLIENT_CLOSED else status  # ServerErrorMiddleware answers it
+            raise
+        finally:
+            RESPONSES.labels(route, str(status)).inc()

@@ -1,0 +1,79 @@
+"""Serving settings: how many requests the HTTP face takes on, who may call it, how big a body may be.
+
+Read once from the environment, typed, loud when wrong (as engine.settings is for the engine).
+Nothing else in serving/ reads os.environ.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from engine.settings import SettingError
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    #: requests synthesised at once (0: 16 on CPU, 256 on CUDA)
+    max_in_flight: int = 0
+    #: characters of text synthesised at once, summed over the requests in flight (0: 5,000 on CPU,
+    #: about 4 minutes of work on 2 cores; 200,000 on CUDA). Text length is what a request costs:
+    #: admitting by count alone let 32 long texts share the cores until every client had timed out.
+    #: A text longer than this is still admitted when nothing else is in flight.
+    max_in_flight_chars: int = 0
+    #: requests waiting for a free place, beyond those in flight; more are refused at once with 429
+    max_queued: int = 8
+    #: longest wait for a place before a 429, in seconds: a client hears "come back later" in time
+    #: to try another replica, instead of timing out in a queue
+    max_queue_wait_s: float = 0.5
+    #: largest request body accepted, in bytes; more is a 413 (10,000 characters of text fit, even
+    #: written as JSON \\u escapes: 6 bytes each)
+    max_body_bytes: int = 256 * 1024
+    #: origins a browser may call from (CORS); ("*",) lets any page call the API
+    cors_origins: tuple[str, ...] = ("*",)
+    #: when set, every route but health and the probes wants `Authorization: Bearer <key>`
+    api_key: str | None = None
+    #: health answers from its last look at the synthesizers and looks again in the background
+    #: once that is `health_refresh_s` old; a synthesizer that has not answered for
+    #: `health_grace_s` (busy, hung or gone) makes health 503
+    health_refresh_s: float = 2.0
+    health_grace_s: float = 10.0
+
+    def in_flight_for(self, device: str) -> int:
+        if self.max_in_flight:
+            return self.max_in_flight
+        return 16 if device == "cpu" else 256
+
+    def in_flight_chars_for(self, device: str) -> int:
+        if self.max_in_flight_chars:
+            return self.max_in_flight_chars
+        return 5_000 if device == "cpu" else 200_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ServingSettings":
+        env = os.environ if env is None else env
+        defaults = cls()
+        origins = env.get("TTS_CORS_ORIGINS")
+        return cls(
+            max_in_flight=_number(env, "TTS_MAX_IN_FLIGHT", defaults.max_in_flight, int),
+            max_in_flight_chars=_number(env, "TTS_MAX_IN_FLIGHT_CHARS", defaults.max_in_flight_chars, int),
+            max_queued=_number(env, "TTS_MAX_QUEUED", defaults.max_queued, int, minimum=0),
+            max_queue_wait_s=_number(env, "TTS_MAX_QUEUE_WAIT_S", defaults.max_queue_wait_s, float, minimum=0),
+            max_body_bytes=_number(env, "TTS_MAX_BODY_BYTES", defaults.max_body_bytes, int),
+            cors_origins=defaults.cors_origins
+            if origins is None
+            else tuple(origin.strip() for origin in origins.split(",") if origin.strip()),
+            api_key=env.get("TTS_API_KEY", "").strip() or None,
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default, kind: type, minimum: float = 1):
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number") from None
+    if value < minimum:
+        raise SettingError(f"{name}={raw!r} must be at least {minimum}")
+    return value

@@ -1,0 +1,73 @@
+"""Health: whether the synthesizers are up, answered at once from a recent look at them.
+
+An orchestrator's probe must not wait behind synthesis (a probe that times out under load gets a
+busy pod restarted), yet a synthesizer that died must not read "healthy" for the rest of the
+process's life. So a health call answers from the last look, and starts a new look in the
+background once that is `refresh_s` old; a synthesizer that has not answered for `grace_s`, or
+refused the connection, is unhealthy. A call with no recent answer to go on (the first, or one
+after a quiet spell) waits briefly for the new look.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from schemas import SynthesizerStatus
+
+from .synthesize import Synthesizer
+
+log = logging.getLogger("kokoro_tts")
+#: how long a health call with nothing recent to go on waits for a look (k8s probes time out after 1 s)
+WAIT_FOR_LOOK_S = 0.8
+
+
+class HealthMonitor:
+    def __init__(self, synthesizers: Sequence[Synthesizer], refresh_s: float, grace_s: float):
+        self.synthesizers = synthesizers
+        self.refresh_s = refresh_s
+        self.grace_s = grace_s
+        self._looked_at: float | None = None
+        #: when each synthesizer last answered, and the first one's answer
+        self._answered_at: list[float | None] = [None] * len(synthesizers)
+        self._refused = [False] * len(synthesizers)
+        self._status: SynthesizerStatus | None = None
+        self._looks: list[asyncio.Task[None]] = []
+
+    async def status(self) -> SynthesizerStatus | None:
+        """The first synthesizer's status while every synthesizer is healthy, else None."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if (self._looked_at is None or now - self._looked_at >= self.refresh_s) and not self._looking:
+            self._looked_at = now
+            self._looks = [asyncio.ensure_future(self._look_at(n)) for n in range(len(self.synthesizers))]
+        # nothing recent says healthy (the first call, or one after a quiet spell): wait briefly
+        # for the answers of the look under way
+        deadline = now + WAIT_FOR_LOOK_S
+        while self._verdict(loop.time()) is None and self._looking and (left := deadline - loop.time()) > 0:
+            await asyncio.wait([look for look in self._looks if not look.done()], timeout=left,
+                               return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        return self._verdict(loop.time())
+
+    @property
+    def _looking(self) -> bool:
+        return any(not look.done() for look in self._looks)
+
+    def _verdict(self, now: float) -> SynthesizerStatus | None:
+        if any(self._refused) or any(at is None or now - at > self.grace_s for at in self._answered_at):
+            return None
+        return self._status
+
+    async def _look_at(self, n: int) -> None:
+        """One synthesizer's answer, recorded as soon as it comes, so a slow one holds up no other."""
+        try:
+            status = await asyncio.wait_for(self.synthesizers[n].status(), self.grace_s)
+        except TimeoutError:
+            return  # a busy synthesizer is given its grace
+        except Exception as exc:
+            log.info("synthesizer %d is not healthy: %r", n, exc)
+            self._refused[n] = True
+            return
+        self._refused[n] = False
+        self._answered_at[n] = asyncio.get_running_loop().time()
+        if n == 0:
+            self._status = status

@@ -1,0 +1,113 @@
+"""A TTS request's life: read, admit, plan, synthesize, respond; over as soon as its client leaves.
+
+`TTSServer` holds what every request shares (planner, lanes, admission, health) and runs one
+request through the steps in serving/. A request holds its admission place, and its chunk in
+the fair queue, until its response is complete or its client disconnects, whichever is first: a
+client that left costs at most the chunk already inside the model.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Sequence
+from typing import TypeVar
+
+from fastapi.responses import Response
+from starlette.requests import Request
+
+from engine.speech import SpeechPlanner
+from schemas import SynthesizerStatus, TTSRequest
+
+from .admission import Admission
+from .errors import NotReady
+from .health import HealthMonitor
+from .metrics import IN_FLIGHT, QUEUED
+from .plan import ChunkPlan
+from .request import read_fields
+from .respond import ClosingStream, json_response, stream_response
+from .synthesize import Lane, spoken_chunks
+
+T = TypeVar("T")
+#: what a client that is still loading the model is told to wait
+LOADING_RETRY_S = 10.0
+
+
+class ClientLeft(Exception):
+    """The client disconnected before its answer was ready: the normal end of an abandoned request."""
+
+
+class TTSServer:
+    def __init__(
+        self, planner: SpeechPlanner, lanes: Sequence[Lane], admission: Admission, health: HealthMonitor, max_body: int
+    ):
+        """`lanes[0]` renders each request's first chunk, `lanes[-1]` the rest (the same lane if one)."""
+        self.planner = planner
+        self.first_lane, self.later_lane = lanes[0], lanes[-1]
+        self.admission = admission
+        self.health = health
+        self.max_body = max_body
+
+    async def synthesizer_status(self) -> SynthesizerStatus | None:
+        return await self.health.status()
+
+    async def speak(self, http_request: Request) -> Response:
+        request = await read_fields(http_request, TTSRequest, self.max_body)
+        if await self.health.status() is None:
+            raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
+        return await until_client_leaves(http_request, self._respond(request))
+
+    async def _respond(self, request: TTSRequest) -> Response:
+        async with contextlib.AsyncExitStack() as held:
+            await held.enter_async_context(self._admitted(len(request.text)))
+            plan = await ChunkPlan.start(self.planner, request)
+            spoken = spoken_chunks(plan, request, self.first_lane, self.later_lane)
+            held.push_async_callback(spoken.aclose)
+            if request.include_timestamps:
+                return await json_response(spoken, request)
+            # the place and the lanes stay held while the body streams, and are let go when it ends
+            release = held.pop_all()
+            try:
+                return await stream_response(spoken, request, on_close=release.aclose)
+            except BaseException:
+                await release.aclose()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, chars: int):
+        QUEUED.set(self.admission.queued + 1)
+        try:
+            async with self.admission.admit(chars):
+                QUEUED.set(self.admission.queued)
+                IN_FLIGHT.set(self.admission.requests)
+                try:
+                    yield
+                finally:
+                    IN_FLIGHT.set(self.admission.requests - 1)
+        finally:
+            QUEUED.set(self.admission.queued)
+
+
+async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:
+    """`work`'s result, or ClientLeft as soon as the client disconnects; `work` is then cancelled.
+
+    The body has been read, so the next ASGI message can only be `http.disconnect` (as in vLLM's
+    `listen_for_disconnect`). Once a streamed response starts, Starlette's own disconnect watch
+    takes over and cancels the body."""
+    task = asyncio.ensure_future(work)
+    left = asyncio.ensure_future(_disconnected(http_request))
+    try:
+        await asyncio.wait({task, left}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            return task.result()
+        raise ClientLeft
+    finally:
+        left.cancel()
+        if not task.done():
+            task.cancel()
+            (outcome,) = await asyncio.gather(task, return_exceptions=True)
+            if isinstance(outcome, ClosingStream):  # made just as the client left: it is never sent
+                await outcome.on_close()
+
+
+async def _disconnected(http_request: Request) -> None:
+    while (await http_request.receive())["type"] != "http.disconnect":
+        pass

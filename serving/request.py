@@ -1,0 +1,78 @@
+"""Read and validate: an HTTP request's body -> a TTSRequest, or a 4xx that says what to fix.
+
+The body is read up to the size limit and no further (413 past it). JSON is parsed and validated
+in one step by pydantic-core, whose parser bounds nesting depth and number size itself, so a
+100,000-deep array or a 5,000-digit number is a 400, not a RecursionError. Forms are parsed
+by Starlette from the bytes already read.
+"""
+
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.types import Message, Scope
+
+from .errors import BadRequest, BodyTooLarge
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise BodyTooLarge(limit)
+    return bytes(body)
+
+
+async def read_fields(request: Request, model: type[Model], limit: int) -> Model:
+    """The body as `model`, from JSON or a form; anything else is a 400."""
+    body = await read_body(request, limit)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/json":
+            return model.model_validate_json(body)
+        if content_type in FORM_TYPES:
+            return model.model_validate(await _form_fields(request.scope, body))
+    except ValidationError as exc:
+        raise BadRequest(explain(exc)) from None
+    raise BadRequest(
+        f"unsupported Content-Type '{content_type or 'none'}'; send application/json, "
+        "application/x-www-form-urlencoded or multipart/form-data"
+    )
+
+
+async def _form_fields(scope: Scope, body: bytes) -> dict[str, str]:
+    """Starlette's form parser, fed the bytes already read (a request's stream is read only once)."""
+
+    async def replay() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(scope, replay).form(max_files=0)
+    except Exception as exc:  # Starlette raises its own and python-multipart's errors for broken forms
+        raise BadRequest(f"the form body could not be read: {exc}") from None
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def explain(exc: ValidationError) -> str:
+    """Pydantic's errors as one sentence each, naming the field and what it accepts."""
+    messages = []
+    for problem in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "json_invalid":
+            messages.append(f"the body is not valid JSON: {problem['msg'].removeprefix('Invalid JSON: ')}")
+        elif problem["type"] == "model_type":
+            messages.append('the JSON body must be an object, e.g. {"text": "Hello", "voice": "af_heart"}')
+        elif problem["type"] == "missing":
+            messages.append(f"'{field}' is required")
+        else:
+            shown = repr(problem.get("input"))
+            shown = shown if len(shown) <= 80 else shown[:77] + "..."
+            messages.append(f"'{field}': {problem['msg']} (got {shown})")
+    return "; ".join(messages)
