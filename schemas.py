@@ -17,8 +17,12 @@ class TTSRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: str = Field(min_length=1, description="The text to speak")
-    voice: str = Field(min_length=1, description="A voice name from GET /tts/voices, or up to 4 joined by commas")
+    text: str = Field(min_length=1, description="The text to speak", examples=["Hello world! This is Kokoro speaking."])
+    voice: str = Field(
+        min_length=1,
+        description="A voice name from GET /tts/voices, or up to 4 joined by commas",
+        examples=["af_heart", "af_bella,af_sky"],
+    )
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate, 0.1 to 3.0")
     format: AudioFormat = Field("wav", description="wav (PCM16), mp3 or aac (ADTS)")
     include_timestamps: bool = Field(

@@ -20,8 +20,7 @@ The mix (task weights out of 20):
      success and anything else as a failure. Each user also sends one invalid request when it
      starts, so that even a short smoke run exercises the error path.
 
-/tts/health is left out: clients do not call it, monitors do. (In the recorded run it answered
-503 to a third of calls under load; it now remembers the synthesizer's first answer instead.)
+/tts/health is left out: clients do not call it, monitors do (load_tests/burst.py times it under load).
 
 A streamed request's row times it to its last byte. Each also reports a custom row, type
 STREAM, "time to first audio": from sending the request to the first audio bytes, what a
