@@ -7,7 +7,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,27 +83,30 @@ class Settings:
             cache_dir=Path(env.get("KOKORO_CACHE_DIR") or defaults.cache_dir),
             voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
             device=env.get("KOKORO_DEVICE", defaults.device).strip() or defaults.device,
-            max_text_chars=_positive_int(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
-            max_batch_size=_positive_int(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
-            max_latency_ms=_positive_int(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
+            max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
+            max_batch_size=env_number(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
+            max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
             batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", BATCHED_STAGES, defaults.batched_forward),
-            max_batch_frames=_positive_int(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
-            synth_slots=_positive_int(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
+            max_batch_frames=env_number(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
+            synth_slots=env_number(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
             bulk_lane=_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), defaults.bulk_lane),
             debug=_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in ("true", "1", "yes"),
         )
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def env_number(
+    env: Mapping[str, str], name: str, default: Number, kind: type[Number] = int, minimum: float = 1
+) -> Number:
+    """`name`'s value as `kind`, at least `minimum`; `default` when unset or blank."""
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise SettingError(f"{name}={raw!r} is not a whole number") from None
-    if value <= 0:
-        raise SettingError(f"{name}={raw!r} must be positive")
+        raise SettingError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number") from None
+    if value < minimum:
+        raise SettingError(f"{name}={raw!r} must be at least {minimum}")
     return value
 
 

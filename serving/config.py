@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.settings import SettingError
+from engine.settings import env_number
 
 
 @dataclass(frozen=True)
@@ -54,26 +54,13 @@ class ServingSettings:
         defaults = cls()
         origins = env.get("TTS_CORS_ORIGINS")
         return cls(
-            max_in_flight=_number(env, "TTS_MAX_IN_FLIGHT", defaults.max_in_flight, int),
-            max_in_flight_chars=_number(env, "TTS_MAX_IN_FLIGHT_CHARS", defaults.max_in_flight_chars, int),
-            max_queued=_number(env, "TTS_MAX_QUEUED", defaults.max_queued, int, minimum=0),
-            max_queue_wait_s=_number(env, "TTS_MAX_QUEUE_WAIT_S", defaults.max_queue_wait_s, float, minimum=0),
-            max_body_bytes=_number(env, "TTS_MAX_BODY_BYTES", defaults.max_body_bytes, int),
+            max_in_flight=env_number(env, "TTS_MAX_IN_FLIGHT", defaults.max_in_flight, int),
+            max_in_flight_chars=env_number(env, "TTS_MAX_IN_FLIGHT_CHARS", defaults.max_in_flight_chars, int),
+            max_queued=env_number(env, "TTS_MAX_QUEUED", defaults.max_queued, int, minimum=0),
+            max_queue_wait_s=env_number(env, "TTS_MAX_QUEUE_WAIT_S", defaults.max_queue_wait_s, float, minimum=0),
+            max_body_bytes=env_number(env, "TTS_MAX_BODY_BYTES", defaults.max_body_bytes, int),
             cors_origins=defaults.cors_origins
             if origins is None
             else tuple(origin.strip() for origin in origins.split(",") if origin.strip()),
             api_key=env.get("TTS_API_KEY", "").strip() or None,
         )
-
-
-def _number(env: Mapping[str, str], name: str, default, kind: type, minimum: float = 1):
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise SettingError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number") from None
-    if value < minimum:
-        raise SettingError(f"{name}={raw!r} must be at least {minimum}")
-    return value
