@@ -14,6 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from .errors import Busy
+from .metrics import IN_FLIGHT, QUEUED
 
 #: weight of the newest request in the running mean of request durations
 DURATION_SMOOTHING = 0.2
@@ -37,6 +38,7 @@ class Admission:
             await self._wait(chars)
         else:
             self._take(chars)
+        self._publish()
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -47,6 +49,7 @@ class Admission:
             self.requests -= 1
             self.chars -= chars
             self._wake()
+            self._publish()
 
     @property
     def queued(self) -> int:
@@ -71,6 +74,7 @@ class Admission:
         turn = asyncio.get_running_loop().create_future()
         entry = (chars, turn)
         self._waiting.append(entry)
+        self._publish()
         try:
             await asyncio.wait_for(asyncio.shield(turn), self.max_wait_s)
         except (TimeoutError, asyncio.CancelledError) as exc:
@@ -83,6 +87,7 @@ class Admission:
                 turn.cancel()
                 self._waiting.remove(entry)
                 self._wake()  # a smaller request behind this one may fit now
+            self._publish()
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise self._busy() from None
@@ -93,6 +98,10 @@ class Admission:
             chars, turn = self._waiting.popleft()
             self._take(chars)
             turn.set_result(None)
+
+    def _publish(self) -> None:
+        IN_FLIGHT.set(self.requests)
+        QUEUED.set(len(self._waiting))
 
     def _busy(self) -> Busy:
         return Busy(

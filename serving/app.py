@@ -97,7 +97,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     async def health(request: Request) -> JSONResponse:
         server: TTSServer | None = request.app.state.server
-        status = None if server is None else await server.synthesizer_status()
+        status = None if server is None else await server.health.status()
         voices = 0 if server is None else len(server.planner.voices.names)
         if status is None:
             body = HealthResponse(status="unhealthy", voices_available=voices, device=None, model_loaded=False)

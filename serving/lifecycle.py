@@ -15,12 +15,11 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from engine.speech import SpeechPlanner
-from schemas import SynthesizerStatus, TTSRequest
+from schemas import TTSRequest
 
 from .admission import Admission
 from .errors import NotReady
 from .health import HealthMonitor
-from .metrics import IN_FLIGHT, QUEUED
 from .plan import ChunkPlan
 from .request import read_fields
 from .respond import ClosingStream, json_response, stream_response
@@ -46,9 +45,6 @@ class TTSServer:
         self.health = health
         self.max_body = max_body
 
-    async def synthesizer_status(self) -> SynthesizerStatus | None:
-        return await self.health.status()
-
     async def speak(self, http_request: Request) -> Response:
         request = await read_fields(http_request, TTSRequest, self.max_body)
         if await self.health.status() is None:
@@ -57,7 +53,7 @@ class TTSServer:
 
     async def _respond(self, request: TTSRequest) -> Response:
         async with contextlib.AsyncExitStack() as held:
-            await held.enter_async_context(self._admitted(len(request.text)))
+            await held.enter_async_context(self.admission.admit(len(request.text)))
             plan = await ChunkPlan.start(self.planner, request)
             spoken = spoken_chunks(plan, request, self.first_lane, self.later_lane)
             held.push_async_callback(spoken.aclose)
@@ -70,20 +66,6 @@ class TTSServer:
             except BaseException:
                 await release.aclose()
                 raise
-
-    @contextlib.asynccontextmanager
-    async def _admitted(self, chars: int):
-        QUEUED.set(self.admission.queued + 1)
-        try:
-            async with self.admission.admit(chars):
-                QUEUED.set(self.admission.queued)
-                IN_FLIGHT.set(self.admission.requests)
-                try:
-                    yield
-                finally:
-                    IN_FLIGHT.set(self.admission.requests - 1)
-        finally:
-            QUEUED.set(self.admission.queued)
 
 
 async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:
