@@ -37,6 +37,9 @@ DEVICE = choose_device(SETTINGS.device)
 MAX_BATCH_SIZE = SETTINGS.batch_size_for(DEVICE)
 BULK_LANE = SETTINGS.bulk_lane_on(DEVICE)
 WARMUP_TEXT = "Warming up."
+#: on SIGTERM a synthesizer serves on until no chunk has been asked for in this long: the gap
+#: between a request's chunks is far shorter, the HTTP face takes no new requests
+DRAIN_IDLE_S = 3.0
 #: BentoML model holding the weights (deploy/pack_weights.py saves it; bentofile.yaml packs it)
 WEIGHTS_MODEL = "kokoro-82m"
 
@@ -102,6 +105,8 @@ class SynthesizerLane:
 
     def __init__(self) -> None:
         self.worker = ModelWorker(type(self).__name__, load_engine, self.niceness) if self.holds_model else None
+        if self.worker is not None:
+            self.worker.drain_on_sigterm(DRAIN_IDLE_S)
 
     @bentoml.api(**BATCHING)
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:

@@ -59,7 +59,8 @@ def live_server(port: int, log: Path, env: Mapping[str, str] | None = None) -> I
             time.sleep(1)
         yield base
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # already stopped by its user
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -10,9 +10,13 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
@@ -33,13 +37,45 @@ class ModelWorker:
             1, thread_name_prefix="torch", initializer=lower_cpu_priority, initargs=(niceness,)
         )
         self.engine = self.torch_thread.submit(load).result()
+        self.calls_in_flight = 0
+        self.last_call_at = time.monotonic()
         log.info("%s ready: %s on %s", name, self.engine.source, self.engine.device)
 
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
         BATCH_SIZE.labels(self.name).observe(len(jobs))
-        audio = await asyncio.get_running_loop().run_in_executor(self.torch_thread, self._render, jobs)
+        self.calls_in_flight += 1
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(self.torch_thread, self._render, jobs)
+        finally:
+            self.calls_in_flight -= 1
+            self.last_call_at = time.monotonic()
         CHUNKS_RENDERED.labels(self.name).inc(len(jobs))
         return audio
+
+    def drain_on_sigterm(self, idle_s: float) -> None:
+        """On SIGTERM, go on serving until no chunk has been asked for in `idle_s`, then stop.
+
+        BentoML's arbiter sends SIGTERM to every service at once. The HTTP face then finishes the
+        requests in flight, but their later chunks still need this process: stopping at once cut
+        them (a 500 mid-request). The HTTP face stops taking requests, so the calls soon end.
+        Installed over uvicorn's own handler, which it calls once idle; needs the main thread.
+        """
+        stop = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is not threading.main_thread() or not callable(stop):
+            log.warning("%s cannot drain on SIGTERM: no server signal handler to wrap", self.name)
+            return
+
+        def stop_when_idle(sig: int, frame: FrameType | None) -> None:
+            while self.calls_in_flight or time.monotonic() - self.last_call_at < idle_s:
+                time.sleep(0.1)
+            log.info("%s drained: stopping", self.name)
+            stop(sig, frame)
+
+        def on_sigterm(sig: int, frame: FrameType | None) -> None:
+            log.info("%s draining: serving until no chunk is asked for in %.0f s", self.name, idle_s)
+            threading.Thread(target=stop_when_idle, args=(sig, frame), daemon=True).start()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
 
     def status(self) -> SynthesizerStatus:
         return SynthesizerStatus(device=self.engine.device, weights_source=self.engine.source)
