@@ -112,9 +112,9 @@ def test_deployment_asks_for_a_gpu_probes_the_service_and_drains_gracefully():
     (container,) = pod["containers"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
     assert container["resources"]["requests"]["nvidia.com/gpu"] == 1
-    assert container["image"] == "registry.example.com/kokoro-tts:0.1.0"  # the documented placeholder
+    assert container["image"] == "registry.example.com/kokoro-tts:0.2.0-gpu"  # as deploy/image/build.sh tags it
     probes = {name: container[name]["httpGet"] for name in ("startupProbe", "readinessProbe", "livenessProbe")}
-    assert probes["startupProbe"]["path"] == probes["readinessProbe"]["path"] == "/readyz"
+    assert probes["startupProbe"]["path"] == "/readyz" and probes["readinessProbe"]["path"] == "/tts/health"
     assert probes["livenessProbe"]["path"] == "/livez"
     assert all(p["port"] == container["ports"][0]["name"] for p in probes.values())
     pre_stop = container["lifecycle"]["preStop"]["exec"]["command"]

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Build the OCI image with podman, start it with no network, and check from inside that it speaks.
+#
+#   deploy/image/build.sh            # both variants: gpu (CUDA torch) and cpu (CPU torch)
+#   deploy/image/build.sh cpu        # one
+#   KEEP_IMAGES=1 deploy/image/build.sh gpu   # keep the image afterwards (default: removed)
+#
+# For each variant: pack the weights into a fresh BentoML home, `bentoml build` (the cpu variant
+# from a bentofile derived from bentofile.yaml by deploy/image/variant.py), `bentoml containerize
+# --backend podman`, `podman run --network none`, then inside the container (`podman exec`):
+# /readyz, /tts/health and a POST /tts/ whose JSON must hold seconds of audio. Prints the image
+# size, the start-to-ready time and the audio duration, then removes the container, the image and
+# the build's dangling intermediate images (KEEP_IMAGES=1 keeps them).
+#
+# Where no container registry is reachable (these CI machines), the `FROM python:3.11-slim` of
+# BentoML's Dockerfile is satisfied by a stand-in built once from Debian packages (mmdebstrap) and
+# cached; it trusts this host's extra CA certificates and is for testing only. Needs root and
+# Debian's podman buildah runc conmon netavark aardvark-dns containernetworking-plugins
+# slirp4netns uidmap mmdebstrap iptables (.ci/run installs them).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+if [ $# -gt 0 ]; then VARIANTS=("$@"); else VARIANTS=(gpu cpu); fi
+VERSION="${IMAGE_VERSION:-0.2.0}"
+CACHE="${IMAGE_CACHE_DIR:-$HOME/.cache/kokoro-image}"
+BASE=docker.io/library/python:3.11-slim
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+BENTOML="$(dirname "$PYTHON")/bentoml"
+READY_TIMEOUT_S=300
+export CONTAINERS_CONF="$ROOT/deploy/image/containers.conf"
+export BENTOML_DO_NOT_TRACK=true
+
+log() { printf '[image] %s\n' "$*"; }
+
+standin_base() {
+  if podman image exists "$BASE"; then
+    log "base $BASE: present"
+    return
+  fi
+  mkdir -p "$CACHE"
+  if [ ! -s "$CACHE/rootfs.tar" ]; then
+    log "base: mmdebstrap bookworm (cached in $CACHE)"
+    mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
+      bookworm "$CACHE/rootfs.tar.part"
+    mv "$CACHE/rootfs.tar.part" "$CACHE/rootfs.tar"
+  fi
+  podman import --quiet "$CACHE/rootfs.tar" localhost/kokoro-rootfs:bookworm >/dev/null
+  local context
+  context="$(mktemp -d)"
+  mkdir "$context/extra-ca"
+  cp /usr/local/share/ca-certificates/*.crt "$context/extra-ca/" 2>/dev/null || true
+  podman build --quiet --network host -f deploy/image/Containerfile.standin-base -t "$BASE" "$context" >/dev/null
+  rm -rf "$context"
+  log "base $BASE: stand-in built"
+}
+
+# A command run inside the container with its own Python: the image has no curl, and the
+# container has no network but its loopback. Every probe carries a timeout.
+in_container() {
+  local name=$1
+  shift
+  podman exec "$name" python -c "$PROBE" "$@"
+}
+
+PROBE='
+import sys, urllib.request
+timeout, path, body = float(sys.argv[1]), sys.argv[2], (sys.argv[3].encode() if len(sys.argv) > 3 else None)
+request = urllib.request.Request("http://127.0.0.1:3000" + path, data=body, headers={"Content-Type": "application/json"})
+with urllib.request.urlopen(request, timeout=timeout) as reply:
+    sys.stdout.write(reply.read().decode())
+'
+
+one_variant() {
+  local variant=$1 tag="localhost/kokoro-tts:$VERSION-$1" name="kokoro-tts-check-$1-$$"
+  local home
+  home="$(mktemp -d)"
+  export BENTOML_HOME="$home"
+  log "$variant: pack weights, bentoml build"
+  "$PYTHON" -m deploy.pack_weights >/dev/null 2>&1
+  local bentofile
+  bentofile="$("$PYTHON" -m deploy.image.variant "$variant")"
+  "$BENTOML" build -f "$bentofile" --version "$VERSION-$variant" >/dev/null
+  log "$variant: bentoml containerize (podman)"
+  local started=$SECONDS
+  "$BENTOML" containerize "kokoro-tts:$VERSION-$variant" --backend podman --opt network=host \
+    --image-tag "$tag" >"$home/containerize.log" 2>&1 || { tail -50 "$home/containerize.log"; return 1; }
+  log "$variant: built in $((SECONDS - started)) s"
+  local size
+  size="$(podman image inspect --format '{{.Size}}' "$tag")"
+
+  podman rm -f "$name" >/dev/null 2>&1 || true
+  podman run -d --name "$name" --network none "$tag" >/dev/null
+  local run_started ready=""
+  run_started=$(date +%s%N)
+  for _ in $(seq 1 $READY_TIMEOUT_S); do
+    if in_container "$name" 5 /readyz >/dev/null 2>&1; then ready=yes; break; fi
+    if [ "$(podman inspect --format '{{.State.Running}}' "$name")" != true ]; then break; fi
+    sleep 1
+  done
+  local ready_ms=$((($(date +%s%N) - run_started) / 1000000))
+  if [ -z "$ready" ]; then
+    podman logs "$name" 2>&1 | tail -40
+    podman rm -f --time 1 "$name" >/dev/null 2>&1
+    log "$variant: FAIL: not ready after ${READY_TIMEOUT_S} s"
+    return 1
+  fi
+  in_container "$name" 10 /tts/health >"$home/health.json"
+  in_container "$name" 120 /tts/ '{"text": "The image speaks with no network at all.", "voice": "af_heart"}' \
+    >"$home/speech.json"
+  podman rm -f --time 1 "$name" >/dev/null 2>&1
+  if [ "${KEEP_IMAGES:-0}" != 1 ]; then
+    podman rmi -f "$tag" >/dev/null
+    # the build's intermediate images (podman keeps a layer per step): GBs a run, on CI machines
+    # that are reused. Dangling images only; the cached base stays.
+    podman image prune -f >/dev/null
+  fi
+  "$PYTHON" - "$variant" "$size" "$ready_ms" "$home/health.json" "$home/speech.json" <<'PY'
+import base64, io, json, sys
+
+import soundfile
+
+variant, size, ready_ms, health, speech = sys.argv[1:]
+with open(health) as health_file, open(speech) as speech_file:
+    health, speech = json.load(health_file), json.load(speech_file)
+samples, rate = soundfile.read(io.BytesIO(base64.b64decode(speech["audio"])))
+words = [w["word"] for w in speech["word_timestamps"] if w["word"].isalpha()]
+print(f"[image] {variant}: image size {int(size) / 1e9:.2f} GB; ready {int(ready_ms) / 1000:.1f} s after start "
+      f"(--network none); health {health['status']} on {health['device']} ({health['weights_source']}); "
+      f"POST /tts/: {len(samples) / rate:.2f} s of audio at {rate} Hz, {len(words)} words")
+assert health["status"] == "healthy" and rate == 24_000 and 1.0 < len(samples) / rate < 10, "no speech"
+assert abs(samples).max() > 0.05 and len(words) == 8, "silent or words missing"
+PY
+  rm -rf "$home"
+}
+
+standin_base
+for variant in "${VARIANTS[@]}"; do
+  one_variant "$variant"
+done
+log "done"
