@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.audio import SAMPLE_RATE
+from engine.languages import LANGUAGE_NAMES
 from engine.speech import MAX_SPEED, MIN_SPEED
 
 AudioFormat = Literal["wav", "mp3", "aac"]
@@ -52,9 +53,29 @@ class TTSResponse(BaseModel):
     text: str
 
 
+class VoiceDetails(BaseModel):
+    """A voice as kokoro names it: language letter, gender letter, '_', name (jf_alpha)."""
+
+    name: str
+    language: str | None = Field(
+        description="What the voice speaks, from its name's first letter; null if the letter is no language",
+        examples=["Japanese"],
+    )
+    gender: Literal["female", "male"] | None = Field(
+        description="From its name's second letter (f, m); null for another letter"
+    )
+
+
 class VoicesResponse(BaseModel):
     voices: list[str]
     count: int
+    details: list[VoiceDetails] = Field(description="Each voice's language and gender, in the order of `voices`")
+
+    @classmethod
+    def of(cls, names: list[str]) -> "VoicesResponse":
+        genders = {"f": "female", "m": "male"}
+        details = [VoiceDetails(name=n, language=LANGUAGE_NAMES.get(n[:1]), gender=genders.get(n[1:2])) for n in names]
+        return cls(voices=names, count=len(names), details=details)
 
 
 class HealthResponse(BaseModel):

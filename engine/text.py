@@ -43,7 +43,7 @@ class Chunk:
 
     @property
     def phonemes(self) -> str:
-        return "".join(w.phonemes + (" " if w.whitespace else "") for w in self.words).strip()
+        return "".join(w.phonemes + (" " if w.space_after else "") for w in self.words).strip()
 
 
 def normalise(text: str) -> str:
@@ -87,12 +87,18 @@ def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:
     """Each sentence's words, phonemized only when the chunker reaches it.
 
     The language finds the sentences of the whole paragraph at once (English: 2 ms for 2,000
-    characters); phonemizing is the slow step, and it waits for the chunker."""
+    characters); phonemizing is the slow step, and it waits for the chunker. Sentences are
+    separated by a space phoneme, whether or not the text has a space there (Japanese and Chinese
+    write none after 。)."""
     sentences = phonemizer.sentences(paragraph)
+    searched = 0
     for n, sentence in enumerate(sentences):
         words = phonemizer(sentence)
+        found = paragraph.find(sentence, searched)
+        searched = searched if found < 0 else found + len(sentence)
         if words and n < len(sentences) - 1:
-            words[-1] = dataclasses.replace(words[-1], whitespace=True)  # the space between sentences
+            spaced = found < 0 or paragraph[searched : searched + 1].isspace()
+            words[-1] = dataclasses.replace(words[-1], whitespace=spaced, spoken_space=True)
         yield words
 
 
@@ -111,7 +117,7 @@ def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int], bud
         # a word's trailing space is only spoken if another word follows it in the chunk
         if fitting and total + ids > budget:
             break
-        total += ids + (1 if word.whitespace and ids else 0)
+        total += ids + (1 if word.space_after and ids else 0)
         fitting += 1
     for end in range(fitting, 0, -1):
         if ends[end - 1]:
@@ -133,7 +139,14 @@ def _fit_words(words: list[Word], vocab: Mapping[str, int]) -> Iterator[Word]:
         pieces = [known[i : i + MAX_PHONEMES - 1] for i in range(0, len(known), MAX_PHONEMES - 1)]
         for n, piece in enumerate(pieces):
             last = n == len(pieces) - 1
-            yield Word(word.text if n == 0 else "", piece, word.whitespace if last else False)
+            text = word.text if n == 0 else ""
+            yield dataclasses.replace(
+                word,
+                text=text,
+                phonemes=piece,
+                whitespace=word.whitespace and last,
+                spoken_space=word.spoken_space if last else False,
+            )
 
 
 def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
@@ -145,13 +158,15 @@ def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
         token_ids.extend(_word_ids(word, vocab))
         spans.append((start, len(token_ids)))
         # a silent word (a symbol G2P skips) adds no space, so silence alone is never a chunk
-        if word.whitespace and n < len(words) - 1 and len(token_ids) > start:
+        if word.space_after and n < len(words) - 1 and len(token_ids) > start:
             token_ids.append(space)
     return Chunk(tuple(words), tuple(token_ids), tuple(spans))
 
 
 def plan_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int]) -> Iterator[Chunk]:
-    """split_into_chunks, raising NothingToSpeak before anything is yielded if the text is silent."""
+    """split_into_chunks, raising before anything is yielded if the text is silent (NothingToSpeak)
+    or in a script the language cannot read (InvalidInput)."""
+    phonemizer.check_script(text)
     chunks = split_into_chunks(text, phonemizer, vocab)
     first = next(chunks, None)
     if first is None:

@@ -91,8 +91,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
     @app.get("/tts/voices", response_model=VoicesResponse)
     async def list_voices(request: Request) -> VoicesResponse:
-        names = _server(request).planner.voices.names
-        return VoicesResponse(voices=names, count=len(names))
+        return VoicesResponse.of(_server(request).planner.voices.names)
 
     @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     async def health(request: Request) -> JSONResponse:

@@ -1,11 +1,17 @@
-import importlib.util
+import re
+import sys
 import threading
 import time
 
 import pytest
 
 from engine.errors import LanguageUnavailable, UnknownLanguage
-from engine.languages import Phonemizer, Phonemizers, resolve_language, split_at_marks
+from engine.languages import Phonemizer, Phonemizers, resolve_language, split_at_cjk_marks, split_at_marks
+from engine.model import kokoro_config
+from engine.text import plan_chunks
+from engine.timing import word_timings
+
+VOCAB = kokoro_config()["vocab"]
 
 
 @pytest.mark.parametrize(
@@ -34,9 +40,9 @@ def test_spanish_goes_through_espeak_word_by_word():
     assert all(w.phonemes for w in words)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyopenjtalk") is not None, reason="Japanese G2P is installed here")
-def test_a_language_without_its_g2p_is_a_clear_error():
-    with pytest.raises(LanguageUnavailable, match="Japanese"):
+def test_a_language_without_its_g2p_is_a_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jaconv", None)  # as if misaki[ja]'s packages were not installed
+    with pytest.raises(LanguageUnavailable, match=r"Japanese \(lang 'j'\) is not installed on this server"):
         Phonemizers().get("j")
 
 
@@ -87,3 +93,95 @@ def test_sentence_splitting_waits_for_a_g2p_call_in_progress():
     phonemizer.sentences("text")
     g2p_call.join()
     assert overlapped == [False]
+
+
+def test_japanese_and_chinese_sentences_end_at_full_width_marks():
+    assert split_at_cjk_marks("今日は晴れです。明日は雨！「本当？」はい") == [
+        "今日は晴れです。",
+        "明日は雨！",
+        "「本当？」",
+        "はい",
+    ]
+    assert split_at_cjk_marks("你好。 我很好！你呢？") == ["你好。", "我很好！", "你呢？"]
+
+
+def test_japanese_and_chinese_sentences_keep_decimals_and_latin_marks():
+    assert split_at_cjk_marks("3.5倍です。Yahoo!ニュースを見た. Then more") == [
+        "3.5倍です。",
+        "Yahoo!ニュースを見た.",
+        "Then more",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "words"),
+    [("j", "今日はいい天気ですね。", ["今日", "は", "いい", "天気", "です", "ね", "。"]),
+     ("z", "今天天气很好。", ["今天天气", "很", "好", "。"])],
+)  # fmt: skip
+def test_japanese_and_chinese_words_are_the_g2ps_own_words_in_the_users_characters(phonemizers, code, text, words):
+    spoken = phonemizers.get(code)(text)
+    assert [w.text for w in spoken] == words
+    assert not any(w.whitespace for w in spoken)  # no spaces between the words in the text...
+    assert all(w.space_after for w in spoken[:-2])  # ...but the model hears a break between them
+    assert spoken[-1].phonemes == "."
+    assert all(w.phonemes for w in spoken)
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [("j", "こんにちは、世界。今日はいい天気ですね！コーヒーを飲みたい？ちょっと待って。"),
+     ("z", "你好，世界。今天天气很好！我们在《北京》见面，好吗？")],
+)  # fmt: skip
+def test_word_by_word_phonemes_are_what_misaki_gives_the_whole_text(phonemizers, code, text):
+    """Without numbers or Latin words, a chunk says exactly what kokoro's own G2P says."""
+    if code == "j":
+        from misaki.cutlet import Cutlet
+
+        expected = Cutlet()(text)[0]
+    else:
+        from misaki.zh import ZHG2P
+
+        expected = ZHG2P()(text)[0]
+    chunks = list(plan_chunks(text, phonemizers.get(code), VOCAB))
+    assert " ".join(chunk.phonemes for chunk in chunks) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "number", "latin"),
+    [("j", "私は25歳で、iPhoneを3.5台と1,234円持っています！本当？", "25", "iPhone"),
+     ("j", "ｶﾞｲﾄﾞは１２３４５６７８９０１番、「OK」です。", "１２３４５６７８９０１", "OK"),
+     ("z", "我有25个苹果，iPhone很贵！价格是3.5元，涨了50%。", "25", "iPhone"),
+     ("z", "2024年5月3日，我们在Google见面（1,000人）。", "2024年5月3日", "Google")],
+)  # fmt: skip
+def test_numbers_punctuation_and_latin_words_inside_japanese_and_chinese(phonemizers, code, text, number, latin):
+    words = phonemizers.get(code)(text)
+    assert "".join(w.text + (" " if w.whitespace else "") for w in words) == text  # every character, in order
+    by_text = {w.text: w for w in words}
+    assert by_text[number].phonemes and not re.search(r"[0-9]", by_text[number].phonemes)
+    assert sum(p in VOCAB for p in by_text[latin].phonemes) >= 2  # spoken as English, not spelled
+    assert all(w.phonemes for w in words if re.search(r"\w", w.text))  # every word is spoken
+    assert all(not re.search(r"\w", w.phonemes) for w in words if not re.search(r"\w", w.text))  # marks are marks
+
+
+@pytest.mark.parametrize("code", ["j", "z"])
+def test_japanese_and_chinese_timestamps_cover_every_word_in_order(phonemizers, code):
+    text = {
+        "j": "私は25歳です。東京でiPhoneを買いました！" * 6,
+        "z": "我今年25岁。我在北京买了一部iPhone！" * 6,
+    }[code]
+    timings, offset = [], 0.0
+    for chunk in plan_chunks(text, phonemizers.get(code), VOCAB):
+        frames = [2] * (len(chunk.token_ids) + 2)  # every token 2 frames long
+        timings += word_timings(chunk, frames, offset)
+        offset += sum(frames) * 0.025
+    assert "".join(t.word for t in timings) == text
+    starts = [t.start_s for t in timings]
+    assert starts == sorted(starts)
+    assert all(t.start_s <= t.end_s <= offset for t in timings)
+    assert all(t.end_s > t.start_s for t in timings if re.search(r"\w", t.word))
+    assert all(not t.whitespace for t in timings)
+
+
+def test_a_space_in_chinese_text_is_kept(phonemizers):
+    words = phonemizers.get("z")("我有1,000人 OK")
+    assert [(w.text, w.whitespace) for w in words][-3:] == [("1,000", False), ("人", True), ("OK", False)]

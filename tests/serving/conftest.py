@@ -67,9 +67,11 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="session")
 def planner() -> SpeechPlanner:
     settings = Settings()
-    return SpeechPlanner(
+    planner = SpeechPlanner(
         VoiceLibrary(settings.voices_dir), Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars
     )
+    list(planner.plan("Warming up.", "af_heart", 1.0))  # loads spaCy now, as the service does at start
+    return planner
 
 
 @dataclass
