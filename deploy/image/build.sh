@@ -38,11 +38,12 @@ standin_base() {
     return
   fi
   mkdir -p "$CACHE"
-  if [ ! -s "$CACHE/rootfs.tar" ]; then
+  if [ ! -f "$CACHE/rootfs.tar" ]; then
     log "base: mmdebstrap bookworm (cached in $CACHE)"
+    rm -rf "$CACHE/rootfs.tar" "$CACHE/partial.tar"  # mmdebstrap picks its output format by suffix
     mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,python3-pip,ca-certificates \
-      bookworm "$CACHE/rootfs.tar.part"
-    mv "$CACHE/rootfs.tar.part" "$CACHE/rootfs.tar"
+      bookworm "$CACHE/partial.tar"
+    mv "$CACHE/partial.tar" "$CACHE/rootfs.tar"
   fi
   podman import --quiet "$CACHE/rootfs.tar" localhost/kokoro-rootfs:bookworm >/dev/null
   local context
