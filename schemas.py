@@ -10,7 +10,7 @@ from engine.audio import SAMPLE_RATE
 from engine.languages import LANGUAGE_NAMES
 from engine.speech import MAX_SPEED, MIN_SPEED
 
-AudioFormat = Literal["wav", "mp3", "aac"]
+AudioFormat = Literal["wav", "mp3", "aac", "opus", "flac", "pcm"]
 
 
 class TTSRequest(BaseModel):
@@ -25,7 +25,10 @@ class TTSRequest(BaseModel):
         examples=["af_heart", "af_bella,af_sky"],
     )
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate, 0.1 to 3.0")
-    format: AudioFormat = Field("wav", description="wav (PCM16), mp3 or aac (ADTS)")
+    format: AudioFormat = Field(
+        "wav",
+        description="wav (PCM16), mp3, aac (ADTS), opus (Ogg), flac or pcm (raw 16-bit little-endian 24 kHz mono)",
+    )
     include_timestamps: bool = Field(
         True, description="true: JSON with base64 audio and word timestamps; false: the audio streamed"
     )
@@ -51,6 +54,25 @@ class TTSResponse(BaseModel):
     voice: str
     speed: float
     text: str
+
+
+class StreamChunkEvent(BaseModel):
+    """A line of POST /tts/stream: one chunk, sent as soon as it is synthesised."""
+
+    type: Literal["chunk"] = "chunk"
+    audio: str = Field(
+        description="This chunk's piece of the encoded file, base64; the events' audio joined in order is the "
+        "whole file (for wav the first piece starts with the WAV header, the rest are PCM frames)"
+    )
+    words: list[WordTimestamp] = Field(description="This chunk's words, timed from the start of the whole audio")
+
+
+class StreamDoneEvent(BaseModel):
+    """The last line of POST /tts/stream."""
+
+    type: Literal["done"] = "done"
+    audio: str = Field(description="The encoder's closing bytes, base64 (empty for wav and pcm)")
+    total_duration: float = Field(description="Seconds of audio")
 
 
 class VoiceDetails(BaseModel):

@@ -1,10 +1,11 @@
-"""Audio: the model's float samples -> PCM16 once, then PCM16 -> wav, mp3 or aac bytes.
+"""Audio: the model's float samples -> PCM16 once, then PCM16 -> wav, mp3, aac, opus, flac or pcm bytes.
 
 PCM16 (int16, 24 kHz mono) is the one shape audio has from the model's output to the encoder:
 `to_pcm16` is the only float -> int16 step (the engine calls it right after the model), and
 encoders take int16 arrays only. Encoders keep their state behind `encode(pcm16) -> bytes` and
 `flush() -> bytes`, so the same code serves the JSON response (everything, then flush) and the
-streamed one (a piece per chunk). mp3 and aac go through FFmpeg's encoders by way of PyAV.
+streamed one (a piece per chunk). mp3, aac, opus and flac go through FFmpeg's encoders by way
+of PyAV; pcm is the samples themselves, little-endian, with no header.
 """
 
 import io
@@ -73,6 +74,20 @@ class StreamingWavEncoder(Encoder):
         return b"" if self._header_sent else wav_header(None)
 
 
+class PcmEncoder(Encoder):
+    """Raw 16-bit little-endian 24 kHz mono, no header: what OpenAI's `pcm` format is. Sent as
+    application/octet-stream, since audio/pcm is no registered type and audio/L16 is big-endian."""
+
+    media_type = "application/octet-stream"
+
+    def encode(self, pcm16: np.ndarray) -> bytes:
+        _check_pcm16(pcm16)
+        return pcm16.astype("<i2").tobytes()
+
+    def flush(self) -> bytes:
+        return b""
+
+
 class _Sink(io.RawIOBase):
     """A write-only file that hands over what the muxer has written so far."""
 
@@ -95,13 +110,18 @@ class _Sink(io.RawIOBase):
 class _FFmpegEncoder(Encoder):
     container_format: ClassVar[str]
     codec: ClassVar[str]
-    bit_rate: ClassVar[int]
+    bit_rate: ClassVar[int | None] = None
+    #: the muxer's options (FFmpeg's names), e.g. to send Ogg pages as they fill
+    container_options: ClassVar[dict[str, str]] = {}
 
-    def __init__(self) -> None:
-        self._sink = _Sink()
-        self._container = av.open(self._sink, mode="w", format=self.container_format)
+    def __init__(self, whole: bool = False) -> None:
+        """`whole`: write into a seekable buffer and hand it all over at `flush`, so that a muxer
+        that goes back to fill in the length (FLAC's STREAMINFO) can do so."""
+        self._sink: _Sink | io.BytesIO = io.BytesIO() if whole else _Sink()
+        self._container = av.open(self._sink, mode="w", format=self.container_format, options=self.container_options)
         self._stream = self._container.add_stream(self.codec, rate=SAMPLE_RATE, layout="mono")
-        self._stream.bit_rate = self.bit_rate
+        if self.bit_rate is not None:
+            self._stream.bit_rate = self.bit_rate
         self._samples_in = 0
 
     def encode(self, pcm16: np.ndarray) -> bytes:
@@ -114,13 +134,16 @@ class _FFmpegEncoder(Encoder):
         self._samples_in += planes.shape[1]
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
-        return self._sink.take()
+        return self._take()
 
     def flush(self) -> bytes:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
-        return self._sink.take()
+        return self._sink.getvalue() if isinstance(self._sink, io.BytesIO) else self._sink.take()
+
+    def _take(self) -> bytes:
+        return b"" if isinstance(self._sink, io.BytesIO) else self._sink.take()
 
 
 class Mp3Encoder(_FFmpegEncoder):
@@ -139,16 +162,45 @@ class AacEncoder(_FFmpegEncoder):
     bit_rate = 96_000
 
 
-STREAM_ENCODERS: dict[str, type[Encoder]] = {"wav": StreamingWavEncoder, "mp3": Mp3Encoder, "aac": AacEncoder}
+class OpusEncoder(_FFmpegEncoder):
+    """Opus in Ogg (RFC 7845), so audio/ogg. libopus takes 24 kHz as it is (its rates are 8, 12,
+    16, 24 and 48 kHz), so nothing is resampled; decoders play it at 48 kHz, as Opus always does."""
+
+    media_type = "audio/ogg"
+    container_format = "ogg"
+    codec = "libopus"
+    bit_rate = 48_000
+    # a page per 20 ms Opus packet, written out at once: the muxer otherwise holds a second back
+    container_options = {"page_duration": "20000", "flush_packets": "1"}
+
+
+class FlacEncoder(_FFmpegEncoder):
+    """Lossless. A streamed FLAC's STREAMINFO says "length unknown" (FFmpeg and browsers read it;
+    libsndfile wants the length, which the whole file from `encode_whole` carries)."""
+
+    media_type = "audio/flac"
+    container_format = "flac"
+    codec = "flac"
+
+
+STREAM_ENCODERS: dict[str, type[Encoder]] = {
+    "wav": StreamingWavEncoder,
+    "mp3": Mp3Encoder,
+    "aac": AacEncoder,
+    "opus": OpusEncoder,
+    "flac": FlacEncoder,
+    "pcm": PcmEncoder,
+}
 FORMATS = tuple(STREAM_ENCODERS)
 
 
 def encode_whole(pcm16: np.ndarray, audio_format: str) -> bytes:
-    """A complete file from 1-D int16 samples: a WAV with its exact length in the header, or a
-    whole mp3 / aac stream."""
+    """A complete file from 1-D int16 samples: a WAV with its exact length in the header, raw
+    pcm, or a whole compressed file (a FLAC with its length in its STREAMINFO)."""
+    _check_pcm16(pcm16)
     if audio_format == "wav":
-        _check_pcm16(pcm16)
         data = pcm16.astype("<i2").tobytes()
         return wav_header(len(data)) + data
-    encoder = STREAM_ENCODERS[audio_format]()
+    encoder_class = STREAM_ENCODERS[audio_format]
+    encoder = encoder_class(whole=True) if issubclass(encoder_class, _FFmpegEncoder) else encoder_class()
     return encoder.encode(pcm16) + encoder.flush()

@@ -15,12 +15,22 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.audio import STREAM_ENCODERS
-from schemas import ErrorResponse, HealthResponse, TTSRequest, TTSResponse, VoicesResponse
+from schemas import (
+    ErrorResponse,
+    HealthResponse,
+    StreamChunkEvent,
+    StreamDoneEvent,
+    TTSRequest,
+    TTSResponse,
+    VoicesResponse,
+)
 
 from .config import ServingSettings
 from .errors import ApiError, NotReady, Unauthorized, error_response
 from .lifecycle import LOADING_RETRY_S, ClientLeft, TTSServer
 from .metrics import RESPONSES
+from .openai_api import openai_error
+from .openai_api import register as register_openai_api
 
 log = logging.getLogger("kokoro_tts")
 VERSION = "0.2.0"
@@ -28,7 +38,9 @@ VERSION = "0.2.0"
 CLIENT_CLOSED = 499
 #: routes an orchestrator or a load balancer calls without a key
 OPEN_PATHS = frozenset({"/tts/health"})
-ROUTES = frozenset({"/tts/", "/tts/voices", "/tts/health"})
+ROUTES = frozenset(
+    {"/tts/", "/tts/stream", "/tts/voices", "/tts/health", "/v1/audio/speech", "/v1/models", "/v1/audio/voices"}
+)
 STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After")
 
 
@@ -56,6 +68,17 @@ TTS_RESPONSES = {
     413: _error_model("The body is over TTS_MAX_BODY_BYTES"),
     429: _error_model("The server is full; the Retry-After header says when to try again"),
     503: _error_model("The model is loading or a synthesizer is unavailable; see Retry-After"),
+}  # fmt: skip
+#: where FastAPI puts the models it documents
+COMPONENT_REF = "#/components/schemas/{model}"
+TTS_STREAM_RESPONSES = {
+    **TTS_RESPONSES,
+    200: {
+        "description": "A StreamChunkEvent line per chunk as soon as it is synthesised, then a StreamDoneEvent line",
+        "content": {"application/x-ndjson": {"schema": {"anyOf": [
+            event.model_json_schema(ref_template=COMPONENT_REF) for event in (StreamChunkEvent, StreamDoneEvent)
+        ]}}},
+    },
 }  # fmt: skip
 
 
@@ -115,6 +138,17 @@ def create_app(settings: ServingSettings) -> FastAPI:
     async def tts(request: Request) -> Response:
         return await _server(request).speak(request)
 
+    @app.post(
+        "/tts/stream",
+        responses=TTS_STREAM_RESPONSES,
+        response_model=None,
+        openapi_extra={"requestBody": TTS_REQUEST_BODY},
+    )
+    async def tts_stream(request: Request) -> Response:
+        return await _server(request).speak_events(request)
+
+    register_openai_api(app)
+
     @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def unknown_route(unknown: str) -> JSONResponse:
         """Registered last: BentoML's outer router would answer a plain-text 404."""
@@ -150,9 +184,13 @@ def api_info() -> dict:
         "model": "Kokoro-82M v1.0",
         "endpoints": {
             "POST /tts/": "Text to speech: JSON with base64 audio and word timestamps, or streamed audio",
+            "POST /tts/stream": "Text to speech as NDJSON: each chunk's audio and words as soon as it is ready",
             "GET /tts/voices": "The voices available",
             "GET /tts/health": "Whether the model is loaded; 503 until it is",
             "GET /tts/": "This description",
+            "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
+            "GET /v1/models": "OpenAI-compatible model list",
+            "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
         },
         "parameters": {
             name: {"type": str(field.annotation), "default": field.default, "description": field.description}
@@ -162,7 +200,7 @@ def api_info() -> dict:
             "Kokoro-82M with 54 stock voices and comma-joined voice blends",
             "word timestamps in the user's own words, carried across chunks",
             "streaming: the first audio leaves after the first short chunk",
-            "wav, mp3 and aac output",
+            "wav, mp3, aac, opus, flac and raw pcm output",
             "adaptive batching of chunks across requests",
             "admission control: 429 with Retry-After when full; work stops when a client leaves",
         ],
@@ -182,7 +220,11 @@ class ApiKeyMiddleware:
         headers = dict(scope["headers"])
         scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
         if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.key):
-            await Unauthorized("send the API key as 'Authorization: Bearer <key>'").response()(scope, receive, send)
+            refusal = Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+            if scope["path"].startswith("/v1/"):  # OpenAI's clients read OpenAI's error shape
+                await openai_error(refusal.status, refusal.message, None, refusal.headers)(scope, receive, send)
+            else:
+                await refusal.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

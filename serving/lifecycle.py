@@ -22,7 +22,7 @@ from .errors import NotReady
 from .health import HealthMonitor
 from .plan import ChunkPlan
 from .request import read_fields
-from .respond import ClosingStream, json_response, stream_response
+from .respond import ClosingStream, Streamer, json_response, ndjson_response, stream_response
 from .synthesize import Lane, spoken_chunks
 
 T = TypeVar("T")
@@ -46,12 +46,27 @@ class TTSServer:
         self.max_body = max_body
 
     async def speak(self, http_request: Request) -> Response:
+        """POST /tts/: the body read and validated, then answered as JSON or streamed audio."""
         request = await read_fields(http_request, TTSRequest, self.max_body)
+        return await self.answer(http_request, request, stream_response)
+
+    async def speak_events(self, http_request: Request) -> Response:
+        """POST /tts/stream: /tts/'s fields, answered as NDJSON events. The words travel in the
+        events, so `include_timestamps` never turns the answer into one JSON body."""
+        request = await read_fields(http_request, TTSRequest, self.max_body)
+        return await self.answer(
+            http_request, request.model_copy(update={"include_timestamps": False}), ndjson_response
+        )
+
+    async def answer(self, http_request: Request, request: TTSRequest, streamer: Streamer) -> Response:
+        """An already-validated request through the one lifecycle (admission, plan, lanes, cancel on
+        disconnect); `streamer` shapes the body when timestamps are off, so that other APIs (the
+        OpenAI-compatible routes) frame the same chunks their own way."""
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
-        return await until_client_leaves(http_request, self._respond(request))
+        return await until_client_leaves(http_request, self._respond(request, streamer))
 
-    async def _respond(self, request: TTSRequest) -> Response:
+    async def _respond(self, request: TTSRequest, streamer: Streamer) -> Response:
         async with contextlib.AsyncExitStack() as held:
             await held.enter_async_context(self.admission.admit(len(request.text)))
             plan = await ChunkPlan.start(self.planner, request)
@@ -62,7 +77,7 @@ class TTSServer:
             # the place and the lanes stay held while the body streams, and are let go when it ends
             release = held.pop_all()
             try:
-                return await stream_response(spoken, request, on_close=release.aclose)
+                return await streamer(spoken, request, release.aclose)
             except BaseException:
                 await release.aclose()
                 raise

@@ -76,3 +76,35 @@ def test_encoders_take_pcm16_only(tone, audio_format):
         encode_whole(floats, audio_format)
     with pytest.raises(TypeError, match="to_pcm16"):
         STREAM_ENCODERS[audio_format]().encode(floats)
+
+
+@pytest.mark.parametrize("audio_format", ["opus", "flac"])
+def test_opus_and_flac_stream_and_decode_to_the_same_duration_and_pitch(tone, audio_format):
+    """Opus decodes at 48 kHz, as every Opus decoder does: its duration is compared, not its count."""
+    encoder = STREAM_ENCODERS[audio_format]()
+    first = encoder.encode(tone[:12_000])
+    assert first  # streamed: bytes leave before the flush
+    samples, rate = decode(first + encoder.encode(tone[12_000:]) + encoder.flush())
+    assert rate == (48_000 if audio_format == "opus" else SAMPLE_RATE)
+    assert abs(samples.shape[0] / rate - 1.0) < 0.03  # encoder priming and padding
+    spectrum = np.abs(np.fft.rfft(samples[:rate]))
+    assert abs(np.argmax(spectrum) * rate / len(samples[:rate]) - 440) < 5
+
+
+def test_whole_flac_is_lossless_and_carries_its_length_for_libsndfile(tone):
+    samples, rate = soundfile.read(io.BytesIO(encode_whole(tone, "flac")), dtype="int16")
+    assert rate == SAMPLE_RATE
+    np.testing.assert_array_equal(samples, tone)
+
+
+def test_whole_opus_reads_with_libsndfile_at_24_khz(tone):
+    samples, rate = soundfile.read(io.BytesIO(encode_whole(tone, "opus")), dtype="int16")
+    assert rate == SAMPLE_RATE
+    assert abs(samples.shape[0] - SAMPLE_RATE) < 0.03 * SAMPLE_RATE
+
+
+def test_pcm_is_the_samples_little_endian_streamed_or_whole(tone):
+    encoder = STREAM_ENCODERS["pcm"]()
+    streamed = encoder.encode(tone[:1000]) + encoder.encode(tone[1000:]) + encoder.flush()
+    assert streamed == encode_whole(tone, "pcm")
+    np.testing.assert_array_equal(np.frombuffer(streamed, dtype="<i2"), tone)

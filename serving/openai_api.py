@@ -1,0 +1,280 @@
+"""OpenAI-compatible routes: POST /v1/audio/speech, GET /v1/models, GET /v1/audio/voices.
+
+OpenAI's clients (the official SDKs, and the many tools built on them) speak to Kokoro unchanged.
+A speech request is translated into a TTSRequest (voice names mapped, speed fitted into Kokoro's
+range) and answered by the same TTSServer lifecycle as /tts/: admission, chunk planning, the fair
+lanes, cancellation when the client leaves, the same encoders. Only the framing differs: the audio
+file streamed, or Server-Sent Events carrying it in base64. Errors keep OpenAI's shape,
+`{"error": {"message", "type", "param", "code"}}`, so its clients raise their usual exceptions.
+"""
+
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, Literal
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.speech import MAX_SPEED
+from schemas import AudioFormat, TTSRequest
+
+from .errors import ApiError, NotReady
+from .lifecycle import LOADING_RETRY_S, ClientLeft, TTSServer
+from .request import explain, read_body
+from .respond import NO_BUFFERING, ClosingStream, Spoken, encoded_pieces, stream_response
+
+log = logging.getLogger("kokoro_tts")
+
+#: OpenAI's model ids, all served by the one Kokoro-82M model
+MODELS = ("kokoro", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
+#: OpenAI's voices -> the stock Kokoro voice nearest in gender and character; Kokoro names pass as they are
+OPENAI_VOICES = {
+    "alloy": "af_alloy",
+    "ash": "am_eric",
+    "ballad": "bm_george",
+    "coral": "af_heart",
+    "echo": "am_echo",
+    "fable": "bm_fable",
+    "onyx": "am_onyx",
+    "nova": "af_nova",
+    "sage": "af_sarah",
+    "shimmer": "af_sky",
+    "verse": "am_michael",
+    "marin": "af_kore",
+    "cedar": "am_fenrir",
+}
+#: OpenAI accepts 0.25 to 4.0; the same rate multiplier is passed on, capped at Kokoro's MAX_SPEED
+OPENAI_MIN_SPEED, OPENAI_MAX_SPEED = 0.25, 4.0
+ERROR_TYPES = {
+    400: ("invalid_request_error", None),
+    401: ("invalid_request_error", "invalid_api_key"),
+    404: ("invalid_request_error", "unknown_url"),
+    413: ("invalid_request_error", "request_too_large"),
+    429: ("rate_limit_error", "rate_limit_exceeded"),
+    503: ("server_error", "service_unavailable"),
+}
+
+
+class SpeechRequest(BaseModel):
+    """POST /v1/audio/speech, as OpenAI defines it (`instructions` is accepted and ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(description=f"One of {', '.join(MODELS)}: all are Kokoro-82M")
+    input: str = Field(min_length=1, description="The text to speak")
+    voice: str = Field(
+        min_length=1,
+        description='An OpenAI voice name (mapped), or a Kokoro voice or blend; OpenAI\'s {"id": ...} form too',
+    )
+    response_format: AudioFormat = "mp3"
+    speed: float = Field(
+        1.0,
+        ge=OPENAI_MIN_SPEED,
+        le=OPENAI_MAX_SPEED,
+        description=f"0.25 to 4.0; Kokoro's rate multiplier, capped at {MAX_SPEED}",
+    )
+    stream_format: Literal["audio", "sse"] = "audio"
+
+    @field_validator("voice", mode="before")
+    @classmethod
+    def _voice_id(cls, voice: object) -> object:
+        """OpenAI's custom-voice form, `{"id": "..."}`: here the id is a voice name."""
+        return voice["id"] if isinstance(voice, dict) and "id" in voice else voice
+
+    def to_tts(self) -> TTSRequest:
+        return TTSRequest(
+            text=self.input,
+            voice=OPENAI_VOICES.get(self.voice, self.voice),
+            speed=kokoro_speed(self.speed),
+            format=self.response_format,
+            include_timestamps=False,
+        )
+
+
+class SpeechUsage(BaseModel):
+    """Kokoro has no text tokens of OpenAI's kind: input_tokens counts the input's characters."""
+
+    input_tokens: int
+    output_tokens: int = 0
+    total_tokens: int
+
+
+class SpeechAudioDelta(BaseModel):
+    type: Literal["speech.audio.delta"] = "speech.audio.delta"
+    audio: str = Field(description="The next piece of the encoded audio file, base64")
+
+
+class SpeechAudioDone(BaseModel):
+    type: Literal["speech.audio.done"] = "speech.audio.done"
+    usage: SpeechUsage
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "kokoro"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+class Voice(BaseModel):
+    id: str
+    name: str
+    kokoro_voice: str = Field(description="The Kokoro voice that speaks for this name")
+
+
+class VoiceList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Voice]
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class OpenAIErrorBody(BaseModel):
+    error: OpenAIErrorDetail
+
+
+class InvalidField(ApiError):
+    """A 400 that names the field at fault, for OpenAI's `param`."""
+
+    status = 400
+
+    def __init__(self, message: str, param: str | None):
+        super().__init__(message)
+        self.param = param
+
+
+def kokoro_speed(openai_speed: float) -> float:
+    """OpenAI's speed is the same rate multiplier as Kokoro's, and OpenAI's floor (0.25) is inside
+    Kokoro's (0.1): only OpenAI's top, past Kokoro's 3.0, is capped there. Scaling the whole range
+    instead would make every speed other than 1.0 mean something else than it does at OpenAI."""
+    return min(openai_speed, MAX_SPEED)
+
+
+def openai_error(
+    status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    error_type, code = ERROR_TYPES.get(status, ("server_error", None))
+    body = OpenAIErrorBody(error=OpenAIErrorDetail(message=message, type=error_type, param=param, code=code))
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+class OpenAIRoute(APIRoute):
+    """Renders every error of a /v1 route in OpenAI's shape; the app's handlers render /tts/'s."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except InvalidField as exc:
+                return openai_error(exc.status, exc.message, exc.param, exc.headers)
+            except ApiError as exc:
+                return openai_error(exc.status, exc.message, None, exc.headers)
+            except ClientLeft:
+                raise  # the app's handler answers 499 to nobody
+            except Exception:
+                log.exception("unhandled error on %s", request.url.path)
+                return openai_error(500, "internal server error; the server log has the details")
+
+        return handle
+
+
+router = APIRouter(prefix="/v1", route_class=OpenAIRoute, tags=["OpenAI-compatible"])
+
+
+@router.post(
+    "/audio/speech",
+    response_model=None,
+    responses={
+        200: {"description": "The audio file streamed, or text/event-stream with stream_format sse"},
+        **{status: {"model": OpenAIErrorBody} for status in ERROR_TYPES},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SpeechRequest.model_json_schema()}},
+        }
+    },
+)
+async def speech(request: Request) -> Response:
+    server = _server(request)
+    speech_request = await read_speech(request, server.max_body)
+    if speech_request.model not in MODELS:
+        raise InvalidField(f"unknown model '{speech_request.model}'; use one of {', '.join(MODELS)}", "model")
+    streamer = sse_response if speech_request.stream_format == "sse" else stream_response
+    return await server.answer(request, speech_request.to_tts(), streamer)
+
+
+@router.get("/models", response_model=ModelList)
+async def models() -> ModelList:
+    return ModelList(data=[Model(id=model_id) for model_id in MODELS])
+
+
+@router.get("/audio/voices", response_model=VoiceList)
+async def voices(request: Request) -> VoiceList:
+    server = _server(request)
+    mapped = [Voice(id=name, name=name, kokoro_voice=kokoro) for name, kokoro in OPENAI_VOICES.items()]
+    own = [Voice(id=name, name=name, kokoro_voice=name) for name in server.planner.voices.names]
+    return VoiceList(data=mapped + own)
+
+
+@router.api_route("/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+async def unknown_route(unknown: str) -> Response:
+    return openai_error(404, f"no route /v1/{unknown}; the routes are /v1/audio/speech, /v1/models, /v1/audio/voices")
+
+
+async def read_speech(request: Request, limit: int) -> SpeechRequest:
+    """OpenAI's clients send JSON only; a bad field is a 400 whose `param` names it."""
+    body = await read_body(request, limit)
+    try:
+        return SpeechRequest.model_validate_json(body)
+    except ValidationError as exc:
+        locations = [problem["loc"] for problem in exc.errors(include_url=False) if problem["loc"]]
+        raise InvalidField(explain(exc), str(locations[0][0]) if locations else None) from None
+
+
+async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
+    """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
+    they are the same file as the streamed audio), then one `speech.audio.done`."""
+    pieces = await encoded_pieces(spoken, request.format)
+
+    async def events() -> AsyncIterator[bytes]:
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                if piece.audio:
+                    yield sse_event(SpeechAudioDelta(audio=base64.b64encode(piece.audio).decode("ascii")))
+        chars = len(request.text)
+        yield sse_event(SpeechAudioDone(usage=SpeechUsage(input_tokens=chars, total_tokens=chars)))
+
+    return ClosingStream(events(), on_close, media_type="text/event-stream", headers=dict(NO_BUFFERING))
+
+
+def sse_event(event: BaseModel) -> bytes:
+    return b"data: " + event.model_dump_json().encode() + b"\n\n"
+
+
+def _server(request: Request) -> TTSServer:
+    server: TTSServer | None = request.app.state.server
+    if server is None:
+        raise NotReady("the server is starting", LOADING_RETRY_S)
+    return server
+
+
+def register(app: FastAPI) -> None:
+    """Adds the /v1 routes to `app`."""
+    app.include_router(router)
