@@ -26,8 +26,8 @@ from schemas import (
 )
 
 from .config import ServingSettings
-from .errors import ApiError, NotReady, Unauthorized, error_response
-from .lifecycle import LOADING_RETRY_S, ClientLeft, TTSServer
+from .errors import ApiError, Unauthorized, error_response
+from .lifecycle import ClientLeft, TTSServer, server_of
 from .metrics import RESPONSES
 from .openai_api import openai_error
 from .openai_api import register as register_openai_api
@@ -114,7 +114,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
     @app.get("/tts/voices", response_model=VoicesResponse)
     async def list_voices(request: Request) -> VoicesResponse:
-        return VoicesResponse.of(_server(request).planner.voices.names)
+        return VoicesResponse.of(server_of(request).planner.voices.names)
 
     @app.get("/tts/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
     async def health(request: Request) -> JSONResponse:
@@ -136,7 +136,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     @app.post("/tts/", responses=TTS_RESPONSES, response_model=None, openapi_extra={"requestBody": TTS_REQUEST_BODY})
     @app.post("/tts", include_in_schema=False, response_model=None)
     async def tts(request: Request) -> Response:
-        return await _server(request).speak(request)
+        return await server_of(request).speak(request)
 
     @app.post(
         "/tts/stream",
@@ -145,7 +145,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         openapi_extra={"requestBody": TTS_REQUEST_BODY},
     )
     async def tts_stream(request: Request) -> Response:
-        return await _server(request).speak_events(request)
+        return await server_of(request).speak_events(request)
 
     register_openai_api(app)
 
@@ -168,13 +168,6 @@ def create_app(settings: ServingSettings) -> FastAPI:
         )
     app.add_middleware(StatusCountMiddleware)
     return app
-
-
-def _server(request: Request) -> TTSServer:
-    server: TTSServer | None = request.app.state.server
-    if server is None:
-        raise NotReady("the server is starting", LOADING_RETRY_S)
-    return server
 
 
 def api_info() -> dict:

@@ -30,6 +30,15 @@ T = TypeVar("T")
 LOADING_RETRY_S = 10.0
 
 
+def server_of(http_request: Request) -> "TTSServer":
+    """The app's TTSServer (service.py puts it in `app.state` once the model side is wired), or a
+    503 while the server is still starting."""
+    server: TTSServer | None = http_request.app.state.server
+    if server is None:
+        raise NotReady("the server is starting", LOADING_RETRY_S)
+    return server
+
+
 class ClientLeft(Exception):
     """The client disconnected before its answer was ready: the normal end of an abandoned request."""
 

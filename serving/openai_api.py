@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.speech import MAX_SPEED
 from schemas import AudioFormat, TTSRequest
 
-from .errors import ApiError, NotReady
-from .lifecycle import LOADING_RETRY_S, ClientLeft, TTSServer
+from .errors import ApiError
+from .lifecycle import ClientLeft, server_of
 from .request import explain, read_body
 from .respond import NO_BUFFERING, ClosingStream, Spoken, encoded_pieces, stream_response
 
@@ -212,7 +212,7 @@ router = APIRouter(prefix="/v1", route_class=OpenAIRoute, tags=["OpenAI-compatib
     },
 )
 async def speech(request: Request) -> Response:
-    server = _server(request)
+    server = server_of(request)
     speech_request = await read_speech(request, server.max_body)
     if speech_request.model not in MODELS:
         raise InvalidField(f"unknown model '{speech_request.model}'; use one of {', '.join(MODELS)}", "model")
@@ -227,7 +227,7 @@ async def models() -> ModelList:
 
 @router.get("/audio/voices", response_model=VoiceList)
 async def voices(request: Request) -> VoiceList:
-    server = _server(request)
+    server = server_of(request)
     mapped = [Voice(id=name, name=name, kokoro_voice=kokoro) for name, kokoro in OPENAI_VOICES.items()]
     own = [Voice(id=name, name=name, kokoro_voice=name) for name in server.planner.voices.names]
     return VoiceList(data=mapped + own)
@@ -266,13 +266,6 @@ async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[
 
 def sse_event(event: BaseModel) -> bytes:
     return b"data: " + event.model_dump_json().encode() + b"\n\n"
-
-
-def _server(request: Request) -> TTSServer:
-    server: TTSServer | None = request.app.state.server
-    if server is None:
-        raise NotReady("the server is starting", LOADING_RETRY_S)
-    return server
 
 
 def register(app: FastAPI) -> None:
