@@ -58,22 +58,6 @@ class Encoder:
         raise NotImplementedError
 
 
-class StreamingWavEncoder(Encoder):
-    media_type = "audio/wav"
-
-    def __init__(self) -> None:
-        self._header_sent = False
-
-    def encode(self, pcm16: np.ndarray) -> bytes:
-        _check_pcm16(pcm16)
-        header = b"" if self._header_sent else wav_header(None)
-        self._header_sent = True
-        return header + pcm16.astype("<i2").tobytes()
-
-    def flush(self) -> bytes:
-        return b"" if self._header_sent else wav_header(None)
-
-
 class PcmEncoder(Encoder):
     """Raw 16-bit little-endian 24 kHz mono, no header: what OpenAI's `pcm` format is. Sent as
     application/octet-stream, since audio/pcm is no registered type and audio/L16 is big-endian."""
@@ -86,6 +70,23 @@ class PcmEncoder(Encoder):
 
     def flush(self) -> bytes:
         return b""
+
+
+class StreamingWavEncoder(PcmEncoder):
+    """The raw samples behind a WAV header whose length is not known yet."""
+
+    media_type = "audio/wav"
+
+    def __init__(self) -> None:
+        self._header_sent = False
+
+    def encode(self, pcm16: np.ndarray) -> bytes:
+        header = b"" if self._header_sent else wav_header(None)
+        self._header_sent = True
+        return header + super().encode(pcm16)
+
+    def flush(self) -> bytes:
+        return b"" if self._header_sent else wav_header(None)
 
 
 class _Sink(io.RawIOBase):
@@ -199,7 +200,7 @@ def encode_whole(pcm16: np.ndarray, audio_format: str) -> bytes:
     pcm, or a whole compressed file (a FLAC with its length in its STREAMINFO)."""
     _check_pcm16(pcm16)
     if audio_format == "wav":
-        data = pcm16.astype("<i2").tobytes()
+        data = PcmEncoder().encode(pcm16)
         return wav_header(len(data)) + data
     encoder_class = STREAM_ENCODERS[audio_format]
     encoder = encoder_class(whole=True) if issubclass(encoder_class, _FFmpegEncoder) else encoder_class()
