@@ -1,21 +1,25 @@
 """BentoML services: the HTTP face of the Kokoro TTS API, and the synthesizers behind it.
 
 Declarations and wiring only: a request's life is in serving/, the model's work in engine/.
-KokoroTTS serves serving.app's routes; Synthesizer renders each request's first chunk and
-BulkSynthesizer (on CPU) every later chunk, each a process holding the model.
+KokoroTTS serves serving.app's routes and holds the G2P; Synthesizer renders each request's first
+chunk and BulkSynthesizer (on CPU) every later chunk, each a process holding only the model.
+Every process imports this module, so it imports no torch: only a synthesizer on the torch
+backend loads it.
 """
 
 import dataclasses
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import bentoml
 
+from engine.config import kokoro_config
+from engine.device import choose_device
 from engine.languages import Phonemizers
-from engine.model import choose_device, kokoro_config
 from engine.settings import Settings
 from engine.speech import SpeechPlanner
+from engine.synthesis import Backend
+from engine.tts import load_backend
 from engine.voices import VoiceLibrary
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
 from serving.admission import Admission
@@ -27,9 +31,6 @@ from serving.model_worker import ModelWorker
 from serving.schedule import FairScheduler
 from serving.synthesize import Lane
 
-if TYPE_CHECKING:
-    from engine.tts import KokoroEngine
-
 SETTINGS = Settings.from_env()
 SERVING = ServingSettings.from_env()
 #: chosen once at import, so that every process, and the batching declared below, agree on it
@@ -37,6 +38,8 @@ DEVICE = choose_device(SETTINGS.device)
 MAX_BATCH_SIZE = SETTINGS.batch_size_for(DEVICE)
 BULK_LANE = SETTINGS.bulk_lane_on(DEVICE)
 WARMUP_TEXT = "Warming up."
+#: the same words as phonemes: a synthesizer has no G2P
+WARMUP_PHONEMES = "wˈɔɹmɪŋ ˈʌp."
 #: on SIGTERM a synthesizer serves on until no chunk has been asked for in this long: the gap
 #: between a request's chunks is far shorter, the HTTP face takes no new requests
 DRAIN_IDLE_S = 3.0
@@ -68,19 +71,17 @@ SYNTHESIZER_CONFIG = {
 }
 
 
-def load_engine() -> "KokoroEngine":
-    from engine.tts import KokoroEngine
-
+def load_synthesizer_backend() -> Backend:
     settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
-    engine = KokoroEngine.from_settings(settings)
-    first = next(engine.planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))
-    engine.render(first.token_ids, "af_heart", 1.0)
-    return engine
+    backend = load_backend(settings, VoiceLibrary(settings.voices_dir))
+    vocab = kokoro_config()["vocab"]
+    backend.render_many([([vocab[p] for p in WARMUP_PHONEMES], "af_heart", 1.0)])
+    return backend
 
 
 def packed_weights() -> Path | None:
     """The weights in BentoML's model store: a bento's own when serving a built bento, so that
-    the image starts offline without converting anything (used when KOKORO_WEIGHTS=auto)."""
+    the image starts offline without converting anything (the torch backend, KOKORO_WEIGHTS=auto)."""
     try:
         return Path(bentoml.models.get(WEIGHTS_MODEL).path)
     except bentoml.exceptions.NotFound:
@@ -104,7 +105,9 @@ class SynthesizerLane:
     holds_model = True
 
     def __init__(self) -> None:
-        self.worker = ModelWorker(type(self).__name__, load_engine, self.niceness) if self.holds_model else None
+        self.worker = (
+            ModelWorker(type(self).__name__, load_synthesizer_backend, self.niceness) if self.holds_model else None
+        )
         if self.worker is not None:
             self.worker.drain_on_sigterm(DRAIN_IDLE_S)
 

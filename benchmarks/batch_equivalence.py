@@ -16,9 +16,9 @@ import torch
 from kokoro.model import KModel
 
 from engine.batching import BatchItem, forward_batch
-from engine.model import choose_device
+from engine.device import choose_device
 from engine.settings import Settings
-from engine.synthesis import chunk_noise
+from engine.torch_forward import chunk_noise
 from engine.voices import VoiceLibrary
 from engine.weights import load_model
 
@@ -51,7 +51,7 @@ def sample_items(model: KModel, voices: VoiceLibrary, specs: Sequence[tuple[int,
         ids = generator.choice(token_pool, length).tolist()
         for position in range(6, length, 7):
             ids[position] = model.vocab[" "]  # words, not one endless word
-        items.append(BatchItem(ids, voices.style(VOICES[index % len(VOICES)], length), speed))
+        items.append(BatchItem(ids, torch.from_numpy(voices.style(VOICES[index % len(VOICES)], length)), speed))
     return items
 
 

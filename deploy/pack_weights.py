@@ -20,7 +20,8 @@ from pathlib import Path
 import bentoml
 import torch
 
-from engine.model import REPO_ID, kokoro_config
+from engine.config import kokoro_config
+from engine.model import REPO_ID
 from engine.settings import Settings
 from engine.weights import load_model
 from service import WEIGHTS_MODEL

@@ -42,7 +42,7 @@ from kokoro.model import KModel
 from kokoro.modules import ProsodyPredictor
 from torch import nn
 
-from .synthesis import chunk_noise
+from .torch_forward import chunk_noise
 
 #: Planning estimate of duration frames per input token (start and end tokens included) at speed 1.
 #: Kokoro-82M gave 2.4 on a few sentences of English; 3 leaves headroom so that a planned batch

@@ -15,10 +15,12 @@ is one word in the user's digits, spoken as the language reads it; a Latin word 
 English (espeak-ng), where misaki would spell its letters as phonemes.
 """
 
+import contextlib
 import re
+import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -216,9 +218,11 @@ def _english(code: str) -> Phonemizer:
     as the parser does. Unlike the parser it misses a sentence that ends in an abbreviation ("in
     the U.S. They"): a sentence too long, which the chunker cuts to fit anyway, not a cut in the
     wrong place."""
-    import spacy
-    from misaki import en, espeak
+    with _torch_kept_out():
+        import spacy
+        from misaki import en, espeak
 
+        nlp = spacy.load(SPACY_ENGLISH, enable=["tok2vec", "tagger"])
     british = code == "b"
 
     class OfflineG2P(en.G2P):
@@ -232,7 +236,6 @@ def _english(code: str) -> Phonemizer:
             self.fallback = espeak.EspeakFallback(british=british)
             self.unk = ""
 
-    nlp = spacy.load(SPACY_ENGLISH, enable=["tok2vec", "tagger"])
     g2p = OfflineG2P(nlp)
     senter = nlp.get_pipe("senter")
 
@@ -244,6 +247,32 @@ def _english(code: str) -> Phonemizer:
         return [s.text for s in senter(nlp.make_doc(paragraph)).sents if s.text.strip()]
 
     return Phonemizer(code, phonemize, split_sentences)
+
+
+@contextlib.contextmanager
+def _torch_kept_out() -> Iterator[None]:
+    """spaCy needs no torch, yet imports it where it can: thinc probes for it on import, and each
+    pipeline load imports every installed spaCy plugin, spacy-curated-transformers (which
+    misaki[en] installs) among them, which imports torch. That is 220 MB in the HTTP face, a
+    process that otherwise never touches torch. Inside, torch cannot be imported (thinc then
+    runs without it) and plugins are not loaded (the pipeline here uses spaCy's own parts only).
+    Where torch is loaded already there is nothing to save, and nothing is changed."""
+    if "torch" in sys.modules:
+        yield
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` raise ImportError
+    try:
+        import spacy.util
+
+        plugins = spacy.util.registry._entry_point_factories
+        loads_plugins, plugins.entry_points = plugins.entry_points, False
+        try:
+            yield
+        finally:
+            plugins.entry_points = loads_plugins
+    finally:
+        if sys.modules.get("torch", "") is None:
+            del sys.modules["torch"]
 
 
 def _espeak(language: str) -> Callable[[str], list[Word]]:

@@ -5,11 +5,9 @@ from the config with an empty checkpoint and then loaded strictly: every key fil
 invented.
 """
 
-import json
 import logging
 import tempfile
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,6 @@ from kokoro.model import KModel
 log = logging.getLogger(__name__)
 
 REPO_ID = "hexgrad/Kokoro-82M"
-
-
-def kokoro_config() -> dict[str, Any]:
-    """Kokoro-82M v1.0's config.json (hidden 512, style 128, 178 tokens, PL-BERT 768x12)."""
-    return json.loads(resources.files(__package__).joinpath("kokoro_config.json").read_text())
 
 
 def empty_kmodel(config: Mapping[str, Any]) -> KModel:
@@ -38,12 +31,3 @@ def load_kmodel(config: Mapping[str, Any], state_dict: Mapping[str, torch.Tensor
     model = empty_kmodel(config)
     model.load_state_dict(state_dict, strict=True)
     return model.to(device).eval()
-
-
-def choose_device(requested: str) -> str:
-    """'auto' means CUDA where torch sees it, else CPU; an explicit 'cuda' without CUDA is an error."""
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"KOKORO_DEVICE={requested} but torch sees no CUDA device; use 'cpu' or 'auto'")
-    return requested

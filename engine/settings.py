@@ -30,6 +30,11 @@ class Settings:
     voices_dir: Path = PROJECT_ROOT / "voices"
     #: 'auto' (CUDA where present, else CPU), 'cpu', 'cuda', 'cuda:1', ...
     device: str = "auto"
+    #: what runs the model: 'onnx' (onnxruntime on the int8 export; CPU only), 'torch' (weights
+    #: from `weights`), or 'auto': onnx on CPU, where it is faster and lighter, torch on CUDA
+    backend: str = "auto"
+    #: onnxruntime's threads per synthesizer (0: one per core)
+    onnx_threads: int = 0
     max_text_chars: int = 10_000
     #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
     #: it off, on CPU, where the decoder, nearly all of a chunk's time, runs item by item anyway and
@@ -53,6 +58,13 @@ class Settings:
     bulk_lane: str = "auto"
     #: TTS_DEBUG: debug logging from the engine and the service
     debug: bool = False
+
+    def backend_for(self, device: str) -> str:
+        if self.backend == "auto":
+            return "onnx" if device == "cpu" else "torch"
+        if self.backend == "onnx" and device != "cpu":
+            raise SettingError(f"KOKORO_BACKEND=onnx runs on CPU only; the device is {device}")
+        return self.backend
 
     def batch_size_for(self, device: str) -> int:
         if self.max_batch_size:
@@ -83,6 +95,8 @@ class Settings:
             cache_dir=Path(env.get("KOKORO_CACHE_DIR") or defaults.cache_dir),
             voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
             device=env.get("KOKORO_DEVICE", defaults.device).strip() or defaults.device,
+            backend=_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), defaults.backend),
+            onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
             max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
             max_batch_size=env_number(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
             max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),

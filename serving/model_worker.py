@@ -1,9 +1,10 @@
 """The synthesizer's side: Kokoro-82M on one thread, chunk jobs in, PCM16 and durations out.
 
-Every torch call runs on one dedicated thread, loading included. Each thread that runs torch gets
-its own OpenMP team, and once a process holds more OpenMP threads than CPUs, libgomp stops
-spin-waiting between parallel regions: renders from BentoML's pool of sync-API threads measured
-25% slower on 2 cores than the same renders on one thread.
+Every model call runs on one dedicated thread, loading included. With torch, each thread that
+runs it gets its own OpenMP team, and once a process holds more OpenMP threads than CPUs, libgomp
+stops spin-waiting between parallel regions: renders from BentoML's pool of sync-API threads
+measured 25% slower on 2 cores than the same renders on one thread. onnxruntime's threads are
+made with its session, on this thread, and so share its CPU priority.
 """
 
 import asyncio
@@ -24,28 +25,28 @@ from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
 from .metrics import BATCH_SIZE, CHUNKS_RENDERED
 
 if TYPE_CHECKING:
-    from engine.tts import KokoroEngine
+    from engine.synthesis import Backend
 
 log = logging.getLogger("kokoro_tts")
 
 
 class ModelWorker:
-    def __init__(self, name: str, load: Callable[[], "KokoroEngine"], niceness: int = 0):
-        """`niceness` is added to the nice value of the model's thread and of its OpenMP team."""
+    def __init__(self, name: str, load: Callable[[], "Backend"], niceness: int = 0):
+        """`niceness` is added to the nice value of the model's thread and of the threads it starts."""
         self.name = name
-        self.torch_thread = ThreadPoolExecutor(
-            1, thread_name_prefix="torch", initializer=lower_cpu_priority, initargs=(niceness,)
+        self.model_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="model", initializer=lower_cpu_priority, initargs=(niceness,)
         )
-        self.engine = self.torch_thread.submit(load).result()
+        self.backend = self.model_thread.submit(load).result()
         self.calls_in_flight = 0
         self.last_call_at = time.monotonic()
-        log.info("%s ready: %s on %s", name, self.engine.source, self.engine.device)
+        log.info("%s ready: %s on %s", name, self.backend.source, self.backend.device)
 
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
         BATCH_SIZE.labels(self.name).observe(len(jobs))
         self.calls_in_flight += 1
         try:
-            audio = await asyncio.get_running_loop().run_in_executor(self.torch_thread, self._render, jobs)
+            audio = await asyncio.get_running_loop().run_in_executor(self.model_thread, self._render, jobs)
         finally:
             self.calls_in_flight -= 1
             self.last_call_at = time.monotonic()
@@ -78,16 +79,16 @@ class ModelWorker:
         signal.signal(signal.SIGTERM, on_sigterm)
 
     def status(self) -> SynthesizerStatus:
-        return SynthesizerStatus(device=self.engine.device, weights_source=self.engine.source)
+        return SynthesizerStatus(device=self.backend.device, weights_source=self.backend.source)
 
     def _render(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
-        rendered = self.engine.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
+        rendered = self.backend.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
         return [ChunkAudio(pcm16=r.pcm16.astype("<i2").tobytes(), frames=r.frames.tolist()) for r in rendered]
 
 
 def lower_cpu_priority(niceness: int) -> None:
     """Lowers the CPU priority of the calling thread and of the threads it starts later (torch's
-    OpenMP team). Where Linux groups processes by session (autogroup), nice values weigh only
+    OpenMP team, onnxruntime's pool). Where Linux groups processes by session (autogroup), nice values weigh only
     within a group, and BentoML starts each service in a session of its own: there the group's
     own nice value is what counts against the other services, so it is lowered too."""
     if niceness <= 0:

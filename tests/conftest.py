@@ -6,7 +6,8 @@ import pytest
 import torch
 from kokoro.model import KModel
 
-from engine.model import empty_kmodel, kokoro_config
+from engine.config import kokoro_config
+from engine.model import empty_kmodel
 
 #: Kokoro-82M's architecture shrunk where kokoro lets it: a small PL-BERT, one prosody layer,
 #: one resblock. style_dim stays 128 (KModel splits the voice vector at 128), hidden_dim and the

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.batching import FRAMES_PER_TOKEN, BatchItem, decode_batch, estimated_frames, forward_batch, group_by_length
-from engine.synthesis import chunk_noise, forward
+from engine.torch_forward import chunk_noise, forward
 
 #: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
 #: masked instance norm) move the tiny model's audio (amplitude ~2.5) by about 3e-6.

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
+from engine.config import kokoro_config
 from engine.errors import LanguageUnavailable, UnknownLanguage
 from engine.languages import Phonemizer, Phonemizers, resolve_language, split_at_cjk_marks, split_at_marks
-from engine.model import kokoro_config
 from engine.text import plan_chunks
 from engine.timing import word_timings
 

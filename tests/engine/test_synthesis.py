@@ -3,11 +3,12 @@ import pytest
 import torch
 
 from engine.audio import to_pcm16
+from engine.config import kokoro_config
 from engine.languages import Phonemizers
-from engine.model import kokoro_config
 from engine.speech import SpeechPlanner, speak
-from engine.synthesis import FADE_SAMPLES, chunk_noise, fade_edges, forward, render
+from engine.synthesis import FADE_SAMPLES, fade_edges
 from engine.timing import SAMPLES_PER_FRAME
+from engine.torch_forward import chunk_noise, forward, render
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
 
@@ -72,7 +73,7 @@ def test_word_times_run_across_chunks_in_order_and_inside_the_audio(tiny_model, 
     voices = planner.voices
 
     def render_tiny(ids, voice, speed):
-        return render(tiny_model, ids, voices.style(voice, len(ids)), speed)
+        return render(tiny_model, ids, torch.from_numpy(voices.style(voice, len(ids))), speed)
 
     text = "Hello there, friend. " * 7
     chunks = list(speak(planner, render_tiny, text, "af_test"))

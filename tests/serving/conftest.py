@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from engine.config import kokoro_config
 from engine.languages import Phonemizers
-from engine.model import kokoro_config
 from engine.settings import Settings
 from engine.speech import SpeechPlanner
 from engine.timing import SAMPLES_PER_FRAME

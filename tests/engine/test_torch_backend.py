@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.tts import KokoroEngine
+from engine.torch_backend import TorchBackend
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
 
@@ -15,15 +15,15 @@ def voices(tmp_path):
 
 
 @pytest.mark.parametrize("batched_stages", ["all", "front"])
-def test_batched_and_one_by_one_engines_render_the_same_chunks(tiny_model, voices, batched_stages):
+def test_batched_and_one_by_one_backends_render_the_same_chunks(tiny_model, voices, batched_stages):
     """Random weights: checks that the batch path keeps order and items apart, not speech."""
     jobs = [
         ([15, 25], "am_two", 1.3),
         ([10, 20, 30, 40, 50, 60, 70], "af_one", 1.0),
         (list(range(20, 40)), "af_one", 0.9),
     ]
-    one_by_one = KokoroEngine(tiny_model, "tiny", voices, 1_000, batched_stages="off")
-    batched = KokoroEngine(tiny_model, "tiny", voices, 1_000, batched_stages=batched_stages, max_batch_frames=10_000)
+    one_by_one = TorchBackend(tiny_model, "tiny", voices, batched_stages="off")
+    batched = TorchBackend(tiny_model, "tiny", voices, batched_stages=batched_stages, max_batch_frames=10_000)
     expected = one_by_one.render_many(jobs)
     got = batched.render_many(jobs)
     assert [r.frames.tolist() for r in got] == [r.frames.tolist() for r in expected]
@@ -35,6 +35,6 @@ def test_batched_and_one_by_one_engines_render_the_same_chunks(tiny_model, voice
 
 def test_a_batch_over_the_frame_cap_is_split_and_keeps_the_callers_order(tiny_model, voices):
     jobs = [(list(range(10, 30)), "af_one", 1.0), ([11, 12], "am_two", 1.0), (list(range(10, 20)), "am_two", 1.0)]
-    engine = KokoroEngine(tiny_model, "tiny", voices, 1_000, batched_stages="all", max_batch_frames=40)
-    rendered = engine.render_many(jobs)
+    backend = TorchBackend(tiny_model, "tiny", voices, batched_stages="all", max_batch_frames=40)
+    rendered = backend.render_many(jobs)
     assert [len(r.frames) for r in rendered] == [22, 4, 12]

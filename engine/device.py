@@ -1,0 +1,31 @@
+"""Which device the model runs on, decided once at start without importing torch.
+
+Every BentoML process imports the service module, and the batching it declares depends on the
+device, so each must reach the same answer; importing torch only to ask would cost the HTTP face
+and the CPU synthesizers 220 MB each. The CUDA driver answers the same question: it sees the
+devices CUDA_VISIBLE_DEVICES leaves, as torch does. Torch itself checks again where it runs the
+model (engine.torch_backend).
+"""
+
+import ctypes
+
+
+def cuda_device_count() -> int:
+    """GPUs the CUDA driver sees; 0 where there is no driver."""
+    try:
+        driver = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
+
+
+def choose_device(requested: str) -> str:
+    """'auto' means CUDA where a GPU is visible, else CPU; an explicit 'cuda' without one is an error."""
+    if requested == "auto":
+        return "cuda" if cuda_device_count() else "cpu"
+    if requested.startswith("cuda") and not cuda_device_count():
+        raise RuntimeError(f"KOKORO_DEVICE={requested} but the CUDA driver sees no GPU; use 'cpu' or 'auto'")
+    return requested

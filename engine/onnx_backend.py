@@ -1,0 +1,106 @@
+"""Kokoro-82M's int8 ONNX export on onnxruntime: the CPU path.
+
+On a CPU, onnxruntime's int8 kernels run this export faster than torch runs the same weights
+dequantised (2026-11-26, 2 cores: 1.16x for a 100-token chunk, 1.75x for 300), and the process
+needs no torch: about 250 MB against 1 GB and more. It is the same model as the torch path
+(benchmarks/weights_parity.py prints their log-mel similarity and duration agreement).
+
+Two things the export lacks are put back here. The word timestamps need each token's predicted
+duration, which the graph computes but does not output: a copy of the graph with that tensor as a
+second output is made once and cached (`durations_graph`). And its iSTFT skips the window
+normalisation torch's applies, so its audio is 1.5x louder: the sum of the squared Hann windows
+that overlap at each sample, for kokoro's n_fft 20 and hop 5.
+"""
+
+import ctypes
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
+from .synthesis import ChunkRequest, Rendered, finish
+from .timing import SAMPLES_PER_FRAME
+from .voices import VoiceLibrary
+
+log = logging.getLogger(__name__)
+
+#: the graph's tensor holding each token's duration in frames: round(sum(sigmoid(..)) / speed), at least 1
+DURATIONS_TENSOR = "/encoder/Cast_output_0"
+#: 1 / Σ hann(20)² over the 4 windows overlapping each sample (hop 5): torch's istft divides by it
+LOUDNESS = 1 / 1.5
+
+
+class OnnxBackend:
+    device = "cpu"
+    source = ONNX_SOURCE
+
+    def __init__(self, session: onnxruntime.InferenceSession, voices: VoiceLibrary):
+        self.session = session
+        self.voices = voices
+
+    @classmethod
+    def load(cls, cache_dir: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
+        """`threads`: onnxruntime's intra-op threads (0: one per core).
+
+        The session is made on the calling thread, whose CPU priority onnxruntime's threads
+        inherit (serving.model_worker lowers it for the bulk lane)."""
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Between runs the threads sleep rather than spin: a spinning bulk lane would take the
+        # cores from the first-chunk lane, whose whole point is to get them at once.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # The arena keeps the largest chunk's buffers for ever (1 GB after a 500-token chunk);
+        # without it, memory goes back after each chunk.
+        options.enable_cpu_mem_arena = False
+        session = onnxruntime.InferenceSession(
+            str(durations_graph(cache_dir)), options, providers=["CPUExecutionProvider"]
+        )
+        log.info("onnxruntime %s: Kokoro-82M from %s on CPU", onnxruntime.__version__, ONNX_SOURCE)
+        return cls(session, voices)
+
+    def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
+        return [self.render(*job) for job in jobs]
+
+    def render(self, token_ids: Sequence[int], voice: str, speed: float) -> Rendered:
+        samples, frames = self.session.run(
+            None,
+            {
+                "tokens": np.array([[0, *token_ids, 0]], dtype=np.int64),
+                "style": self.voices.style(voice, len(token_ids)).reshape(1, -1),
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )
+        frames = frames.reshape(-1).astype(np.int64)
+        samples = samples.reshape(-1).astype(np.float32) * np.float32(LOUDNESS)
+        if samples.shape[0] != frames.sum() * SAMPLES_PER_FRAME:
+            raise RuntimeError(f"model gave {samples.shape[0]} samples for {frames.sum()} frames")
+        return finish(samples, frames)
+
+
+def durations_graph(cache_dir: Path) -> Path:
+    """The export with each token's duration as a second output, made once per export and cached."""
+    path = cache_dir / f"kokoro-v1.0.int8.durations-{ONNX_SHA256[:16]}.onnx"
+    if not path.is_file():
+        log.info("adding the durations output to the ONNX export (once): %s", path)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        write_durations_graph(path)
+        # glibc keeps the graph's parsed copy otherwise: 35 MB more for the process's whole life
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return path
+
+
+def write_durations_graph(path: Path) -> None:
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes())
+    if not any(DURATIONS_TENSOR in node.output for node in model.graph.node):
+        raise RuntimeError(f"the ONNX export has no {DURATIONS_TENSOR}: not Kokoro-82M v1.0's graph")
+    model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS_TENSOR, onnx.TensorProto.INT64, None))
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    onnx.save(model, partial)
+    partial.replace(path)

