@@ -57,3 +57,13 @@ def test_batched_stages_are_the_front_on_cpu_and_all_on_cuda_unless_set():
     assert Settings.from_env({"KOKORO_BATCHED_FORWARD": "Off"}).batched_stages_for("cuda") == "off"
     with pytest.raises(SettingError, match="KOKORO_BATCHED_FORWARD"):
         Settings.from_env({"KOKORO_BATCHED_FORWARD": "on"})
+
+
+def test_the_backend_is_onnxruntime_on_cpu_and_torch_on_cuda_unless_set():
+    assert Settings.from_env({}).backend_for("cpu") == "onnx"
+    assert Settings.from_env({}).backend_for("cuda") == "torch"
+    assert Settings.from_env({"KOKORO_BACKEND": "torch"}).backend_for("cpu") == "torch"
+    with pytest.raises(SettingError, match="CPU only"):
+        Settings.from_env({"KOKORO_BACKEND": "onnx"}).backend_for("cuda:0")
+    with pytest.raises(SettingError, match="KOKORO_BACKEND"):
+        Settings.from_env({"KOKORO_BACKEND": "tensorrt"})

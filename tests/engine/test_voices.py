@@ -1,8 +1,15 @@
+import pickle
+import zipfile
+
+import numpy as np
 import pytest
 import torch
 
 from engine.errors import InvalidInput, UnknownVoice
-from engine.voices import PACK_SHAPE, VoiceLibrary
+from engine.settings import PROJECT_ROOT
+from engine.voices import PACK_SHAPE, VoiceLibrary, read_pack
+
+STOCK_VOICES = PROJECT_ROOT / "voices"
 
 
 @pytest.fixture
@@ -43,3 +50,22 @@ def test_a_blend_averages_its_voices(library):
 def test_a_blend_has_a_bounded_size(library):
     with pytest.raises(InvalidInput, match="at most"):
         library.validate(",".join(["af_zero"] * 5))
+
+
+def test_packs_read_without_torch_equal_torch_load(tmp_path):
+    strided = torch.arange(24.0).reshape(2, 3, 4).transpose(0, 2)[1:]  # a view: offset and strides
+    torch.save(strided, tmp_path / "view.pt")
+    np.testing.assert_array_equal(read_pack(tmp_path / "view.pt"), strided.numpy())
+    stock = sorted(STOCK_VOICES.glob("*.pt"))
+    assert len(stock) == 54
+    for path in stock:
+        np.testing.assert_array_equal(read_pack(path), torch.load(path, weights_only=True).numpy())
+
+
+def test_a_pack_that_holds_anything_but_a_tensor_is_refused(tmp_path):
+    torch.save({"style": torch.zeros(3), "note": print}, tmp_path / "odd.pt")
+    with pytest.raises(pickle.UnpicklingError, match="may not hold .*print"):
+        read_pack(tmp_path / "odd.pt")
+    (tmp_path / "plain.pt").write_bytes(b"not a zip")
+    with pytest.raises(zipfile.BadZipFile):
+        read_pack(tmp_path / "plain.pt")

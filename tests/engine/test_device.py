@@ -1,0 +1,22 @@
+import pytest
+
+from engine import device
+
+
+def test_auto_is_cpu_where_the_cuda_driver_sees_no_gpu(monkeypatch):
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 0)
+    assert device.choose_device("auto") == "cpu"
+    with pytest.raises(RuntimeError, match="KOKORO_DEVICE=cuda but the CUDA driver sees no GPU"):
+        device.choose_device("cuda")
+
+
+def test_auto_is_cuda_where_the_driver_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 2)
+    assert device.choose_device("auto") == "cuda"
+    assert device.choose_device("cuda:1") == "cuda:1"
+    assert device.choose_device("cpu") == "cpu"
+
+
+def test_the_driver_count_is_zero_without_a_driver():
+    """This machine and CI have no GPU: the probe must say so rather than fail."""
+    assert device.cuda_device_count() == 0
