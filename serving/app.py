@@ -25,6 +25,7 @@ from schemas import (
     VoicesResponse,
 )
 
+from . import demo
 from .config import ServingSettings
 from .errors import ApiError, Unauthorized, error_response
 from .lifecycle import ClientLeft, TTSServer, server_of
@@ -36,8 +37,8 @@ log = logging.getLogger("kokoro_tts")
 VERSION = "0.2.0"
 #: status of a request whose client left before its answer (nginx's "client closed request")
 CLIENT_CLOSED = 499
-#: routes an orchestrator or a load balancer calls without a key
-OPEN_PATHS = frozenset({"/tts/health"})
+#: routes called without a key: by an orchestrator or a load balancer, and the demo page's static files
+OPEN_PATHS = frozenset({"/tts/health", *demo.PATHS})
 ROUTES = frozenset(
     {"/tts/", "/tts/stream", "/tts/voices", "/tts/health", "/v1/audio/speech", "/v1/models", "/v1/audio/voices"}
 )
@@ -148,6 +149,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         return await server_of(request).speak_events(request)
 
     register_openai_api(app)
+    demo.register(app)
 
     @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def unknown_route(unknown: str) -> JSONResponse:
@@ -181,6 +183,7 @@ def api_info() -> dict:
             "GET /tts/voices": "The voices available",
             "GET /tts/health": "Whether the model is loaded; 503 until it is",
             "GET /tts/": "This description",
+            f"GET {demo.PAGE_PATH}": "A demo page: speak text in the browser, each word highlighted as it is heard",
             "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
             "GET /v1/models": "OpenAI-compatible model list",
             "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
@@ -201,7 +204,7 @@ def api_info() -> dict:
 
 
 class ApiKeyMiddleware:
-    """With TTS_API_KEY set, every route but health wants `Authorization: Bearer <key>`."""
+    """With TTS_API_KEY set, every route but OPEN_PATHS wants `Authorization: Bearer <key>`."""
 
     def __init__(self, app: ASGIApp, key: str):
         self.app = app
