@@ -20,6 +20,7 @@ class FairScheduler:
     def __init__(self, slots: int):
         if slots < 1:
             raise ValueError("a scheduler needs at least one slot")
+        self._slots = slots
         self._free = slots
         self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
@@ -35,6 +36,11 @@ class FairScheduler:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    @property
+    def idle(self) -> bool:
+        """No work running and none waiting."""
+        return self._free == self._slots and not self._waiting
 
     async def _acquire(self, served_s: float) -> None:
         if self._free > 0 and not self._waiting:

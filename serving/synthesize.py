@@ -62,11 +62,26 @@ async def _call(synthesizer: Synthesizer, job: ChunkJob) -> list[ChunkAudio]:
         raise
 
 
+def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
+    """The lane for a request's first chunk: the first lane, unless it is busy and the later lane
+    is idle. On CPU a chunk in flight cannot be paused: when two requests start together, the
+    second one's first chunk would hold the first lane for most of a second after the first one's,
+    and a short request arriving then would wait for it. In the idle bulk lane it runs on what the
+    first lane leaves, and the first lane is free for the next request at once."""
+    if first_lane.scheduler.idle or not later_lane.scheduler.idle:
+        return first_lane
+    return later_lane
+
+
 async def spoken_chunks(
     plan: ChunkPlan, request: TTSRequest, first_lane: Lane, later_lane: Lane
 ) -> AsyncIterator[tuple[Chunk, Rendered]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
-    the caller hears anything), the rest through `later_lane`, one chunk ahead."""
+    the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead.
+
+    The second chunk is asked for once the first is done, not beside it: on CPU the two would
+    share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
+    and the later lane would look busy to the next request's `opening_lane`."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     served_s = 0.0
@@ -82,23 +97,23 @@ async def spoken_chunks(
 
         return asyncio.ensure_future(rendered())
 
-    pending = await submit(first_lane)
+    pending = await submit(opening_lane(first_lane, later_lane))
+    upcoming = None
     first = True
     try:
         while pending is not None:
-            upcoming = await submit(later_lane)
-            try:
-                chunk, audio = await pending
-            except BaseException:
-                pending = upcoming
-                raise
+            if not first:
+                upcoming = await submit(later_lane)
+            chunk, audio = await pending
             if first:
                 FIRST_AUDIO.observe(loop.time() - started)
                 first = False
+                upcoming = await submit(later_lane)
             served_s += audio.pcm16.shape[0] / SAMPLE_RATE
-            pending = upcoming
+            pending, upcoming = upcoming, None
             yield chunk, audio
     finally:
-        if pending is not None and not pending.done():
-            pending.cancel()
-            CHUNKS_CANCELLED.inc()
+        for task in (pending, upcoming):
+            if task is not None and not task.done():
+                task.cancel()
+                CHUNKS_CANCELLED.inc()
