@@ -8,7 +8,7 @@ a chunk already inside the model finishes there, and nothing after it is sent.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
@@ -87,28 +87,30 @@ async def spoken_chunks(
     served_s = 0.0
     chunks = aiter(plan)
 
-    async def submit(lane: Lane) -> asyncio.Task[tuple[Chunk, Rendered]] | None:
+    async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, Rendered]] | None:
         chunk = await anext(chunks, None)
         if chunk is None:
             return None
 
         async def rendered() -> tuple[Chunk, Rendered]:
-            return chunk, await render(lane, chunk, request, served_s)
+            # chosen when the chunk takes its place in the lane, with no await between: requests
+            # that start together each see the others' chunks already placed
+            return chunk, await render(choose_lane(), chunk, request, served_s)
 
         return asyncio.ensure_future(rendered())
 
-    pending = await submit(opening_lane(first_lane, later_lane))
+    pending = await submit(lambda: opening_lane(first_lane, later_lane))
     upcoming = None
     first = True
     try:
         while pending is not None:
             if not first:
-                upcoming = await submit(later_lane)
+                upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
             if first:
                 FIRST_AUDIO.observe(loop.time() - started)
                 first = False
-                upcoming = await submit(later_lane)
+                upcoming = await submit(lambda: later_lane)
             served_s += audio.pcm16.shape[0] / SAMPLE_RATE
             pending, upcoming = upcoming, None
             yield chunk, audio

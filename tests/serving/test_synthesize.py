@@ -61,3 +61,25 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
     assert queued_behind[0] == ("first", 0)  # nothing asked of the later lane beside the first chunk
     # then each chunk renders in the later lane with the next one already queued behind it
     assert queued_behind[1:] == [("later", 1)] * (len(spoken) - 2) + [("later", 0)]
+
+
+async def test_two_requests_starting_together_open_in_different_lanes(planner):
+    first, later = lanes()
+    request = TTSRequest(text=LONG, voice="af_heart")
+    plans = [await ChunkPlan.start(planner, request) for _ in range(2)]
+    openings = []
+    for lane in (first, later):
+        original = lane.synthesizer.synthesize
+
+        async def recording(jobs, lane=lane, original=original):
+            openings.append(lane)
+            return await original(jobs)
+
+        lane.synthesizer.synthesize = recording
+
+    async def opening(plan: ChunkPlan) -> None:
+        async for _ in spoken_chunks(plan, request, first, later):
+            return
+
+    await asyncio.gather(*(opening(plan) for plan in plans))
+    assert openings[:2] == [first, later]
