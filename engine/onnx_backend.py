@@ -56,6 +56,9 @@ class OnnxBackend:
         # Between runs the threads sleep rather than spin: a spinning bulk lane would take the
         # cores from the first-chunk lane, whose whole point is to get them at once.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Denormal floats (the decoder's decaying signals) take the slow path on x86: flushed to
+        # zero, a chunk rendered 8-15% faster on 2 cores (2026-11-26); below 1e-38, no one hears them.
+        options.add_session_config_entry("session.set_denormal_as_zero", "1")
         # The arena makes a chunk 25% faster than malloc'ing every buffer, but keeps the largest
         # chunk's buffers for ever (640 MB after a 300-token chunk): it is shrunk after every run
         # instead (`run_options`), which costs 5% and holds the process near 250 MB. Memory patterns are
