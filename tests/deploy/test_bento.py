@@ -213,12 +213,15 @@ def bento_server(bento, tmp_path_factory) -> Iterator[str]:
 
     KOKORO_CACHE_DIR is an empty folder (not the image's /home/bentoml path): the weights must
     come from the bento, so nothing may be converted into it; everything else is the bento's own.
+    On the torch backend, which is what a GPU runs and what the packed weights are for; the CPU's
+    onnxruntime backend reads the export from the installed packages (tests/deploy/test_image.py
+    runs the cpu image with its defaults).
     """
     info = yaml.safe_load((bento / "bento.yaml").read_text())
     envs = {e["name"]: e["value"] for e in info["envs"]}
     cache = tmp_path_factory.mktemp("empty-cache")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KOKORO_VOICES_DIR", "KOKORO_MODEL_DIR")}
-    env.update(envs, HF_HUB_OFFLINE="1", KOKORO_DEVICE="cpu", PATH=f"{VENV_BIN}:{env['PATH']}")
+    env.update(envs, HF_HUB_OFFLINE="1", KOKORO_DEVICE="cpu", KOKORO_BACKEND="torch", PATH=f"{VENV_BIN}:{env['PATH']}")
     # a fresh BENTOML_HOME with an empty model store: the weights can only be the bento's copy
     env.update(KOKORO_CACHE_DIR=str(cache), BENTOML_HOME=str(tmp_path_factory.mktemp("fresh-bentoml-home")))
     port = free_port()
