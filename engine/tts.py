@@ -5,7 +5,6 @@ durations out. The HTTP face holds only a planner. Scripts, tests and benchmarks
 `KokoroEngine`, whose `speak` does a request's whole work in-process.
 """
 
-import logging
 from collections.abc import Iterator, Sequence
 
 from .config import kokoro_config
@@ -15,8 +14,6 @@ from .settings import Settings
 from .speech import SpeechPlanner, SpokenChunk, speak
 from .synthesis import Backend, Rendered
 from .voices import VoiceLibrary
-
-log = logging.getLogger(__name__)
 
 
 def load_backend(settings: Settings, voices: VoiceLibrary) -> Backend:
