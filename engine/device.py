@@ -8,6 +8,10 @@ model (engine.torch_backend).
 """
 
 import ctypes
+from pathlib import Path
+
+#: CPU flags (Linux's names) whose int8 dot product accumulates in int32 without saturating
+VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 
 
 def cuda_device_count() -> int:
@@ -29,3 +33,13 @@ def choose_device(requested: str) -> str:
     if requested.startswith("cuda") and not cuda_device_count():
         raise RuntimeError(f"KOKORO_DEVICE={requested} but the CUDA driver sees no GPU; use 'cpu' or 'auto'")
     return requested
+
+
+def cpu_has_vnni(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether onnxruntime's u8×s8 products are exact here (engine.onnx_graph); False where unknown."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return not VNNI_FLAGS.isdisjoint(flags)

@@ -5,11 +5,11 @@ dequantised (2026-11-26, 2 cores: 1.16x for a 100-token chunk, 1.75x for 300), a
 needs no torch: about 250 MB against 1 GB and more. It is the same model as the torch path
 (benchmarks/weights_parity.py prints their log-mel similarity and duration agreement).
 
-Two things the export lacks are put back here. The word timestamps need each token's predicted
-duration, which the graph computes but does not output: a copy of the graph with that tensor as a
-second output is made once and cached (`durations_graph`). And its iSTFT skips the window
-normalisation torch's applies, so its audio is 1.5x louder: the sum of the squared Hann windows
-that overlap at each sample, for kokoro's n_fft 20 and hop 5.
+The graph is changed once and cached (`prepared_graph`, engine.onnx_graph): each token's
+predicted duration, which the word timestamps need, becomes a second output, and on CPUs with VNNI
+the convolutions run as faster signed int8 products, bit for bit the same. And the export's iSTFT
+skips the window normalisation torch's applies, so its audio is 1.5x louder: the sum of the
+squared Hann windows that overlap at each sample, for kokoro's n_fft 20 and hop 5.
 """
 
 import ctypes
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
+from .device import cpu_has_vnni
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
 from .synthesis import ChunkRequest, Rendered, finish
 from .timing import SAMPLES_PER_FRAME
@@ -28,8 +29,6 @@ from .voices import VoiceLibrary
 
 log = logging.getLogger(__name__)
 
-#: the graph's tensor holding each token's duration in frames: round(sum(sigmoid(..)) / speed), at least 1
-DURATIONS_TENSOR = "/encoder/Cast_output_0"
 #: 1 / Σ hann(20)² over the 4 windows overlapping each sample (hop 5): torch's istft divides by it
 LOUDNESS = 1 / 1.5
 
@@ -65,7 +64,7 @@ class OnnxBackend:
         # planned per input shape, and nearly every chunk has a new one: planning cost 30% more.
         options.enable_mem_pattern = False
         session = onnxruntime.InferenceSession(
-            str(durations_graph(cache_dir)), options, providers=["CPUExecutionProvider"]
+            str(prepared_graph(cache_dir)), options, providers=["CPUExecutionProvider"]
         )
         log.info("onnxruntime %s: Kokoro-82M from %s on CPU", onnxruntime.__version__, ONNX_SOURCE)
         return cls(session, voices)
@@ -90,25 +89,29 @@ class OnnxBackend:
         return finish(samples, frames)
 
 
-def durations_graph(cache_dir: Path) -> Path:
-    """The export with each token's duration as a second output, made once per export and cached."""
-    path = cache_dir / f"kokoro-v1.0.int8.durations-{ONNX_SHA256[:16]}.onnx"
+def prepared_graph(cache_dir: Path) -> Path:
+    """The export as this CPU runs it (see engine.onnx_graph), made once per export and kind of CPU."""
+    vnni = cpu_has_vnni()
+    kind = "durations.vnni-matmuls" if vnni else "durations"
+    path = cache_dir / f"kokoro-v1.0.int8.{kind}-{ONNX_SHA256[:16]}.onnx"
     if not path.is_file():
-        log.info("adding the durations output to the ONNX export (once): %s", path)
+        log.info("preparing the ONNX export for this CPU (once): %s", path)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        write_durations_graph(path)
+        write_prepared_graph(path, vnni)
         # glibc keeps the graph's parsed copy otherwise: 35 MB more for the process's whole life
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     return path
 
 
-def write_durations_graph(path: Path) -> None:
+def write_prepared_graph(path: Path, vnni: bool) -> None:
     import onnx
 
+    from .onnx_graph import convs_as_matmuls, with_durations
+
     model = onnx.load_from_string(onnx_bytes())
-    if not any(DURATIONS_TENSOR in node.output for node in model.graph.node):
-        raise RuntimeError(f"the ONNX export has no {DURATIONS_TENSOR}: not Kokoro-82M v1.0's graph")
-    model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS_TENSOR, onnx.TensorProto.INT64, None))
+    with_durations(model)
+    if vnni:
+        log.info("%d convolutions as signed int8 products (VNNI)", convs_as_matmuls(model))
     partial = path.with_suffix(f".{os.getpid()}.partial")
     onnx.save(model, partial)
     partial.replace(path)

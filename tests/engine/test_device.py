@@ -20,3 +20,17 @@ def test_auto_is_cuda_where_the_driver_sees_a_gpu(monkeypatch):
 def test_the_driver_count_is_zero_without_a_driver():
     """This machine and CI have no GPU: the probe must say so rather than fail."""
     assert device.cuda_device_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("fpu avx2 avx512f avx512_vnni", True), ("fpu avx2 avx_vnni", True), ("fpu avx2 avx512f", False)],
+)
+def test_vnni_is_read_from_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+    assert device.cpu_has_vnni(cpuinfo) is expected
+
+
+def test_vnni_is_false_where_the_cpu_cannot_be_read(tmp_path):
+    assert device.cpu_has_vnni(tmp_path / "missing") is False
