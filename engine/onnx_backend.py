@@ -45,6 +45,11 @@ class OnnxBackend:
 
     @classmethod
     def load(cls, cache_dir: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
+        """The export as prepared for this CPU (`prepared_graph`); see `from_graph`."""
+        return cls.from_graph(prepared_graph(cache_dir), voices, threads)
+
+    @classmethod
+    def from_graph(cls, graph: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
         """`threads`: onnxruntime's intra-op threads (0: one per core).
 
         The session is made on the calling thread, whose CPU priority onnxruntime's threads
@@ -63,9 +68,7 @@ class OnnxBackend:
         # instead (`run_options`), which costs 5% and holds the process near 250 MB. Memory patterns are
         # planned per input shape, and nearly every chunk has a new one: planning cost 30% more.
         options.enable_mem_pattern = False
-        session = onnxruntime.InferenceSession(
-            str(prepared_graph(cache_dir)), options, providers=["CPUExecutionProvider"]
-        )
+        session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
         log.info("onnxruntime %s: Kokoro-82M from %s on CPU", onnxruntime.__version__, ONNX_SOURCE)
         return cls(session, voices)
 

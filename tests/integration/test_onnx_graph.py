@@ -2,7 +2,6 @@
 
 import numpy as np
 import onnx
-import onnxruntime
 import pytest
 
 from engine.device import cpu_has_vnni
@@ -20,8 +19,7 @@ TEXT = "Every morning the harbour wakes before the town does; by noon, the tide 
 def test_the_rewritten_convolutions_give_the_exports_own_audio_and_durations(engine, tmp_path):
     unrewritten = tmp_path / "export-with-durations.onnx"
     write_prepared_graph(unrewritten, vnni=False)
-    session = onnxruntime.InferenceSession(str(unrewritten), providers=["CPUExecutionProvider"])
-    reference = OnnxBackend(session, engine.backend.voices)
+    reference = OnnxBackend.from_graph(unrewritten, engine.backend.voices)
     prepared = onnx.load(prepared_graph(Settings.from_env().cache_dir), load_external_data=False)
     assert [node.op_type for node in prepared.graph.node].count("ConvInteger") == 3  # of 87: strided or grouped
     for chunk in engine.planner.plan(TEXT, "af_heart", 1.0):
