@@ -22,7 +22,12 @@ OUT="${OUT:-$PWD/out/gpu}"
 mkdir -p "$GPU_HOME/wheels" "$OUT"
 
 receive() {
-  local bundle="$1"
+  local bundle="$1" wanted here
+  wanted="$(basename "$(dirname "$bundle")")"
+  here="$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+  if [ "$wanted" != "$here" ]; then
+    echo "$bundle holds wheels for Python $wanted, but $PYTHON is $here: pack for $here"; exit 1
+  fi
   (cd "$bundle" && sha256sum --quiet -c SHA256SUMS)
   cp "$bundle"/*.whl "$bundle/MANIFEST" "$GPU_HOME/wheels/"
   echo "received $(ls "$bundle"/*.whl | wc -l) wheels from $bundle; $(ls "$GPU_HOME"/wheels/*.whl | wc -l) of $(wc -l < "$GPU_HOME/wheels/MANIFEST") here"
