@@ -7,11 +7,12 @@ Its 87 convolutions are ConvInteger with unsigned weights, which onnxruntime run
 u8×u8 GEMM. On CPUs with VNNI the u8×s8 GEMM is twice as fast (one vpdpbusd does what u8×u8 needs
 two instructions for), and onnxruntime's MatMulInteger reaches it where its ConvInteger does not.
 `convs_as_matmuls` rewrites each same-padded, stride-1 convolution as that product over the
-shifted copies of its input (im2col in the graph): 17-27% faster for a whole chunk on 2 cores
-(2026-11-26). The integers are the same: a weight w with zero point z becomes w - 128 with zero
-point z - 128, and VNNI accumulates in int32 without saturating, so the audio is bit for bit the
-graph's own (tests/engine/test_onnx_graph.py). Without VNNI the u8×s8 kernels sum pairs in int16
-and can saturate, so there the convolutions are left as they are (engine.device.cpu_has_vnni).
+shifted copies of its input (im2col in the graph): a whole chunk 1.16x to 1.27x faster on 2
+cores (2026-11-26, benchmarks/onnx_graph.py). The integers are the same: a weight w with zero
+point z becomes w - 128 with zero point z - 128, and VNNI accumulates in int32 without
+saturating, so the audio is bit for bit the graph's own (tests/engine/test_onnx_graph.py).
+Without VNNI the u8×s8 kernels sum pairs in int16 and can saturate, so there the convolutions
+are left as they are (engine.device.cpu_has_vnni).
 """
 
 import numpy as np
