@@ -4,7 +4,7 @@ schema and the tests. Field names follow the Kokoro TTS API Server that clients 
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.audio import SAMPLE_RATE
 from engine.languages import LANGUAGE_NAMES
@@ -36,13 +36,23 @@ class TTSRequest(BaseModel):
         None, description="Override the voice's language: a b e f h i j p z, or a name such as en-us, en-gb, es"
     )
 
+    @field_validator("voice")
+    @classmethod
+    def _voice_names(cls, voice: str) -> str:
+        """The names without the spaces around them ("af_heart\n" is af_heart), as the voice
+        library reads them: the response's X-Voice header carries this value."""
+        return ",".join(name.strip() for name in voice.split(","))
+
 
 class WordTimestamp(BaseModel):
     word: str = Field(description="The word as the user wrote it")
     start_time: float = Field(description="Seconds from the start of the audio")
     end_time: float
     phonemes: str
-    whitespace: bool = Field(description="Whether a space follows the word in the text")
+    whitespace: str = Field(
+        description='The space that follows the word in the text: " " if one does, "" if not; '
+        "word + whitespace, joined, rebuild the text"
+    )
 
 
 class TTSResponse(BaseModel):
@@ -73,6 +83,14 @@ class StreamDoneEvent(BaseModel):
     type: Literal["done"] = "done"
     audio: str = Field(description="The encoder's closing bytes, base64 (empty for wav and pcm)")
     total_duration: float = Field(description="Seconds of audio")
+
+
+class StreamErrorEvent(BaseModel):
+    """The last line of POST /tts/stream when synthesis failed after the first line was sent: the
+    audio before it is all there will be."""
+
+    type: Literal["error"] = "error"
+    error: str = Field(description="What failed, with the request id to find it in the server's log")
 
 
 class VoiceDetails(BaseModel):

@@ -22,7 +22,7 @@ from engine.synthesis import Backend
 from engine.tts import load_backend
 from engine.voices import VoiceLibrary
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
-from serving.admission import Admission
+from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
 from serving.config import ServingSettings
 from serving.health import HealthMonitor
@@ -88,6 +88,27 @@ def packed_weights() -> Path | None:
         return Path(bentoml.models.get(WEIGHTS_MODEL).path)
     except bentoml.exceptions.NotFound:
         return None
+
+
+#: a synthesizer's server (uvicorn as BentoML starts it) closes a connection idle for 5 s, and the
+#: HTTP face's client (aiohttp) would keep one for 15 s: a call on a connection the server was
+#: closing fails with a broken pipe. The client lets its idle connections go first.
+CLIENT_KEEPALIVE_S = 2.0
+
+
+def idle_connections_expire_first(client: object) -> None:
+    """Sets the keep-alive of the connections that BentoML's inter-service `client` pools to
+    CLIENT_KEEPALIVE_S. BentoML has no setting for it: this wraps where it makes its sessions
+    (tests/test_service.py checks that the wrapped method is still there)."""
+    sessions = client._session_manager  # type: ignore[attr-defined]
+    make_session = sessions._make_client
+
+    def make_short_lived_session() -> object:
+        session = make_session()
+        session.connector._keepalive_timeout = CLIENT_KEEPALIVE_S
+        return session
+
+    sessions._make_client = make_short_lived_session
 
 
 # A batch size of 1 turns adaptive batching off (BentoML wants a batch size above 1): each call
@@ -158,6 +179,8 @@ class KokoroTTS:
     def __init__(self) -> None:
         slots = SETTINGS.slots_for(DEVICE)
         clients = [self.synthesizer.to_async, *([self.bulk_synthesizer.to_async] if BULK_LANE else [])]
+        for client in clients:
+            idle_connections_expire_first(client)
         planner = SpeechPlanner(
             VoiceLibrary(SETTINGS.voices_dir), Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars
         )
@@ -166,10 +189,14 @@ class KokoroTTS:
             planner,
             [Lane(client, FairScheduler(slots)) for client in clients],
             Admission(
-                SERVING.in_flight_for(DEVICE),
-                SERVING.in_flight_chars_for(DEVICE),
-                SERVING.max_queued,
-                SERVING.max_queue_wait_s,
+                AdmissionLimits(
+                    max_requests=SERVING.in_flight_for(DEVICE),
+                    max_chars=SERVING.in_flight_chars_for(DEVICE),
+                    deadline_s=SERVING.admission_deadline_s,
+                    max_queued=SERVING.max_queued,
+                    max_wait_s=SERVING.max_queue_wait_s,
+                    initial_rate=SERVING.initial_rate_for(DEVICE),
+                )
             ),
             HealthMonitor(clients, SERVING.health_refresh_s, SERVING.health_grace_s),
             SERVING.max_body_bytes,

@@ -114,6 +114,24 @@ def resolve_language(requested: str | None, voice: str) -> str:
     return code
 
 
+def check_script(code: str, text: str) -> None:
+    """Raises InvalidInput for text in a script language `code` cannot read, before any of it is
+    spoken: Japanese or Chinese characters outside Japanese and Mandarin (English G2P would say
+    "Japanese letter" for each), and kana in Mandarin (it would skip them)."""
+    name = LANGUAGE_NAMES.get(code)
+    if name is None or code == "j":
+        return
+    japanese = "send lang 'ja' or use a Japanese voice (jf_*, jm_*)"
+    if _KANA.search(text):
+        script = "has Japanese kana" if code == "z" else "is Japanese"
+        raise InvalidInput(f"the text {script}, which {name} (lang '{code}') cannot read: {japanese}")
+    if code != "z" and _HAN.search(text):
+        raise InvalidInput(
+            f"the text has Chinese characters, which {name} (lang '{code}') cannot read: send lang "
+            "'zh' or 'ja', or use a Mandarin or Japanese voice (zf_*, zm_*, jf_*, jm_*)"
+        )
+
+
 def _codes() -> str:
     return ", ".join(LANGUAGE_NAMES)
 
@@ -161,23 +179,6 @@ class Phonemizer:
         """The paragraph's sentences in order, each as written, none empty."""
         with self._lock:
             return self._split_sentences(paragraph)
-
-    def check_script(self, text: str) -> None:
-        """Raises InvalidInput for text in a script this language cannot read, before any of it is
-        spoken: Japanese or Chinese characters outside Japanese and Mandarin (English G2P would say
-        "Japanese letter" for each), and kana in Mandarin (it would skip them)."""
-        name = LANGUAGE_NAMES.get(self.code)
-        if name is None or self.code == "j":
-            return
-        japanese = "send lang 'ja' or use a Japanese voice (jf_*, jm_*)"
-        if _KANA.search(text):
-            script = "has Japanese kana" if self.code == "z" else "is Japanese"
-            raise InvalidInput(f"the text {script}, which {name} (lang '{self.code}') cannot read: {japanese}")
-        if self.code != "z" and _HAN.search(text):
-            raise InvalidInput(
-                f"the text has Chinese characters, which {name} (lang '{self.code}') cannot read: send lang "
-                "'zh' or 'ja', or use a Mandarin or Japanese voice (zf_*, zm_*, jf_*, jm_*)"
-            )
 
 
 class Phonemizers:

@@ -13,8 +13,10 @@ squared Hann windows that overlap at each sample, for kokoro's n_fft 20 and hop 
 """
 
 import ctypes
+import ctypes.util
+import hashlib
+import inspect
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import numpy as np
 import onnxruntime
 
 from .device import cpu_has_vnni
+from .files import write_whole
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
 from .synthesis import ChunkRequest, Rendered, finish
 from .timing import SAMPLES_PER_FRAME
@@ -93,17 +96,33 @@ class OnnxBackend:
 
 
 def prepared_graph(cache_dir: Path) -> Path:
-    """The export as this CPU runs it (see engine.onnx_graph), made once per export and kind of CPU."""
+    """The export as this CPU runs it (see engine.onnx_graph), made once per export, kind of CPU and rewrite."""
     vnni = cpu_has_vnni()
-    kind = "durations.vnni-matmuls" if vnni else "durations"
-    path = cache_dir / f"kokoro-v1.0.int8.{kind}-{ONNX_SHA256[:16]}.onnx"
+    path = cache_dir / prepared_graph_name(ONNX_SHA256, vnni, rewrite_source())
     if not path.is_file():
         log.info("preparing the ONNX export for this CPU (once): %s", path)
         cache_dir.mkdir(parents=True, exist_ok=True)
         write_prepared_graph(path, vnni)
         # glibc keeps the graph's parsed copy otherwise: 35 MB more for the process's whole life
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        trim_malloc()
     return path
+
+
+def prepared_graph_name(export_sha256: str, vnni: bool, rewrite_code: str) -> str:
+    """The cached graph's file name: the export, the kind of CPU and the rewrite's own version.
+
+    The version is a digest of the rewrite's source (`rewrite_source`), so that a change to it is
+    a new file rather than a stale graph, with no number for anyone to remember to bump."""
+    kind = "durations.vnni-matmuls" if vnni else "durations"
+    version = hashlib.sha256(rewrite_code.encode()).hexdigest()[:12]
+    return f"kokoro-v1.0.int8.{kind}-{export_sha256[:16]}-rewrite-{version}.onnx"
+
+
+def rewrite_source() -> str:
+    """The code that turns the export into the cached graph: engine.onnx_graph and `write_prepared_graph`.
+
+    The module is read as a file, not imported: a graph already cached needs no onnx."""
+    return Path(__file__).with_name("onnx_graph.py").read_text() + inspect.getsource(write_prepared_graph)
 
 
 def write_prepared_graph(path: Path, vnni: bool) -> None:
@@ -115,6 +134,16 @@ def write_prepared_graph(path: Path, vnni: bool) -> None:
     with_durations(model)
     if vnni:
         log.info("%d convolutions as signed int8 products (VNNI)", convs_as_matmuls(model))
-    partial = path.with_suffix(f".{os.getpid()}.partial")
-    onnx.save(model, partial)
-    partial.replace(path)
+    write_whole(path, lambda partial: onnx.save(model, partial))
+
+
+def trim_malloc() -> None:
+    """Hands the C heap's free pages back to the system, where the C library can (glibc's malloc_trim).
+
+    musl and macOS have no malloc_trim: there nothing is done."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    libc = ctypes.CDLL(name)
+    if hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)

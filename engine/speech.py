@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .audio import SAMPLE_RATE
-from .errors import InvalidInput, TextTooLong
-from .languages import Phonemizers, resolve_language
+from .errors import InvalidInput, NothingToSpeak, TextTooLong
+from .languages import Phonemizers, check_script, resolve_language
 from .synthesis import Rendered
 from .text import Chunk, plan_chunks
 from .timing import WordTiming, word_timings
@@ -38,15 +38,30 @@ class SpeechPlanner:
         self.vocab = vocab
         self.max_text_chars = max_text_chars
 
-    def plan(self, text: str, voice: str, speed: float, lang: str | None = None) -> Iterator[Chunk]:
-        """Validates everything first (raising InvalidInput), then yields chunks lazily."""
+    def validate(self, text: str, voice: str, speed: float, lang: str | None = None) -> str:
+        """The request's language code, or InvalidInput: every check a request can fail, and no G2P,
+        so that a server can refuse a bad request before it spends anything on it. Builds the
+        language's phonemizer on its first use (a language not installed here is a 400 too)."""
         if len(text) > self.max_text_chars:
             raise TextTooLong(len(text), self.max_text_chars)
+        if not any(character.isalnum() for character in text):
+            raise NothingToSpeak("the text has nothing to speak: send words, not only spaces or symbols")
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InvalidInput(f"speed must be between {MIN_SPEED} and {MAX_SPEED}; got {speed}")
         self.voices.validate(voice)
-        phonemizer = self.phonemizers.get(resolve_language(lang, voice))
-        chunks = plan_chunks(text, phonemizer, self.vocab)
+        code = resolve_language(lang, voice)
+        check_script(code, text)
+        self.phonemizers.get(code)
+        return code
+
+    def chunks(self, text: str, code: str) -> Iterator[Chunk]:
+        """A validated text's chunks, phonemized lazily; NothingToSpeak at the first if G2P finds
+        nothing to say in it."""
+        return plan_chunks(text, self.phonemizers.get(code), self.vocab)
+
+    def plan(self, text: str, voice: str, speed: float, lang: str | None = None) -> Iterator[Chunk]:
+        """Validates everything first (raising InvalidInput), then yields chunks lazily."""
+        chunks = self.chunks(text, self.validate(text, voice, speed, lang))
         first = next(chunks)  # raises NothingToSpeak now, not in the middle of a response
         return _prepend(first, chunks)
 

@@ -164,9 +164,7 @@ def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
 
 
 def plan_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int]) -> Iterator[Chunk]:
-    """split_into_chunks, raising before anything is yielded if the text is silent (NothingToSpeak)
-    or in a script the language cannot read (InvalidInput)."""
-    phonemizer.check_script(text)
+    """split_into_chunks, raising before anything is yielded if the text is silent (NothingToSpeak)."""
     chunks = split_into_chunks(text, phonemizer, vocab)
     first = next(chunks, None)
     if first is None:

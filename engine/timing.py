@@ -22,7 +22,8 @@ class WordTiming:
     start_s: float
     end_s: float
     phonemes: str
-    whitespace: bool
+    #: the seed's string: " " when a space follows the word in the text, "" when not
+    whitespace: str
 
 
 def word_timings(chunk: Chunk, frames: Sequence[int], offset_s: float) -> list[WordTiming]:
@@ -44,7 +45,7 @@ def word_timings(chunk: Chunk, frames: Sequence[int], offset_s: float) -> list[W
                 start_s=round(offset_s + elapsed[start + 1] * seconds_per_frame, 3),
                 end_s=round(offset_s + elapsed[end + 1] * seconds_per_frame, 3),
                 phonemes=word.phonemes,
-                whitespace=word.whitespace,
+                whitespace=" " if word.whitespace else "",
             )
         )
     return timings

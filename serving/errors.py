@@ -6,6 +6,7 @@ ApiError                 an HTTP status, a message and headers; rendered as {"er
  ├── BodyTooLarge        413: the body is over the size limit
  ├── Busy                429 + Retry-After: the server is full; try again later or elsewhere
  └── NotReady            503 + Retry-After: the model is loading, or a synthesizer is unavailable
+ClientLeft               the client disconnected before its answer: logged and counted as 499
 """
 
 import math
@@ -13,6 +14,10 @@ import math
 from fastapi.responses import JSONResponse
 
 from schemas import ErrorResponse
+
+
+class ClientLeft(Exception):
+    """The client disconnected before its answer was ready: the normal end of an abandoned request."""
 
 
 class ApiError(Exception):

@@ -1,28 +1,33 @@
-"""A TTS request's life: read, admit, plan, synthesize, respond; over as soon as its client leaves.
+"""A TTS request's life: read and validate, admit, plan, synthesize, respond; over as soon as its
+client leaves.
 
 `TTSServer` holds what every request shares (planner, lanes, admission, health) and runs one
-request through the steps in serving/. A request holds its admission place, and its chunk in
-the fair queue, until its response is complete or its client disconnects, whichever is first: a
-client that left costs at most the chunk already inside the model.
+request through the steps in serving/. Every 400 is decided before the server is asked whether
+it is ready (503) or has room (429). A request holds its admission place, and its chunk in the
+fair queue, until its response is complete or its client disconnects, whichever is first: a
+client that left costs at most the chunk already inside the model. Each chunk rendered counts
+its text as spoken, which is how admission measures the server's rate.
 """
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 from fastapi.responses import Response
 from starlette.requests import Request
 
 from engine.speech import SpeechPlanner
+from engine.synthesis import Rendered
+from engine.text import Chunk
 from schemas import TTSRequest
 
-from .admission import Admission
-from .errors import NotReady
+from .admission import Admission, Place
+from .errors import ClientLeft, NotReady
 from .health import HealthMonitor
 from .plan import ChunkPlan
-from .request import read_fields
-from .respond import ClosingStream, Streamer, json_response, ndjson_response, stream_response
+from .request import read_fields, validate_speech
+from .respond import ClosingStream, Spoken, Streamer, json_response, ndjson_response, stream_response
 from .synthesize import Lane, spoken_chunks
 
 T = TypeVar("T")
@@ -37,10 +42,6 @@ def server_of(http_request: Request) -> "TTSServer":
     if server is None:
         raise NotReady("the server is starting", LOADING_RETRY_S)
     return server
-
-
-class ClientLeft(Exception):
-    """The client disconnected before its answer was ready: the normal end of an abandoned request."""
 
 
 class TTSServer:
@@ -71,15 +72,16 @@ class TTSServer:
         """An already-validated request through the one lifecycle (admission, plan, lanes, cancel on
         disconnect); `streamer` shapes the body when timestamps are off, so that other APIs (the
         OpenAI-compatible routes) frame the same chunks their own way."""
+        language = await validate_speech(self.planner, request)
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
-        return await until_client_leaves(http_request, self._respond(request, streamer))
+        return await until_client_leaves(http_request, self._respond(request, language, streamer))
 
-    async def _respond(self, request: TTSRequest, streamer: Streamer) -> Response:
+    async def _respond(self, request: TTSRequest, language: str, streamer: Streamer) -> Response:
         async with contextlib.AsyncExitStack() as held:
-            await held.enter_async_context(self.admission.admit(len(request.text)))
-            plan = await ChunkPlan.start(self.planner, request)
-            spoken = spoken_chunks(plan, request, self.first_lane, self.later_lane)
+            place = await held.enter_async_context(self.admission.admit(len(request.text)))
+            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane), place)
             held.push_async_callback(spoken.aclose)
             if request.include_timestamps:
                 return await json_response(spoken, request)
@@ -90,6 +92,14 @@ class TTSServer:
             except BaseException:
                 await release.aclose()
                 raise
+
+
+async def counted(spoken: Spoken, place: Place) -> AsyncIterator[tuple[Chunk, Rendered]]:
+    """`spoken`, telling admission how much of the text each chunk spoke."""
+    async with contextlib.aclosing(spoken):
+        async for chunk, rendered in spoken:
+            place.spoken(len(chunk.text))
+            yield chunk, rendered
 
 
 async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:

@@ -9,9 +9,8 @@ file streamed, or Server-Sent Events carrying it in base64. Errors keep OpenAI's
 """
 
 import base64
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.speech import MAX_SPEED
 from schemas import AudioFormat, TTSRequest
 
-from .errors import ApiError
-from .lifecycle import ClientLeft, server_of
+from .errors import ApiError, ClientLeft
+from .lifecycle import server_of
 from .request import explain, read_body
-from .respond import NO_BUFFERING, ClosingStream, Spoken, encoded_pieces, stream_response
+from .respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream, stream_response
 
 log = logging.getLogger("kokoro_tts")
 
@@ -250,18 +249,30 @@ async def read_speech(request: Request, limit: int) -> SpeechRequest:
 
 async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
     """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
-    they are the same file as the streamed audio), then one `speech.audio.done`."""
-    pieces = await encoded_pieces(spoken, request.format)
+    they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
+    ends it with an `error` event in OpenAI's shape, which its SDK raises as an APIError."""
+    chars = len(request.text)
 
-    async def events() -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(pieces):
-            async for piece in pieces:
-                if piece.audio:
-                    yield sse_event(SpeechAudioDelta(audio=base64.b64encode(piece.audio).decode("ascii")))
-        chars = len(request.text)
-        yield sse_event(SpeechAudioDone(usage=SpeechUsage(input_tokens=chars, total_tokens=chars)))
+    def frame(piece: EncodedPiece) -> bytes:
+        delta = sse_event(SpeechAudioDelta(audio=base64.b64encode(piece.audio).decode("ascii"))) if piece.audio else b""
+        if not piece.last:
+            return delta
+        return delta + sse_event(SpeechAudioDone(usage=SpeechUsage(input_tokens=chars, total_tokens=chars)))
 
-    return ClosingStream(events(), on_close, media_type="text/event-stream", headers=dict(NO_BUFFERING))
+    framing = Framing("sse", frame, failure=sse_failure)
+    return await framed_stream(
+        spoken, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
+    )
+
+
+class SpeechError(BaseModel):
+    type: Literal["error"] = "error"
+    error: OpenAIErrorDetail
+
+
+def sse_failure(message: str) -> bytes:
+    error = SpeechError(error=OpenAIErrorDetail(message=message, type="server_error"))
+    return b"event: error\n" + sse_event(error)
 
 
 def sse_event(event: BaseModel) -> bytes:

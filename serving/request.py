@@ -1,6 +1,8 @@
 """Read and validate: an HTTP request's body -> a TTSRequest, or a 4xx that says what to fix.
 
-The body is read up to the size limit and no further (413 past it). JSON is parsed and validated
+Validation is one step, before admission and before any G2P: every 400 is decided here, so a
+request that can never succeed is never told to retry (429) or wait (503). The body is read up
+to the size limit and no further (413 past it); a client gone while sending it is a 499. JSON is parsed and validated
 in one step by pydantic-core, whose parser bounds nesting depth and number size itself, so a
 100,000-deep array or a 5,000-digit number is a 400, not a RecursionError. Forms are parsed
 by Starlette from the bytes already read.
@@ -8,11 +10,16 @@ by Starlette from the bytes already read.
 
 from typing import TypeVar
 
+import anyio
 from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message, Scope
 
-from .errors import BadRequest, BodyTooLarge
+from engine.errors import InvalidInput
+from engine.speech import SpeechPlanner
+from schemas import TTSRequest
+
+from .errors import BadRequest, BodyTooLarge, ClientLeft
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 Model = TypeVar("Model", bound=BaseModel)
@@ -23,10 +30,13 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
     body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise BodyTooLarge(limit)
+    try:
+        async for piece in request.stream():
+            body += piece
+            if len(body) > limit:
+                raise BodyTooLarge(limit)
+    except ClientDisconnect:
+        raise ClientLeft from None
     return bytes(body)
 
 
@@ -45,6 +55,17 @@ async def read_fields(request: Request, model: type[Model], limit: int) -> Model
         f"unsupported Content-Type '{content_type or 'none'}'; send application/json, "
         "application/x-www-form-urlencoded or multipart/form-data"
     )
+
+
+async def validate_speech(planner: SpeechPlanner, request: TTSRequest) -> str:
+    """The request's language code, once the voices, languages, script and limits accept it (else
+    a 400). Off the event loop: a language's first use loads its G2P."""
+    try:
+        return await anyio.to_thread.run_sync(
+            planner.validate, request.text, request.voice, request.speed, request.lang
+        )
+    except InvalidInput as exc:
+        raise BadRequest(str(exc)) from None
 
 
 async def _form_fields(scope: Scope, body: bytes) -> dict[str, str]:

@@ -3,49 +3,62 @@ or a stream of NDJSON events (each chunk's audio with its words).
 
 Each chunk is placed on the request's timeline (engine.speech.Timeline: its words get absolute
 times) and encoded (engine.audio), then either gathered into one TTSResponse or sent at once.
+Encoding, base64 and JSON run in worker threads: for a long text they take seconds, and on the
+event loop they would stall every other request and the health probe. The loop only moves bytes.
+
+A fault after the first byte is never a clean end: the NDJSON stream ends with an `error` event,
+other framings (OpenAI's SSE) with their own, and a streamed audio file is aborted, so that the
+client sees an incomplete body. Each is counted (tts_streams_failed_total) and logged with the
+request id and the chunk.
 """
 
 import base64
 import contextlib
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+import anyio
 import numpy as np
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from engine.audio import STREAM_ENCODERS, encode_whole
-from engine.speech import Timeline, WordTiming
+from engine.speech import SpokenChunk, Timeline, WordTiming
 from engine.synthesis import Rendered
 from engine.text import Chunk
-from schemas import StreamChunkEvent, StreamDoneEvent, TTSRequest, TTSResponse, WordTimestamp
+from schemas import StreamChunkEvent, StreamDoneEvent, StreamErrorEvent, TTSRequest, TTSResponse, WordTimestamp
 
-from .metrics import AUDIO_SECONDS
+from . import request_id
+from .errors import ApiError
+from .metrics import AUDIO_SECONDS, STREAMS_FAILED
 
+log = logging.getLogger("kokoro_tts")
 Spoken = AsyncIterator[tuple[Chunk, Rendered]]
 #: streamed bodies must leave as they are made: no proxy buffering (nginx), no caching
 NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def json_response(spoken: Spoken, request: TTSRequest) -> JSONResponse:
+async def json_response(spoken: Spoken, request: TTSRequest) -> Response:
     timeline = Timeline()
-    pieces, words = [], []
-    async for chunk, rendered in spoken:
-        placed = timeline.add(chunk, rendered)
-        pieces.append(placed.pcm16)
-        words.extend(placed.words)
-    audio = encode_whole(np.concatenate(pieces), request.format)
+    placed = [timeline.add(chunk, rendered) async for chunk, rendered in spoken]
     AUDIO_SECONDS.inc(timeline.duration_s)
+    body = await anyio.to_thread.run_sync(_json_body, placed, timeline.duration_s, request)
+    return Response(body, media_type="application/json")
+
+
+def _json_body(placed: list[SpokenChunk], duration_s: float, request: TTSRequest) -> bytes:
+    audio = encode_whole(np.concatenate([chunk.pcm16 for chunk in placed]), request.format)
     body = TTSResponse(
         audio=base64.b64encode(audio).decode("ascii"),
         audio_format=request.format,
-        word_timestamps=word_timestamps(words),
-        total_duration=round(timeline.duration_s, 3),
+        word_timestamps=word_timestamps([word for chunk in placed for word in chunk.words]),
+        total_duration=round(duration_s, 3),
         voice=request.voice,
         speed=request.speed,
         text=request.text,
     )
-    return JSONResponse(body.model_dump())
+    return body.model_dump_json().encode()
 
 
 def word_timestamps(words: list[WordTiming]) -> list[WordTimestamp]:
@@ -57,7 +70,7 @@ def word_timestamps(words: list[WordTiming]) -> list[WordTimestamp]:
 
 class ClosingStream(StreamingResponse):
     """A streamed response that lets go of what its request held once it ends, however it ends:
-    complete, cut by a client that left, or never started."""
+    complete, cut by a client that left, failed, or never started."""
 
     def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], Awaitable[object]], **kwargs):
         super().__init__(content, **kwargs)
@@ -85,24 +98,74 @@ class EncodedPiece:
     last: bool = False
 
 
-async def encoded_pieces(spoken: Spoken, audio_format: str) -> AsyncGenerator[EncodedPiece]:
-    """A piece per chunk, then the encoder's flush; joined, the pieces are one file. The first
-    chunk is rendered before this returns, so that a failure there is still a clean error rather
-    than a 200 with a cut body."""
+@dataclass(frozen=True)
+class Framing:
+    """How a streamed response carries its pieces: `frame` turns each into the bytes sent (in a
+    worker thread), `failure` into the last bytes sent after a fault, or None to abort the body."""
+
+    name: str
+    frame: Callable[[EncodedPiece], bytes]
+    failure: Callable[[str], bytes] | None
+
+
+async def framed_stream(
+    spoken: Spoken,
+    request: TTSRequest,
+    on_close: Callable[[], Awaitable[object]],
+    framing: Framing,
+    **response: object,
+) -> ClosingStream:
+    """A streamed response of `spoken`'s pieces in `framing`. The first chunk is rendered before
+    this returns, so that a failure there is still a clean error rather than a 200 with a cut body."""
+    pieces = await _framed_pieces(spoken, request.format, framing.frame)
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = 0
+        async with contextlib.aclosing(pieces):
+            try:
+                async for data in pieces:
+                    yield data
+                    sent += 1
+            except Exception as exc:
+                STREAMS_FAILED.labels(framing.name).inc()
+                log.error(
+                    "request %s failed at chunk %d, after its first byte (%s)",
+                    request_id.current(), sent, framing.name, exc_info=exc,
+                )  # fmt: skip
+                if framing.failure is None:
+                    raise
+                yield framing.failure(_failure_message(exc, sent))
+
+    return ClosingStream(body(), on_close, **response)
+
+
+def _failure_message(exc: Exception, sent: int) -> str:
+    why = exc.message if isinstance(exc, ApiError) else "synthesis failed"
+    return f"{why} after {sent} chunks; the audio sent is incomplete (request id {request_id.current()})"
+
+
+async def _framed_pieces(
+    spoken: Spoken, audio_format: str, frame: Callable[[EncodedPiece], bytes]
+) -> AsyncGenerator[bytes]:
+    """A framed piece per chunk, then the encoder's flush; joined, the pieces' audio is one file.
+    Waits for the first chunk before it returns."""
     first = await anext(spoken)
     encoder = STREAM_ENCODERS[audio_format]()
     timeline = Timeline()
 
-    def piece(chunk: Chunk, rendered: Rendered) -> EncodedPiece:
+    def framed(chunk: Chunk, rendered: Rendered) -> bytes:
         placed = timeline.add(chunk, rendered)
-        return EncodedPiece(encoder.encode(placed.pcm16), placed.words, timeline.duration_s)
+        return frame(EncodedPiece(encoder.encode(placed.pcm16), placed.words, timeline.duration_s))
 
-    async def pieces() -> AsyncGenerator[EncodedPiece]:
+    def closing() -> bytes:
+        return frame(EncodedPiece(encoder.flush(), [], timeline.duration_s, last=True))
+
+    async def pieces() -> AsyncGenerator[bytes]:
         try:
-            yield piece(*first)
+            yield await anyio.to_thread.run_sync(framed, *first)
             async for chunk, rendered in spoken:
-                yield piece(chunk, rendered)
-            yield EncodedPiece(encoder.flush(), [], timeline.duration_s, last=True)
+                yield await anyio.to_thread.run_sync(framed, chunk, rendered)
+            yield await anyio.to_thread.run_sync(closing)
         finally:
             AUDIO_SECONDS.inc(timeline.duration_s)
 
@@ -112,8 +175,7 @@ async def encoded_pieces(spoken: Spoken, audio_format: str) -> AsyncGenerator[En
 async def stream_response(
     spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
 ) -> ClosingStream:
-    """The audio file as it is rendered, with the seed's headers."""
-    pieces = await encoded_pieces(spoken, request.format)
+    """The audio file as it is rendered, with the seed's headers; aborted on a later fault."""
     headers = {
         "X-Voice": request.voice,
         "X-Speed": str(request.speed),
@@ -121,13 +183,23 @@ async def stream_response(
         "X-Include-Timestamps": "false",
         **NO_BUFFERING,
     }
+    framing = Framing("audio", lambda piece: piece.audio, failure=None)
+    media_type = STREAM_ENCODERS[request.format].media_type
+    return await framed_stream(spoken, request, on_close, framing, media_type=media_type, headers=headers)
 
-    async def body() -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(pieces):
-            async for piece in pieces:
-                yield piece.audio
 
-    return ClosingStream(body(), on_close, media_type=STREAM_ENCODERS[request.format].media_type, headers=headers)
+def _ndjson_line(piece: EncodedPiece) -> bytes:
+    audio = base64.b64encode(piece.audio).decode("ascii")
+    if piece.last:
+        event: StreamChunkEvent | StreamDoneEvent = StreamDoneEvent(audio=audio, total_duration=round(piece.end_s, 3))
+    else:
+        event = StreamChunkEvent(audio=audio, words=word_timestamps(piece.words))
+    return event.model_dump_json().encode() + b"\n"
+
+
+NDJSON = Framing(
+    "ndjson", _ndjson_line, failure=lambda message: StreamErrorEvent(error=message).model_dump_json().encode() + b"\n"
+)
 
 
 async def ndjson_response(
@@ -135,17 +207,8 @@ async def ndjson_response(
 ) -> ClosingStream:
     """POST /tts/stream: a `chunk` event per chunk as soon as it is rendered, its audio and words,
     then `done`, which carries the encoder's closing bytes; joined in order, the events' audio is
-    the same file /tts/ streams (for wav: the first chunk's audio starts with the WAV header)."""
-    pieces = await encoded_pieces(spoken, request.format)
-
-    async def events() -> AsyncIterator[bytes]:
-        async with contextlib.aclosing(pieces):
-            async for piece in pieces:
-                audio = base64.b64encode(piece.audio).decode("ascii")
-                if piece.last:
-                    event = StreamDoneEvent(audio=audio, total_duration=round(piece.end_s, 3))
-                else:
-                    event = StreamChunkEvent(audio=audio, words=word_timestamps(piece.words))
-                yield event.model_dump_json().encode() + b"\n"
-
-    return ClosingStream(events(), on_close, media_type="application/x-ndjson", headers=dict(NO_BUFFERING))
+    the same file /tts/ streams (for wav: the first chunk's audio starts with the WAV header). A
+    later fault ends it with an `error` event instead of `done`."""
+    return await framed_stream(
+        spoken, request, on_close, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
+    )

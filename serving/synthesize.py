@@ -1,18 +1,22 @@
 """Synthesize: a request's chunks -> their audio, through the synthesizer services, in order.
 
 The HTTP face is a client of the synthesizers: it sends token ids, a voice name and a speed, and
-gets PCM16 and per-token durations back. The next chunk waits in the fair queue (or is in a
-synthesizer's batch) while the current one is encoded and sent, so chunks of many requests batch
-together. When the request ends early (its client left) the chunk waiting is dropped and counted;
-a chunk already inside the model finishes there, and nothing after it is sent.
+gets PCM16 and per-token durations back. A chunk call is idempotent, so one that fails on a
+broken or closed connection is sent again on a fresh one, a bounded number of times. The next
+chunk waits in the fair queue (or is in a synthesizer's batch) while the current one is encoded
+and sent, so chunks of many requests batch together. When the request ends early (its client
+left) the chunk waiting is dropped and counted; a chunk already inside the model finishes there,
+and nothing after it is sent.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
 
+import aiohttp
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
@@ -20,13 +24,17 @@ from engine.synthesis import Rendered
 from engine.text import Chunk
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus, TTSRequest
 
+from . import request_id
 from .errors import NotReady
-from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
+from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO, SYNTHESIZER_RETRIES
 from .plan import ChunkPlan
 from .schedule import FairScheduler
 
+log = logging.getLogger("kokoro_tts")
 #: how soon to retry after a synthesizer said it is overloaded or unavailable
 SYNTHESIZER_RETRY_S = 5.0
+#: times a chunk call is sent again after its connection failed, before the failure is the request's
+CONNECTION_RETRIES = 2
 
 
 class Synthesizer(Protocol):
@@ -53,13 +61,21 @@ async def render(lane: Lane, chunk: Chunk, request: TTSRequest, served_s: float)
 
 
 async def _call(synthesizer: Synthesizer, job: ChunkJob) -> list[ChunkAudio]:
-    try:
-        return await synthesizer.synthesize([job])
-    except Exception as exc:
-        # BentoML answers 503 when a batch waits past max_latency_ms and 429 when a service is full
-        if getattr(exc, "error_code", None) in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
-            raise NotReady("the synthesizer is overloaded", SYNTHESIZER_RETRY_S) from exc
-        raise
+    for retry in range(CONNECTION_RETRIES + 1):
+        try:
+            return await synthesizer.synthesize([job])
+        except aiohttp.ClientConnectionError as exc:
+            # a pooled connection the synthesizer had closed (a broken pipe), or one cut mid-call
+            if retry == CONNECTION_RETRIES:
+                raise
+            SYNTHESIZER_RETRIES.inc()
+            log.warning("request %s: a chunk call lost its connection (%r); sent again", request_id.current(), exc)
+        except Exception as exc:
+            # BentoML answers 503 when a batch waits past max_latency_ms and 429 when a service is full
+            if getattr(exc, "error_code", None) in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
+                raise NotReady("the synthesizer is overloaded", SYNTHESIZER_RETRY_S) from exc
+            raise
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
 def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:

@@ -18,7 +18,7 @@ def test_words_span_their_own_phonemes_and_leave_the_space_as_a_gap():
     hi, you = word_timings(two_words(), frames, offset_s=0.0)
     assert (hi.start_s, hi.end_s) == pytest.approx((4 * FRAME_S, 9 * FRAME_S))
     assert (you.start_s, you.end_s) == pytest.approx((14 * FRAME_S, 21 * FRAME_S))
-    assert (hi.word, hi.phonemes, hi.whitespace) == ("hi", "hi", True)
+    assert (hi.word, hi.phonemes, hi.whitespace) == ("hi", "hi", " ")
 
 
 def test_offset_places_a_later_chunk_after_the_audio_before_it():

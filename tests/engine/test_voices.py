@@ -1,3 +1,6 @@
+import collections
+import dataclasses
+import io
 import pickle
 import zipfile
 
@@ -5,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import InvalidInput, UnknownVoice
+from engine.errors import EngineError, InvalidInput, UnknownVoice
 from engine.settings import PROJECT_ROOT
 from engine.voices import PACK_SHAPE, VoiceLibrary, read_pack
 
@@ -69,3 +72,109 @@ def test_a_pack_that_holds_anything_but_a_tensor_is_refused(tmp_path):
     (tmp_path / "plain.pt").write_bytes(b"not a zip")
     with pytest.raises(zipfile.BadZipFile):
         read_pack(tmp_path / "plain.pt")
+
+
+@dataclasses.dataclass(frozen=True)
+class CraftedPack:
+    """A pack written by hand, as torch.save lays one out, with any number in it forged.
+
+    The storage holds `stored` float32 elements 0, 1, 2...; the pickle declares `declared` of
+    them and builds one tensor of `size` and `stride` at `offset`."""
+
+    size: object = (2, 3)
+    stride: object = (3, 1)
+    offset: object = 0
+    declared: object = 6
+    stored: int = 6
+    kind: object = torch.FloatStorage
+    key: object = "0"
+    storage: object = "the storage"
+    byteorder: bytes = b"little"
+
+    def write(self, path):
+        data = io.BytesIO()
+        _PackPickler(data, protocol=2).dump(self)
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("pack/data.pkl", data.getvalue())
+            archive.writestr("pack/byteorder", self.byteorder)
+            archive.writestr("pack/version", b"3\n")
+            archive.writestr("pack/data/0", np.arange(self.stored, dtype="<f4").tobytes())
+        return path
+
+    def __reduce__(self):
+        storage = _Storage(self) if self.storage == "the storage" else self.storage
+        args = (storage, self.offset, self.size, self.stride, False, collections.OrderedDict())
+        return torch._utils._rebuild_tensor_v2, args
+
+
+@dataclasses.dataclass(frozen=True)
+class _Storage:
+    pack: CraftedPack
+
+
+class _PackPickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            return ("storage", obj.pack.kind, obj.pack.key, "cpu", obj.pack.declared)
+        return None
+
+
+def test_a_crafted_pack_reads_as_torch_loads_it(tmp_path):
+    path = CraftedPack(size=(2, 2), stride=(1, 3), offset=1).write(tmp_path / "crafted.pt")
+    np.testing.assert_array_equal(read_pack(path), torch.load(path, weights_only=True).numpy())
+    np.testing.assert_array_equal(read_pack(path), [[1, 4], [2, 5]])
+
+
+@pytest.mark.parametrize(
+    ("size", "stride", "offset", "expected"),
+    [
+        ((2, 3), (0, 1), 0, [[0, 1, 2], [0, 1, 2]]),  # expanded: a stride of 0
+        ((3, 2), (1, 3), 0, [[0, 3], [1, 4], [2, 5]]),  # transposed
+        ((0, 3), (3, 1), 6, np.zeros((0, 3))),  # empty, at the very end
+        ((2, 1), (3, 2**62), 2, [[2], [5]]),  # a dimension of one is never stepped
+    ],
+)
+def test_views_inside_their_storage_are_read_as_torch_reads_them(tmp_path, size, stride, offset, expected):
+    path = CraftedPack(size=size, stride=stride, offset=offset).write(tmp_path / "view.pt")
+    np.testing.assert_array_equal(read_pack(path), expected)
+    np.testing.assert_array_equal(read_pack(path), torch.load(path, weights_only=True).numpy())
+
+
+@pytest.mark.parametrize(
+    ("forged", "problem"),
+    [
+        (dict(offset=-1), "offset -1 of a storage of 6 elements"),
+        (dict(offset=7), "offset 7 of a storage of 6 elements"),
+        (dict(offset=2**63), "offset 9223372036854775808 of a storage"),
+        (dict(offset=1), "6 elements at offset 1 of a storage of 6"),
+        (dict(size=(3, 3)), "9 elements at offset 0 of a storage of 6"),
+        (dict(size=(6, 6), stride=(0, 0)), "36 elements at offset 0 of a storage of 6"),
+        (dict(size=(2**32, 2**32), stride=(0, 0)), r"size \(4294967296, 4294967296\) on a storage of 6"),
+        (dict(size=(0, 2**100)), "size .* on a storage of 6"),
+        (dict(size=(-1, 3)), r"size \(-1, 3\) on a storage of 6"),
+        (dict(size=(2.0, 3)), r"size \(2.0, 3\) on a storage of 6"),
+        (dict(size=(2, 2), stride=(5, 1)), r"size \(2, 2\) and stride \(5, 1\) reaching element 6 of 6"),
+        (dict(size=(2, 2), stride=(1, 5), offset=1), "reaching element 7 of 6"),
+        (dict(size=(2, 3), stride=(-3, 1), offset=3), r"stride \(-3, 1\)"),
+        (dict(size=(2, 2), stride=(2**62, 1)), "reaching element 4611686018427387905 of 6"),
+        (dict(stride=(3,)), r"size \(2, 3\) and stride \(3,\)"),
+        (dict(size=[2, 3]), r"size \[2, 3\] and stride \(3, 1\)"),
+        (dict(size=(1,) * 9, stride=(1,) * 9), "size"),
+        (dict(stored=5), "declares 6 elements of 4 bytes in a storage of 20 bytes"),
+        (dict(stored=7), "declares 6 elements of 4 bytes in a storage of 28 bytes"),
+        (dict(declared=-6), "declares -6 elements"),
+        (dict(declared=6.0), "declares 6.0 elements"),
+        (dict(kind=torch.IntStorage), "holds a 'IntStorage' storage; a voice pack's is one of FloatStorage, Half"),
+        (dict(kind=torch.BFloat16Storage), "holds a 'BFloat16Storage' storage"),
+        (dict(kind="ComplexFloatStorage"), "holds a 'ComplexFloatStorage' storage"),
+        (dict(kind=3), "holds a 3 storage"),
+        (dict(key="1"), "has no storage record '1'"),
+        (dict(key="../0"), "has no storage record '../0'"),
+        (dict(storage=[0.0] * 6), "builds a tensor on a list, not on one of its storages"),
+        (dict(byteorder=b"big"), "was saved big-endian"),
+    ],
+)
+def test_a_pack_whose_numbers_do_not_fit_its_storage_is_refused(tmp_path, forged, problem):
+    path = CraftedPack(**forged).write(tmp_path / "af_forged.pt")
+    with pytest.raises(EngineError, match=f"voice pack af_forged.pt .*{problem}.*; save a voice as torch.save"):
+        read_pack(path)

@@ -1,12 +1,15 @@
 """The HTTP face in-process: serving.app with the real planner (G2P, voices) and a fake synthesizer.
 
-The fake renders silence of the right length, 2 frames per token, after a set delay: it tests the
-request's life (admission, cancellation, errors, encoding, timing arithmetic), never speech.
+The fake renders silence of the right length, 2 frames per token: it tests the request's life
+(admission, cancellation, errors, encoding, timing arithmetic), never speech. Held, each chunk
+call waits until the test releases it, so that order and concurrency are asserted on events,
+never on how long anything took.
 """
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import pytest
@@ -19,7 +22,7 @@ from engine.speech import SpeechPlanner
 from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import VoiceLibrary
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
-from serving.admission import Admission
+from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
 from serving.config import ServingSettings
 from serving.health import HealthMonitor
@@ -30,23 +33,50 @@ from serving.synthesize import Lane
 FRAMES_PER_TOKEN = 2
 
 
-class FakeSynthesizer:
-    """A synthesizer service without a model. `started` counts chunks that reached it."""
+@dataclass
+class HeldCall:
+    """A chunk call the fake holds until the test lets it finish."""
 
-    def __init__(self, delay_s: float = 0.0):
-        self.delay_s = delay_s
+    jobs: list[ChunkJob]
+    outcome: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def release(self) -> None:
+        self.outcome.set_result(None)
+
+
+class FakeSynthesizer:
+    """A synthesizer service without a model. `started` counts chunks that reached it; `failures`
+    maps a chunk's number (1 for the first to reach it) to what that call raises."""
+
+    def __init__(self, held: bool = False):
+        self.held = held
         self.started = 0
         self.rendered = 0
         self.failure: BaseException | None = None
+        self.failures: dict[int, BaseException] = {}
         self.status_failure: BaseException | None = None
+        self._calls: asyncio.Queue[HeldCall] = asyncio.Queue()
 
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
         self.started += len(jobs)
-        await asyncio.sleep(self.delay_s)
-        if self.failure is not None:
-            raise self.failure
+        failure = self.failures.pop(self.started, None) or self.failure
+        if self.held:
+            call = HeldCall(jobs)
+            self._calls.put_nowait(call)
+            await call.outcome
+        else:
+            await asyncio.sleep(0)
+        if failure is not None:
+            raise failure
         self.rendered += len(jobs)
         return [self._silence(len(job.token_ids)) for job in jobs]
+
+    async def next_call(self) -> HeldCall:
+        """The next chunk call to reach the held fake (waits for one)."""
+        return await asyncio.wait_for(self._calls.get(), WAIT_S)
+
+    def waiting_calls(self) -> int:
+        return self._calls.qsize()
 
     async def status(self) -> SynthesizerStatus:
         if self.status_failure is not None:
@@ -57,6 +87,33 @@ class FakeSynthesizer:
     def _silence(tokens: int) -> ChunkAudio:
         frames = [FRAMES_PER_TOKEN] * (tokens + 2)
         return ChunkAudio(pcm16=bytes(2 * SAMPLES_PER_FRAME * sum(frames)), frames=frames)
+
+
+#: a bound on waiting for something that must happen, so that a defect fails the test rather
+#: than hanging it; never a claim about how long anything takes
+WAIT_S = 30.0
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Returns once `condition` holds (work in worker threads gets there in its own time)."""
+    async with asyncio.timeout(WAIT_S):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def serve_until_done(fake: FakeSynthesizer, *work: asyncio.Future) -> None:
+    """Releases the held fake's calls as they come until every one of `work` is done."""
+    while not all(task.done() for task in work):
+        try:
+            call = await asyncio.wait_for(fake._calls.get(), 0.05)
+        except TimeoutError:
+            continue
+        call.release()
+
+
+LIMITS = AdmissionLimits(
+    max_requests=4, max_chars=5_000, deadline_s=240.0, max_queued=2, max_wait_s=None, initial_rate=60.0
+)
 
 
 @pytest.fixture
@@ -90,21 +147,15 @@ async def make_server(planner) -> AsyncIterator[ServerFactory]:
     """Builds the app around a fake synthesizer; settings and admission bounds are the test's."""
     clients: list[httpx.AsyncClient] = []
 
-    def make(
-        delay_s: float = 0.0,
-        settings: ServingSettings | None = None,
-        max_requests: int = 4,
-        max_chars: int = 5_000,
-        max_queued: int = 2,
-        max_wait_s: float = 0.2,
-    ):
+    def make(held: bool = False, settings: ServingSettings | None = None, **limits: object) -> Served:
+        """`limits` replace fields of LIMITS for this server's admission."""
         settings = settings or ServingSettings()
-        fake = FakeSynthesizer(delay_s)
+        fake = FakeSynthesizer(held)
         app = create_app(settings)
         server = TTSServer(
             planner,
             [Lane(fake, FairScheduler(1))],
-            Admission(max_requests, max_chars, max_queued, max_wait_s),
+            Admission(dataclasses.replace(LIMITS, **limits)),
             HealthMonitor([fake], refresh_s=0.05, grace_s=0.5),
             settings.max_body_bytes,
         )

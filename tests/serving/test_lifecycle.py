@@ -1,24 +1,26 @@
-"""A request's life in-process: refused at once when full, and over when its client leaves."""
+"""A request's life in-process: validated first, admitted in its turn or refused at once, and over
+when its client leaves. The fake synthesizer holds each chunk until the test releases it."""
 
 import asyncio
 import json
-import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 from prometheus_client import REGISTRY
 
+from .conftest import eventually, serve_until_done
+
 pytestmark = pytest.mark.anyio
 
 LONG_TEXT = "This sentence is one chunk of a long text, spoken clause after clause. " * 40
-CHUNK_DELAY_S = 0.05
 
 
 def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-async def call_and_leave(app, body: dict, leave_after_s: float) -> list[dict]:
-    """Drives the ASGI app as a server would for a client that disconnects after `leave_after_s`."""
+async def call_and_leave(app, body: dict, leave_when: Callable[[], Awaitable[object]]) -> list[dict]:
+    """Drives the ASGI app as a server would for a client that disconnects once `leave_when` returns."""
     messages = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
     left = asyncio.Event()
     sent: list[dict] = []
@@ -48,78 +50,100 @@ async def call_and_leave(app, body: dict, leave_after_s: float) -> list[dict]:
         "server": ("tts.test", 80),
     }
     call = asyncio.ensure_future(app(scope, receive, send))
-    await asyncio.sleep(leave_after_s)
+    await leave_when()
     left.set()
-    await asyncio.wait_for(call, 5)
+    await asyncio.wait_for(call, 30)
     return sent
 
 
 @pytest.mark.parametrize("include_timestamps", [True, False])
 async def test_nothing_more_is_rendered_once_the_client_leaves(make_server, include_timestamps):
-    served = make_server(delay_s=CHUNK_DELAY_S)
+    served = make_server(held=True)
     cancelled_before = metric("tts_chunks_cancelled_total")
     body = {"text": LONG_TEXT, "voice": "af_heart", "include_timestamps": include_timestamps}
-    sent = await call_and_leave(served.app, body, leave_after_s=CHUNK_DELAY_S * 4.5)
-    started_when_left = served.fake.started
-    await asyncio.sleep(CHUNK_DELAY_S * 6)
-    assert served.fake.started == started_when_left, "chunks were sent to the synthesizer after the client left"
-    assert 3 <= started_when_left <= 6, started_when_left
-    assert metric("tts_chunks_cancelled_total") == cancelled_before + 1
-    assert served.server.admission.requests == 0 and served.server.admission.chars == 0
+
+    async def after_two_chunks() -> None:
+        for _ in range(2):
+            (await served.fake.next_call()).release()
+        await served.fake.next_call()  # the third chunk is inside the model when the client leaves
+
+    sent = await call_and_leave(served.app, body, after_two_chunks)
+    assert served.fake.started == 3 and served.fake.waiting_calls() == 0, "chunks were sent after the client left"
+    assert metric("tts_chunks_cancelled_total") >= cancelled_before + 1
+    admission = served.server.admission
+    assert admission.requests == admission.backlog == admission.in_flight_chars == 0
     assert metric("tts_requests_in_flight") == 0
     if not include_timestamps:
         assert sent[0]["status"] == 200  # the stream had started
 
 
 async def test_a_client_that_leaves_while_queued_frees_its_place(make_server):
-    served = make_server(delay_s=CHUNK_DELAY_S, max_requests=1, max_wait_s=5)
+    served = make_server(held=True, max_requests=1)
     first = asyncio.ensure_future(served.client.post("/tts/", json={"text": "Short one.", "voice": "af_heart"}))
-    await asyncio.sleep(0.01)
-    await call_and_leave(served.app, {"text": "Queued and gone.", "voice": "af_heart"}, leave_after_s=0.02)
-    assert served.server.admission.queued == 0
-    assert (await first).status_code == 200
-    assert served.server.admission.requests == 0
-
-
-async def test_a_full_server_refuses_at_once_with_429_and_retry_after(make_server):
-    served = make_server(delay_s=CHUNK_DELAY_S, max_requests=2, max_queued=1, max_wait_s=0.3)
-    body = {"text": LONG_TEXT[:600], "voice": "af_heart"}
-    started = time.perf_counter()
-
-    async def timed_post():
-        reply = await served.client.post("/tts/", json=body)
-        return reply, time.perf_counter() - started
-
-    results = await asyncio.gather(*(timed_post() for _ in range(8)))
-    statuses = sorted(reply.status_code for reply, _ in results)
-    assert statuses.count(200) >= 2 and statuses.count(429) >= 5, statuses
-    for reply, seconds in results:
-        if reply.status_code == 429:
-            assert seconds < 1.0
-            assert int(reply.headers["Retry-After"]) >= 1
-            assert "busy" in reply.json()["error"]
-    assert served.server.admission.requests == 0
-
-
-async def test_long_texts_are_admitted_by_their_length(make_server):
-    served = make_server(delay_s=CHUNK_DELAY_S, max_requests=10, max_chars=1_000, max_queued=0)
-    long = {"text": LONG_TEXT[:900], "voice": "af_heart"}
-    short = {"text": "A short one.", "voice": "af_heart"}
-    replies = await asyncio.gather(
-        served.client.post("/tts/", json=long),
-        served.client.post("/tts/", json=long),
-        served.client.post("/tts/", json=short),
+    opening = await served.fake.next_call()
+    await call_and_leave(
+        served.app,
+        {"text": "Queued and gone.", "voice": "af_heart"},
+        lambda: eventually(lambda: served.server.admission.queued == 1),
     )
-    assert [r.status_code for r in replies] == [200, 429, 200]
+    assert served.server.admission.queued == 0 and served.server.admission.backlog == len("Short one.")
+    opening.release()
+    await serve_until_done(served.fake, first)
+    assert (await first).status_code == 200
+    assert served.server.admission.requests == served.server.admission.backlog == 0
 
 
-async def test_health_answers_at_once_while_the_server_is_full(make_server):
-    served = make_server(delay_s=0.2, max_requests=1, max_queued=0)
-    assert (await served.client.get("/tts/health")).status_code == 200
+async def test_a_request_that_would_finish_too_late_is_refused_at_once_with_the_projected_wait(make_server):
+    served = make_server(held=True, deadline_s=10.0, initial_rate=100.0)  # 1,000 characters of work
+    first = asyncio.ensure_future(served.client.post("/tts/", json={"text": LONG_TEXT[:600], "voice": "af_heart"}))
+    opening = await served.fake.next_call()
+    refused = await served.client.post("/tts/", json={"text": LONG_TEXT[:600], "voice": "af_heart"})
+    assert refused.status_code == 429 and "busy" in refused.json()["error"]
+    assert refused.headers["Retry-After"] == "2"  # 200 characters over, at 100 per second
+    assert served.fake.started == 1  # the refused request cost nothing
+    opening.release()
+    await serve_until_done(served.fake, first)
+    assert (await first).status_code == 200
+
+
+async def test_a_long_text_waits_its_turn_and_no_later_request_passes_it(make_server):
+    served = make_server(held=True, max_requests=10, max_chars=1_000, deadline_s=600.0)
+    post = served.client.post
+    long_body = {"text": LONG_TEXT[:900], "voice": "af_heart"}
+    first = asyncio.ensure_future(post("/tts/", json=long_body))
+    opening = await served.fake.next_call()
+    second = asyncio.ensure_future(post("/tts/", json=long_body))
+    await eventually(lambda: served.server.admission.queued == 1)
+    short = asyncio.ensure_future(post("/tts/", json={"text": "A short one.", "voice": "af_heart"}))
+    await eventually(lambda: served.server.admission.queued == 2)  # it would fit beside the first, yet waits
+    assert served.fake.started == 1
+    opening.release()
+    await serve_until_done(served.fake, first, second, short)
+    assert [(await reply).status_code for reply in (first, second, short)] == [200, 200, 200]
+
+
+async def test_invalid_requests_are_400_even_when_the_server_is_full(make_server):
+    served = make_server(held=True, max_requests=1, max_queued=0)
     busy = asyncio.ensure_future(served.client.post("/tts/", json={"text": LONG_TEXT[:300], "voice": "af_heart"}))
-    await asyncio.sleep(0.05)
-    started = time.perf_counter()
-    health = await served.client.get("/tts/health")
-    assert health.status_code == 200 and time.perf_counter() - started < 0.1
-    assert (await served.client.post("/tts/", json={"text": "Hi.", "voice": "af_heart"})).status_code == 429
+    opening = await served.fake.next_call()
+    assert (await served.client.get("/tts/health")).status_code == 200  # answered beside a held chunk
+    valid = await served.client.post("/tts/", json={"text": "Hi.", "voice": "af_heart"})
+    assert valid.status_code == 429
+    for body, why in (
+        ({"text": "Hi.", "voice": "xx_nobody"}, "not found"),
+        ({"text": "word " * 2_001, "voice": "af_heart"}, "the limit is 10000"),
+        ({"text": "こんにちは、世界。", "voice": "af_heart"}, "is Japanese"),
+        ({"text": "...", "voice": "af_heart"}, "nothing to speak"),
+    ):
+        reply = await served.client.post("/tts/", json=body)
+        assert reply.status_code == 400 and why in reply.json()["error"], reply.text
+    served.app.state.server.health.status = _not_loaded
+    unready = await served.client.post("/tts/", json={"text": "Hi.", "voice": "xx_nobody"})
+    assert unready.status_code == 400  # decided before readiness too
+    opening.release()
+    await serve_until_done(served.fake, busy)
     assert (await busy).status_code == 200
+
+
+async def _not_loaded():
+    return None

@@ -11,6 +11,8 @@ import pytest
 from serving.config import ServingSettings
 from serving.openai_api import MODELS, OPENAI_VOICES, kokoro_speed
 
+from .conftest import serve_until_done
+
 pytestmark = pytest.mark.anyio
 
 SPEECH = {"model": "tts-1", "input": "Hello there. This is a second sentence.", "voice": "alloy"}
@@ -128,12 +130,14 @@ async def test_a_key_is_checked_as_bearer_and_refused_in_openais_shape(make_serv
 
 
 async def test_a_full_server_is_a_429_with_retry_after(make_server):
-    served = make_server(delay_s=0.5, max_requests=1, max_queued=0)
+    served = make_server(held=True, max_requests=1, max_queued=0)
     first = asyncio.create_task(served.client.post("/v1/audio/speech", json=SPEECH))
-    await asyncio.sleep(0.1)
+    opening = await served.fake.next_call()
     refused = await served.client.post("/v1/audio/speech", json=SPEECH)
     error = assert_openai_error(refused, 429)
     assert error["code"] == "rate_limit_exceeded" and int(refused.headers["Retry-After"]) >= 1
+    opening.release()
+    await serve_until_done(served.fake, first)
     assert (await first).status_code == 200
 
 

@@ -9,15 +9,15 @@ from serving.plan import ChunkPlan
 from serving.schedule import FairScheduler
 from serving.synthesize import Lane, opening_lane, spoken_chunks
 
-from .conftest import FakeSynthesizer
+from .conftest import FakeSynthesizer, eventually
 
 pytestmark = pytest.mark.anyio
 
 LONG = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 
 
-def lanes(delay_s: float = 0.05) -> tuple[Lane, Lane]:
-    return Lane(FakeSynthesizer(delay_s), FairScheduler(1)), Lane(FakeSynthesizer(delay_s), FairScheduler(1))
+def lanes(held: bool = False) -> tuple[Lane, Lane]:
+    return Lane(FakeSynthesizer(held), FairScheduler(1)), Lane(FakeSynthesizer(held), FairScheduler(1))
 
 
 async def busy(lane: Lane, release: asyncio.Event) -> asyncio.Task:
@@ -41,32 +41,33 @@ async def test_a_first_chunk_goes_to_the_first_lane_unless_it_is_busy_and_the_la
 
 
 async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_ones_one_ahead(planner):
-    first, later = lanes()
+    first, later = lanes(held=True)
     request = TTSRequest(text=LONG, voice="af_heart")
-    plan = await ChunkPlan.start(planner, request)
-    queued_behind: list[tuple[str, int]] = []  # (lane rendering a chunk, chunks queued in the later lane meanwhile)
-    for name, lane in (("first", first), ("later", later)):
-        original = lane.synthesizer.synthesize
+    count = len(list(planner.plan(LONG, "af_heart", 1.0)))
+    assert count >= 3
+    plan = ChunkPlan(planner.chunks(LONG, "a"))
+    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later)))
+    opening = await first.synthesizer.next_call()
+    assert later.scheduler.idle  # nothing asked of the later lane beside the first chunk
+    opening.release()
+    for n in range(2, count + 1):
+        call = await later.synthesizer.next_call()
+        # each later chunk renders with the next one already queued behind it, the last alone
+        await eventually(lambda n=n: later.scheduler.waiting == (1 if n < count else 0))
+        assert later.synthesizer.waiting_calls() == 0 and first.synthesizer.waiting_calls() == 0
+        call.release()
+    assert await consumer == count
+    assert first.synthesizer.started == 1 and later.synthesizer.started == count - 1
 
-        async def recording(jobs, name=name, original=original):
-            await asyncio.sleep(0.01)
-            queued_behind.append(
-                (name, later.scheduler.waiting + (0 if later.scheduler.idle or name == "later" else 1))
-            )
-            return await original(jobs)
 
-        lane.synthesizer.synthesize = recording
-    spoken = [chunk async for chunk, _ in spoken_chunks(plan, request, first, later)]
-    assert len(spoken) >= 3
-    assert queued_behind[0] == ("first", 0)  # nothing asked of the later lane beside the first chunk
-    # then each chunk renders in the later lane with the next one already queued behind it
-    assert queued_behind[1:] == [("later", 1)] * (len(spoken) - 2) + [("later", 0)]
+async def _spoken(spoken) -> int:
+    return len([chunk async for chunk, _ in spoken])
 
 
 async def test_two_requests_starting_together_open_in_different_lanes(planner):
-    first, later = lanes()
+    first, later = lanes(held=True)
     request = TTSRequest(text=LONG, voice="af_heart")
-    plans = [await ChunkPlan.start(planner, request) for _ in range(2)]
+    plans = [ChunkPlan(planner.chunks(LONG, "a")) for _ in range(2)]
     openings = []
     for lane in (first, later):
         original = lane.synthesizer.synthesize
@@ -81,5 +82,9 @@ async def test_two_requests_starting_together_open_in_different_lanes(planner):
         async for _ in spoken_chunks(plan, request, first, later):
             return
 
-    await asyncio.gather(*(opening(plan) for plan in plans))
-    assert openings[:2] == [first, later]
+    both = asyncio.gather(*(opening(plan) for plan in plans))
+    held = [await first.synthesizer.next_call(), await later.synthesizer.next_call()]
+    assert openings == [first, later]  # the second opened in the idle later lane, not behind the first
+    for call in held:
+        call.release()
+    await both
