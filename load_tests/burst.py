@@ -1,119 +1,96 @@
-"""Overload: a burst of long requests at once. Each is served, or refused with 429/503 JSON and a
-Retry-After within a second; no client times out; health answers fast all along; once the burst
-is over the server stops rendering within one chunk.
+"""Overload: 32 requests of 2,000 characters at once (JSON with timestamps, wav).
+
+Goals: each request is served (200) within the admission deadline, or refused at once (429 with
+a JSON error and a Retry-After, answered within 1 s); no client times out, each waiting the
+deadline plus a minute (the deadline read from tts_admission_deadline_seconds, else 300 s);
+GET /tts/health, polled every 0.2 s throughout, answers 200 each time in under 250 ms; and once
+the burst is over the server stops rendering (at most one chunk, the one already inside the
+model, in the 10 s after).
 
     ./serve.sh &                                  # the README's start command, default settings
     .venv/bin/python -m load_tests.burst --base http://127.0.0.1:5000
 
-Prints the counts and exits non-zero when a point fails. Sends only to the given local server,
-a bounded number of requests, and stops by itself.
+Prints the counts beside the capacity the server publishes, and exits 1 when a goal fails. Sends
+only to the given local server, a bounded number of requests, and stops by itself.
 """
 
 import argparse
-import concurrent.futures
-import re
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 
-import requests
+from load_tests.calls import CLIENT_MARGIN_S, REFUSAL_LIMIT_S, Call
+from load_tests.goals import Goals
+from load_tests.texts import english_text
+from load_tests.watch import HealthWatch, Metrics, shown
 
-TEXT = (
-    "The old lighthouse keeper climbed the spiral stairs each evening, counting the steps as his father "
-    "had taught him, and lit the great lamp that warned the fishing boats away from the rocks. "
-) * 12
+TEXT = english_text(2000)
+#: after the burst, how long the rendered-chunk count must stay still
+AFTER_S = 10.0
 
 
 def rendered_chunks(base: str) -> float:
     """Chunks the synthesizers have rendered so far, summed over lanes (tts_chunks_rendered_total)."""
-    metrics = requests.get(f"{base}/metrics", timeout=10).text
-    return sum(float(v) for v in re.findall(r"^tts_chunks_rendered_total\{[^}]*\} (\S+)$", metrics, re.MULTILINE))
-
-
-def one_request(base: str, timeout_s: float) -> dict:
-    started = time.perf_counter()
-    try:
-        reply = requests.post(f"{base}/tts/", json={"text": TEXT[:2000], "voice": "af_heart"}, timeout=timeout_s)
-    except requests.Timeout:
-        return {"status": "timeout", "seconds": time.perf_counter() - started}
-    outcome = {"status": reply.status_code, "seconds": time.perf_counter() - started}
-    if reply.status_code != 200:
-        outcome["json_error"] = "error" in reply.json()
-        outcome["retry_after"] = reply.headers.get("Retry-After")
-    return outcome
-
-
-def watch_health(base: str, stop: threading.Event, latencies: list[float], statuses: Counter) -> None:
-    while not stop.is_set():
-        started = time.perf_counter()
-        try:
-            statuses[requests.get(f"{base}/tts/health", timeout=5).status_code] += 1
-        except requests.RequestException:
-            statuses["error"] += 1
-        latencies.append(time.perf_counter() - started)
-        stop.wait(0.25)
+    return Metrics.read(base).total("tts_chunks_rendered_total") or 0.0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="http://127.0.0.1:5000")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--timeout", type=float, default=600.0, help="each client's timeout, seconds")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows while it runs, even into a file
 
-    stop = threading.Event()
-    health_latencies: list[float] = []
-    health_statuses: Counter = Counter()
-    watcher = threading.Thread(target=watch_health, args=(args.base, stop, health_latencies, health_statuses))
-    watcher.start()
+    before = Metrics.read(args.base)
+    deadline_s = before.deadline_s
+    timeout_s = deadline_s + CLIENT_MARGIN_S
+    print(f"before: {before.admission()}")
+    print(f"{args.clients} clients x {len(TEXT):,} characters; the capacity holds "
+          f"{shown(before.room_for(len(TEXT)))} of them; each client waits at most {timeout_s:.0f} s")  # fmt: skip
+
     started = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(args.clients) as pool:
-        outcomes = list(pool.map(lambda _: one_request(args.base, args.timeout), range(args.clients)))
+    with HealthWatch(args.base) as health:
+        calls = [Call(args.base, "/tts/", {"text": TEXT, "voice": "af_heart"}, timeout_s) for _ in range(args.clients)]
+        outcomes = [call.wait() for call in calls]
     burst_s = time.perf_counter() - started
-    stop.set()
-    watcher.join()
 
-    before = rendered_chunks(args.base)
-    time.sleep(10)
-    after = rendered_chunks(args.base)
+    chunks_before = rendered_chunks(args.base)
+    time.sleep(AFTER_S)
+    chunks_after = rendered_chunks(args.base)
 
-    statuses = Counter(o["status"] for o in outcomes)
-    refused = [o for o in outcomes if o["status"] in (429, 503)]
-    slow_refusals = [o for o in refused if o["seconds"] >= 1.0]
-    bad_refusals = [o for o in refused if not (o["json_error"] and o["retry_after"])]
-    served = [o["seconds"] for o in outcomes if o["status"] == 200]
-    print(f"{args.clients} clients x {len(TEXT[:2000])} characters, burst over in {burst_s:.1f} s")
-    print(f"answers: {dict(statuses)}")
+    statuses = Counter(o.status for o in outcomes)
+    served = [o.seconds for o in outcomes if o.status == 200]
+    refused = [o for o in outcomes if o.status == 429]
+    print(f"burst over in {burst_s:.1f} s; answers: {', '.join(f'{n} x {s}' for s, n in statuses.most_common())}")
     if served:
-        print(
-            f"served: {len(served)}, seconds min/median/max {min(served):.1f}/{statistics.median(served):.1f}/"
-            f"{max(served):.1f}"
-        )
+        print(f"served {len(served)}: seconds min/median/max {min(served):.1f}/{statistics.median(served):.1f}/"
+              f"{max(served):.1f}")  # fmt: skip
     if refused:
-        print(
-            f"refused: {len(refused)}, slowest refusal {max(o['seconds'] for o in refused):.3f} s, "
-            f"Retry-After {sorted({o['retry_after'] for o in refused})}"
-        )
-    print(
-        f"health: {dict(health_statuses)} in {len(health_latencies)} checks, "
-        f"max {max(health_latencies) * 1000:.0f} ms, p50 {statistics.median(health_latencies) * 1000:.0f} ms"
-    )
-    print(f"chunks rendered in the 10 s after the burst: {after - before:.0f} (before {before:.0f}, after {after:.0f})")
+        print(f"refused {len(refused)}: slowest refusal {max(o.seconds for o in refused):.3f} s, "
+              f"Retry-After {sorted({str(o.retry_after) for o in refused})}")  # fmt: skip
+    for outcome in outcomes:
+        if not outcome.served_or_refused_in_time(deadline_s):
+            print(f"  out of bounds: {outcome}")
+    print(health.summary())
+    print(f"chunks rendered in the {AFTER_S:.0f} s after the burst: {chunks_after - chunks_before:.0f} "
+          f"(before {chunks_before:.0f}, after {chunks_after:.0f})")  # fmt: skip
+    after = Metrics.read(args.base)
+    print(f"after: {after.admission()}; streams failed {shown(after.total('tts_streams_failed_total'))}")
 
-    failures = []
-    if statuses["timeout"] or set(statuses) - {200, 429, 503, "timeout"}:
-        failures.append("a client timed out or got another status")
-    if slow_refusals or bad_refusals:
-        failures.append("a refusal was slow, not JSON or had no Retry-After")
-    if max(health_latencies) >= 0.1 or set(health_statuses) != {200}:
-        failures.append("health was slow or not 200")
-    if after - before > 1:
-        failures.append("the server kept rendering after the burst")
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    return 1 if failures else 0
+    goals = Goals()
+    goals.check(
+        all(o.served_or_refused_in_time(deadline_s) for o in outcomes),
+        f"each is 200 within the deadline ({deadline_s:.0f} s) or 429 with a JSON error and a Retry-After "
+        f"within {REFUSAL_LIMIT_S:.0f} s",
+    )
+    goals.check(not statuses["timeout"], f"no client timed out ({timeout_s:.0f} s)")
+    goals.check(health.healthy, "health throughout: every poll 200, max < 250 ms")
+    goals.check(
+        chunks_after - chunks_before <= 1,
+        f"work stops: at most one chunk (the one inside the model) rendered in the {AFTER_S:.0f} s after the burst",
+    )
+    return goals.exit_status()
 
 
 if __name__ == "__main__":
