@@ -10,7 +10,8 @@ after a quiet spell) waits briefly for the new look.
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from schemas import SynthesizerStatus
 
@@ -22,10 +23,18 @@ WAIT_FOR_LOOK_S = 0.8
 
 
 class HealthMonitor:
-    def __init__(self, synthesizers: Sequence[Synthesizer], refresh_s: float, grace_s: float):
+    def __init__(
+        self,
+        synthesizers: Sequence[Synthesizer],
+        refresh_s: float,
+        grace_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        """`clock` dates the looks and the answers, by which freshness and grace are judged."""
         self.synthesizers = synthesizers
         self.refresh_s = refresh_s
         self.grace_s = grace_s
+        self._clock = clock
         self._looked_at: float | None = None
         #: when each synthesizer last answered, and the first one's answer
         self._answered_at: list[float | None] = [None] * len(synthesizers)
@@ -36,17 +45,17 @@ class HealthMonitor:
     async def status(self) -> SynthesizerStatus | None:
         """The first synthesizer's status while every synthesizer is healthy, else None."""
         loop = asyncio.get_running_loop()
-        now = loop.time()
+        now = self._clock()
         if (self._looked_at is None or now - self._looked_at >= self.refresh_s) and not self._looking:
             self._looked_at = now
             self._looks = [asyncio.ensure_future(self._look_at(n)) for n in range(len(self.synthesizers))]
         # nothing recent says healthy (the first call, or one after a quiet spell): wait briefly
         # for the answers of the look under way
-        deadline = now + WAIT_FOR_LOOK_S
-        while self._verdict(loop.time()) is None and self._looking and (left := deadline - loop.time()) > 0:
+        deadline = loop.time() + WAIT_FOR_LOOK_S
+        while self._verdict(self._clock()) is None and self._looking and (left := deadline - loop.time()) > 0:
             await asyncio.wait([look for look in self._looks if not look.done()], timeout=left,
                                return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
-        return self._verdict(loop.time())
+        return self._verdict(self._clock())
 
     @property
     def _looking(self) -> bool:
@@ -68,6 +77,6 @@ class HealthMonitor:
             self._refused[n] = True
             return
         self._refused[n] = False
-        self._answered_at[n] = asyncio.get_running_loop().time()
+        self._answered_at[n] = self._clock()
         if n == 0:
             self._status = status

@@ -111,6 +111,16 @@ async def serve_until_done(fake: FakeSynthesizer, *work: asyncio.Future) -> None
         call.release()
 
 
+class Clock:
+    """Time that passes only when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 LIMITS = AdmissionLimits(
     max_requests=4, max_chars=5_000, deadline_s=240.0, max_queued=2, max_wait_s=None, initial_rate=60.0
 )

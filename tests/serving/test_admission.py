@@ -9,17 +9,9 @@ import pytest
 from serving.admission import RATE_WINDOW_S, Admission, AdmissionLimits
 from serving.errors import Busy
 
-from .conftest import eventually
+from .conftest import Clock, eventually
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def admission(clock: Clock | None = None, **limits: object) -> Admission:

@@ -1,39 +1,53 @@
-"""Health answers from a recent look at the synthesizers, and looks again in the background."""
+"""Health answers from a recent look at the synthesizers, and looks again in the background. A
+fake clock stands in for the time that passes between looks."""
 
 import asyncio
 
 import pytest
 
 from serving.health import HealthMonitor
-from tests.serving.conftest import FakeSynthesizer
+from tests.serving.conftest import WAIT_S, Clock, FakeSynthesizer
 
 pytestmark = pytest.mark.anyio
 
 
+async def until_status(monitor: HealthMonitor, healthy: bool) -> None:
+    """Asks until the answer is the one expected (each look finishes in its own time)."""
+    async with asyncio.timeout(WAIT_S):
+        while (await monitor.status() is not None) != healthy:
+            await asyncio.sleep(0.005)
+
+
 async def test_a_quiet_spell_longer_than_the_grace_still_reads_healthy():
-    fake = FakeSynthesizer()
-    monitor = HealthMonitor([fake], refresh_s=0.01, grace_s=0.05)
+    clock = Clock()
+    monitor = HealthMonitor([FakeSynthesizer()], refresh_s=1.0, grace_s=5.0, clock=clock)
     assert await monitor.status() is not None
-    await asyncio.sleep(0.2)
+    clock.now += 60.0  # no call for a minute: the next one looks again and waits for the answer
     assert await monitor.status() is not None
 
 
-async def test_a_refused_connection_is_unhealthy_at_once_and_a_slow_answer_after_its_grace():
+async def test_a_refused_connection_is_unhealthy_and_a_slow_answer_only_after_its_grace():
+    clock = Clock()
     fast, slow = FakeSynthesizer(), FakeSynthesizer()
-    monitor = HealthMonitor([fast, slow], refresh_s=0.01, grace_s=0.2)
+    monitor = HealthMonitor([fast, slow], refresh_s=1.0, grace_s=5.0, clock=clock)
     assert (await monitor.status()).device == "fake"
     fast.status_failure = ConnectionRefusedError()
-    await asyncio.sleep(0.02)
-    await monitor.status()
-    await asyncio.sleep(0.01)
-    assert await monitor.status() is None
+    clock.now += 1.0
+    await until_status(monitor, healthy=False)
     fast.status_failure = None
+    clock.now += 1.0
+    await until_status(monitor, healthy=True)
+
+    hanging = asyncio.Event()
 
     async def hangs():
-        await asyncio.sleep(60)
+        await hanging.wait()
 
     slow.status = hangs
-    await asyncio.sleep(0.02)
-    assert await monitor.status() is not None  # busy, within its grace
-    await asyncio.sleep(0.3)
-    assert await monitor.status() is None
+    clock.now += 1.0
+    assert await monitor.status() is not None  # a look at a busy synthesizer is under way
+    clock.now += 3.0
+    assert await monitor.status() is not None  # its last answer is 4 s old: within its 5 s grace
+    clock.now += 2.0
+    assert await monitor.status() is None  # 6 s without an answer
+    hanging.set()
