@@ -29,7 +29,7 @@ from schemas import (
 
 from . import demo, request_id
 from .config import ServingSettings
-from .errors import ApiError, ClientLeft, Unauthorized, error_response
+from .errors import ApiError, ClientLeft, StreamAborted, Unauthorized, error_response
 from .lifecycle import TTSServer, server_of
 from .metrics import RESPONSES
 from .openai_api import openai_error
@@ -107,7 +107,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def server_fault(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s", request.url.path)
+        if not isinstance(exc, StreamAborted):  # logged where it was cut; its 200 has left
+            log.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal server error; the server log has the details")
 
     @app.get("/tts/", response_model=None)

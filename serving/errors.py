@@ -7,6 +7,7 @@ ApiError                 an HTTP status, a message and headers; rendered as {"er
  ├── Busy                429 + Retry-After: the server is full; try again later or elsewhere
  └── NotReady            503 + Retry-After: the model is loading, or a synthesizer is unavailable
 ClientLeft               the client disconnected before its answer: logged and counted as 499
+StreamAborted            a streamed body cut by a fault after its first byte (already logged)
 """
 
 import math
@@ -18,6 +19,11 @@ from schemas import ErrorResponse
 
 class ClientLeft(Exception):
     """The client disconnected before its answer was ready: the normal end of an abandoned request."""
+
+
+class StreamAborted(Exception):
+    """Raised out of a streamed body to abort it, so that the client sees it incomplete; the fault
+    that caused it is its cause, and has been logged and counted."""
 
 
 class ApiError(Exception):

@@ -30,7 +30,7 @@ from engine.text import Chunk
 from schemas import StreamChunkEvent, StreamDoneEvent, StreamErrorEvent, TTSRequest, TTSResponse, WordTimestamp
 
 from . import request_id
-from .errors import ApiError
+from .errors import ApiError, StreamAborted
 from .metrics import AUDIO_SECONDS, STREAMS_FAILED
 
 log = logging.getLogger("kokoro_tts")
@@ -129,11 +129,11 @@ async def framed_stream(
             except Exception as exc:
                 STREAMS_FAILED.labels(framing.name).inc()
                 log.error(
-                    "request %s failed at chunk %d, after its first byte (%s)",
+                    "request %s failed after %d chunks were sent (%s)",
                     request_id.current(), sent, framing.name, exc_info=exc,
                 )  # fmt: skip
                 if framing.failure is None:
-                    raise
+                    raise StreamAborted(f"request {request_id.current()}: the stream is cut") from exc
                 yield framing.failure(_failure_message(exc, sent))
 
     return ClosingStream(body(), on_close, **response)
