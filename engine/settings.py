@@ -50,7 +50,7 @@ class Settings:
     #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
     max_batch_frames: int = 8_000
     #: chunks the HTTP face lets into each synthesizer at once (0: 1 without batching, else twice
-    #: the batch size); the rest wait in its fair queue, least-served request first
+    #: the batch size); the rest wait in its fair queue, the chunk due first first
     synth_slots: int = 0
     #: 'auto' (on for CPU), 'on' or 'off': a second synthesizer process, at the lowest CPU priority,
     #: renders every chunk after a request's first, so a short request never waits for a long

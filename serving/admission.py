@@ -53,11 +53,13 @@ class Place:
     """A request's hold on the server. Its characters not yet spoken count in the backlog until
     `spoken` says they are, or the request ends."""
 
-    def __init__(self, admission: "Admission", chars: int):
+    def __init__(self, admission: "Admission", chars: int, finish_by: float):
         self._admission = admission
         self.chars = chars
         self.remaining = chars
         self.started = False
+        #: when the projection at admission said the request would be finished (the clock's time)
+        self.finish_by = finish_by
 
     def spoken(self, chars: int) -> None:
         """`chars` more characters of the request's text have been rendered."""
@@ -66,6 +68,7 @@ class Place:
 
 class Admission:
     def __init__(self, limits: AdmissionLimits, clock: Callable[[], float] = time.monotonic):
+        """`clock` must keep the event loop's time (monotonic): a place's finish_by is a due time."""
         self.limits = limits
         self._clock = clock
         self.rate = limits.initial_rate
@@ -85,7 +88,7 @@ class Admission:
     async def admit(self, chars: int) -> AsyncIterator[Place]:
         """Holds a place for a request of `chars` characters while the block runs; raises Busy."""
         self._refuse_if_late(chars)
-        place = Place(self, chars)
+        place = Place(self, chars, self._clock() + self.projected_s(chars))
         self.backlog += chars
         try:
             if self._waiting or not self._fits(chars):

@@ -201,7 +201,8 @@ def api_info() -> dict:
             "streaming: the first audio leaves after the first short chunk",
             "wav, mp3, aac, opus, flac and raw pcm output",
             "adaptive batching of chunks across requests",
-            "admission control: 429 with Retry-After when full; work stops when a client leaves",
+            "admission by projected finish time: served in turn, or 429 with Retry-After at once",
+            "work stops when a client leaves; a fault after the first byte is never a clean end",
         ],
     }
 

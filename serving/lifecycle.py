@@ -81,7 +81,8 @@ class TTSServer:
         async with contextlib.AsyncExitStack() as held:
             place = await held.enter_async_context(self.admission.admit(len(request.text)))
             plan = ChunkPlan(self.planner.chunks(request.text, language))
-            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane), place)
+            answer_by = place.finish_by if request.include_timestamps else None
+            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane, answer_by), place)
             held.push_async_callback(spoken.aclose)
             if request.include_timestamps:
                 return await json_response(spoken, request)

@@ -1,10 +1,13 @@
-"""Fair scheduling of chunks onto the synthesizer: least-served request first.
+"""Fair scheduling of chunks onto the synthesizer: the chunk due first goes first.
 
-Every request's chunks wait here for one of a few slots. A request's priority is the seconds of
-audio it has been given so far, so a new short request (0 s) goes before the next chunk of a
-stream that already has minutes, and a long stream cannot starve anyone. Slots bound the work
-in flight: one on a CPU, where chunks run one after another anyway and a queue there would be
-first come, first served; more on a GPU, where BentoML needs several at once to batch them.
+Every request's chunks wait here for one of a few slots, each with the time it is due (see
+serving.synthesize.due_at): a request's first chunk is due as it arrives, so a new short request
+goes before the next chunk of a stream that is already ahead; a stream's later chunk is due
+when the audio already sent has played, and a whole answer's (JSON) when admission projected it
+finished. Earliest due first meets every due time that can be met, and starves no one: a due
+time does not move while its chunk waits. Slots bound the work in flight: one on a CPU, where
+chunks run one after another anyway; more on a GPU, where BentoML needs several at once to batch
+them.
 """
 
 import asyncio
@@ -25,9 +28,9 @@ class FairScheduler:
         self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []
         self._order = itertools.count()
 
-    async def run(self, served_s: float, work: Callable[[], Awaitable[T]]) -> T:
-        """Run `work` once a slot is free and no less-served request is waiting for one."""
-        await self._acquire(served_s)
+    async def run(self, due_at: float, work: Callable[[], Awaitable[T]]) -> T:
+        """Run `work` once a slot is free and no chunk due earlier is waiting for one."""
+        await self._acquire(due_at)
         try:
             return await work()
         finally:
@@ -42,12 +45,12 @@ class FairScheduler:
         """No work running and none waiting."""
         return self._free == self._slots and not self._waiting
 
-    async def _acquire(self, served_s: float) -> None:
+    async def _acquire(self, due_at: float) -> None:
         if self._free > 0 and not self._waiting:
             self._free -= 1
             return
         turn = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiting, (served_s, next(self._order), turn))
+        heapq.heappush(self._waiting, (due_at, next(self._order), turn))
         try:
             await turn
         except asyncio.CancelledError:

@@ -53,10 +53,10 @@ class Lane:
     scheduler: FairScheduler
 
 
-async def render(lane: Lane, chunk: Chunk, request: TTSRequest, served_s: float) -> Rendered:
+async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float) -> Rendered:
     """One chunk's audio, once the lane's fair queue lets it through."""
     job = ChunkJob(token_ids=list(chunk.token_ids), voice=request.voice, speed=request.speed)
-    audio = (await lane.scheduler.run(served_s, lambda: _call(lane.synthesizer, job)))[0]
+    audio = (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
     return Rendered(np.frombuffer(audio.pcm16, dtype="<i2"), np.asarray(audio.frames, dtype=np.int64))
 
 
@@ -89,11 +89,25 @@ def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
     return later_lane
 
 
+def due_at(started: float, served_s: float, answer_by: float | None) -> float:
+    """When a request's next chunk is due (loop time), given the audio it has been sent so far.
+
+    Its first chunk is due at once: it decides how soon the caller hears anything. A stream's
+    later chunk is due when the audio already sent has played, if playback began as the request
+    arrived: a stream ahead of real time waits, one behind it goes first. A whole answer's later
+    chunks are due when admission projected it finished (`answer_by`): its client waits for all
+    of it, so answers go in arrival order, and a newcomer holds an older one back by one chunk."""
+    if not served_s:
+        return started
+    return started + served_s if answer_by is None else answer_by
+
+
 async def spoken_chunks(
-    plan: ChunkPlan, request: TTSRequest, first_lane: Lane, later_lane: Lane
+    plan: ChunkPlan, request: TTSRequest, first_lane: Lane, later_lane: Lane, answer_by: float | None = None
 ) -> AsyncIterator[tuple[Chunk, Rendered]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
-    the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead.
+    the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
+    each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream).
 
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
@@ -104,6 +118,7 @@ async def spoken_chunks(
     chunks = aiter(plan)
 
     async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, Rendered]] | None:
+        due = due_at(started, served_s, answer_by)  # by the audio rendered before this chunk is asked for
         chunk = await anext(chunks, None)
         if chunk is None:
             return None
@@ -111,7 +126,7 @@ async def spoken_chunks(
         async def rendered() -> tuple[Chunk, Rendered]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
-            return chunk, await render(choose_lane(), chunk, request, served_s)
+            return chunk, await render(choose_lane(), chunk, request, due)
 
         return asyncio.ensure_future(rendered())
 
@@ -123,11 +138,11 @@ async def spoken_chunks(
             if not first:
                 upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
+            served_s += audio.pcm16.shape[0] / SAMPLE_RATE
             if first:
                 FIRST_AUDIO.observe(loop.time() - started)
                 first = False
                 upcoming = await submit(lambda: later_lane)
-            served_s += audio.pcm16.shape[0] / SAMPLE_RATE
             pending, upcoming = upcoming, None
             yield chunk, audio
     finally:

@@ -101,13 +101,16 @@ async def eventually(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.005)
 
 
-async def serve_until_done(fake: FakeSynthesizer, *work: asyncio.Future) -> None:
-    """Releases the held fake's calls as they come until every one of `work` is done."""
+async def serve_until_done(fake: FakeSynthesizer, *work: asyncio.Future, seen: list | None = None) -> None:
+    """Releases the held fake's calls as they come until every one of `work` is done; each call's
+    jobs are added to `seen`, in the order released."""
     while not all(task.done() for task in work):
         try:
             call = await asyncio.wait_for(fake._calls.get(), 0.05)
         except TimeoutError:
             continue
+        if seen is not None:
+            seen.append(call.jobs)
         call.release()
 
 

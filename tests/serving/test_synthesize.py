@@ -7,9 +7,9 @@ import pytest
 from schemas import TTSRequest
 from serving.plan import ChunkPlan
 from serving.schedule import FairScheduler
-from serving.synthesize import Lane, opening_lane, spoken_chunks
+from serving.synthesize import Lane, due_at, opening_lane, spoken_chunks
 
-from .conftest import FakeSynthesizer, eventually
+from .conftest import FakeSynthesizer, eventually, serve_until_done
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +88,44 @@ async def test_two_requests_starting_together_open_in_different_lanes(planner):
     for call in held:
         call.release()
     await both
+
+
+def test_a_chunk_is_due_at_once_first_then_by_playback_for_a_stream_and_by_its_projection_for_an_answer():
+    assert due_at(started=10.0, served_s=0.0, answer_by=None) == 10.0
+    assert due_at(started=10.0, served_s=0.0, answer_by=300.0) == 10.0  # first audio soon, for answers too
+    assert due_at(started=10.0, served_s=4.5, answer_by=None) == 14.5  # when the audio sent has played
+    assert due_at(started=10.0, served_s=4.5, answer_by=300.0) == 300.0
+
+
+async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(planner):
+    """Two whole answers on one lane: the later one's first chunk goes at once, then the earlier
+    one is finished before the later one goes on."""
+    lane = Lane(FakeSynthesizer(held=True), FairScheduler(1))
+    older_text = LONG * 2
+    newer_text = "Meanwhile, a different speaker reads another passage aloud, slowly and with care. " * 4
+    owner = {tuple(chunk.token_ids): "newer" for chunk in planner.plan(newer_text, "af_heart", 1.0)}
+    owner |= {tuple(chunk.token_ids): "older" for chunk in planner.plan(older_text, "af_heart", 1.0)}
+    now = asyncio.get_running_loop().time()
+
+    def answer(text: str, answer_by: float) -> asyncio.Future:
+        request = TTSRequest(text=text, voice="af_heart")
+        plan = ChunkPlan(planner.chunks(text, "a"))
+        return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, lane, lane, answer_by)))
+
+    older = answer(older_text, now + 100.0)
+    order = []
+    for _ in range(2):
+        call = await lane.synthesizer.next_call()
+        order.append(owner[tuple(call.jobs[0].token_ids)])
+        call.release()
+    # the older answer's third chunk is in the model, its fourth waits
+    await eventually(lambda: lane.synthesizer.waiting_calls() == 1 and lane.scheduler.waiting == 1)
+    newer = answer(newer_text, now + 200.0)
+    await eventually(lambda: lane.scheduler.waiting == 2)
+    released: list = []
+    await serve_until_done(lane.synthesizer, older, newer, seen=released)
+    order += [owner[tuple(jobs[0].token_ids)] for jobs in released]
+    older_count, newer_count = order.count("older"), order.count("newer")
+    assert older_count > 4 and newer_count > 2
+    # the newcomer's first chunk at once, then the older answer to its end, then the newer
+    assert order == ["older"] * 3 + ["newer"] + ["older"] * (older_count - 3) + ["newer"] * (newer_count - 1)

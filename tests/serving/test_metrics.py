@@ -1,0 +1,13 @@
+"""The gauges as Prometheus sees them across BentoML's processes: summed over live ones only."""
+
+from prometheus_client import Gauge
+
+from serving import metrics
+
+
+def test_every_gauge_leaves_out_processes_that_are_gone():
+    gauges = [value for value in vars(metrics).values() if isinstance(value, Gauge)]
+    assert len(gauges) >= 5
+    assert all(gauge._multiprocess_mode.startswith("live") for gauge in gauges), [
+        (gauge._name, gauge._multiprocess_mode) for gauge in gauges
+    ]
