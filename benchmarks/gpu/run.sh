@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The GPU session's run (issue 15), on the device machine, in the repo root. The machine reaches no
-# registry and takes at most 64 MiB per call with the working tree, so what it lacks travels in
-# bundles made here by `python -m benchmarks.gpu.pack`, one per call, while the machine stays warm
-# (benchmarks/gpu/rehearse.sh runs the whole procedure on a CPU):
+# The GPU benchmarks on an air-gapped GPU host (a CUDA machine that reaches no package index),
+# run in the repository root there. What the host lacks travels as bundles of wheels, made on a
+# machine that reaches PyPI by `python -m benchmarks.gpu.pack`, each small enough for one transfer
+# of at most 64 MiB with the working tree. Copy the checkout and each bundle across in turn,
+# receiving each; the last one also runs the benchmarks (benchmarks/gpu/rehearse.sh runs the whole
+# procedure on a CPU):
 #
-#   run(command="bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-1", carry=[".gpu/3.12/bundle-1"])
-#   ...   (one call per bundle; each must start within the machine's 30 s warm window)
-#   run(command="bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-N bench", carry=[".gpu/3.12/bundle-N"])
+#   bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-1
+#   ...   (one bundle after another)
+#   bash benchmarks/gpu/run.sh receive .gpu/3.12/bundle-N bench
 #
 # receive BUNDLE  checks the bundle's wheels against the manifest and keeps them in $GPU_HOME
 # bench [quick]   installs every wheel once all have arrived, then runs the GPU benchmarks; each
-#                 one's output goes to $OUT (the device tool brings it back) and to stdout.
+#                 one's output goes to $OUT (default out/gpu) and to stdout.
 #                 quick: small sizes, to check the whole procedure on a CPU in minutes.
 # sweep ARGS...   one more batch sweep, e.g. --batches 64 --max-batch-frames 32000 (tuning calls)
 # load ARGS...    one more server load, e.g. --clients 64 --env KOKORO_MAX_BATCH_SIZE=64
