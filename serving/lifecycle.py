@@ -69,9 +69,10 @@ class TTSServer:
         )
 
     async def answer(self, http_request: Request, request: TTSRequest, streamer: Streamer) -> Response:
-        """An already-validated request through the one lifecycle (admission, plan, lanes, cancel on
-        disconnect); `streamer` shapes the body when timestamps are off, so that other APIs (the
-        OpenAI-compatible routes) frame the same chunks their own way."""
+        """A request whose fields have been read, through the one lifecycle: validation (every 400),
+        readiness (503), admission (429), plan, lanes, cancel on disconnect. `streamer` shapes the
+        body when timestamps are off, so that other APIs (the OpenAI-compatible routes) frame the
+        same chunks their own way."""
         language = await validate_speech(self.planner, request)
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
