@@ -250,7 +250,7 @@ async def read_speech(request: Request, limit: int) -> SpeechRequest:
 async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
     """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
     they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
-    ends it with an `error` event in OpenAI's shape, which its SDK raises as an APIError."""
+    ends it with an `error` event carrying OpenAI's error object."""
     chars = len(request.text)
 
     def frame(piece: EncodedPiece) -> bytes:

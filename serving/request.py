@@ -2,10 +2,10 @@
 
 Validation is one step, before admission and before any G2P: every 400 is decided here, so a
 request that can never succeed is never told to retry (429) or wait (503). The body is read up
-to the size limit and no further (413 past it); a client gone while sending it is a 499. JSON is parsed and validated
-in one step by pydantic-core, whose parser bounds nesting depth and number size itself, so a
-100,000-deep array or a 5,000-digit number is a 400, not a RecursionError. Forms are parsed
-by Starlette from the bytes already read.
+to the size limit and no further (413 past it); a client gone while sending it is a 499. JSON
+is parsed and validated in one step by pydantic-core, whose parser bounds nesting depth and
+number size itself, so a 100,000-deep array or a 5,000-digit number is a 400, not a
+RecursionError. Forms are parsed by Starlette from the bytes already read.
 """
 
 from typing import TypeVar
