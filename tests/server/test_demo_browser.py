@@ -177,10 +177,14 @@ def requests_in_flight(server: str) -> float:
 
 @pytest.fixture(scope="module")
 def tight_server(tmp_path_factory) -> Iterator[str]:
-    """A second live server that takes on at most 5 s of work: a 2,000-character text fills it."""
-    log = tmp_path_factory.mktemp("tight-server") / "serve.log"
+    """A second live server that takes on at most 5 s of work: a 2,000-character text fills it.
+
+    It has a BENTOML_HOME of its own: BentoML empties its home's Prometheus directory as it starts,
+    which would wipe the metrics of the session's server beside it."""
+    folder = tmp_path_factory.mktemp("tight-server")
+    env = {"TTS_ADMISSION_DEADLINE_S": str(TIGHT_DEADLINE_S), "BENTOML_HOME": str(folder / "bentoml")}
     try:
-        with live_server(free_port(), log, env={"TTS_ADMISSION_DEADLINE_S": str(TIGHT_DEADLINE_S)}) as base:
+        with live_server(free_port(), folder / "serve.log", env=env) as base:
             yield base
     except ServerFailed as exc:
         pytest.fail(str(exc))
