@@ -55,7 +55,6 @@ class Place:
 
     def __init__(self, admission: "Admission", chars: int, finish_by: float):
         self._admission = admission
-        self.chars = chars
         self.remaining = chars
         self.started = False
         #: when the projection at admission said the request would be finished (the clock's time)
