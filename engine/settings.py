@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from .device import torch_installed
+
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,6 +66,10 @@ class Settings:
             return "onnx" if device == "cpu" else "torch"
         if self.backend == "onnx" and device != "cpu":
             raise SettingError(f"KOKORO_BACKEND=onnx runs on CPU only; the device is {device}")
+        if self.backend == "torch" and not torch_installed():
+            raise SettingError(
+                "KOKORO_BACKEND=torch needs torch, which this install lacks: pip install -r requirements-gpu.txt"
+            )
         return self.backend
 
     def batch_size_for(self, device: str) -> int:

@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Build the OCI image with podman, start it with no network, and check from inside that it speaks.
 #
-#   deploy/image/build.sh            # both variants: gpu (CUDA torch) and cpu (CPU torch)
+#   deploy/image/build.sh            # both variants: cpu (onnxruntime, no torch) and gpu (CUDA torch)
 #   deploy/image/build.sh cpu        # one
 #   KEEP_IMAGES=1 deploy/image/build.sh gpu   # keep the image afterwards (default: removed)
 #
-# For each variant: pack the weights into a fresh BentoML home, `bentoml build` (the cpu variant
-# from a bentofile derived from bentofile.yaml by deploy/image/variant.py), `bentoml containerize
+# For each variant, in a fresh BentoML home: `bentoml build` (cpu: bentofile.yaml; gpu: the
+# bentofile deploy/image/variant.py derives from it, after packing the weights for torch), `bentoml containerize
 # --backend podman`, `podman run --network none`, then inside the container (`podman exec`):
 # /readyz, /tts/health and a POST /tts/ whose JSON must hold seconds of audio. Prints the image
 # size, the start-to-ready time and the audio duration, then removes the container, the image and
 # the build's dangling intermediate images (KEEP_IMAGES=1 keeps them).
 #
-# Where no container registry is reachable (these CI machines), the `FROM python:3.11-slim` of
+# Where no container registry is reachable (an air-gapped build host), the `FROM python:3.11-slim` of
 # BentoML's Dockerfile is satisfied by a stand-in built once from Debian packages (mmdebstrap) and
 # cached; it trusts this host's extra CA certificates and is for testing only. Needs root and
 # Debian's podman buildah runc conmon netavark aardvark-dns containernetworking-plugins
@@ -20,11 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-if [ $# -gt 0 ]; then VARIANTS=("$@"); else VARIANTS=(gpu cpu); fi
-VERSION="${IMAGE_VERSION:-0.2.0}"
+if [ $# -gt 0 ]; then VARIANTS=("$@"); else VARIANTS=(cpu gpu); fi
 CACHE="${IMAGE_CACHE_DIR:-$HOME/.cache/kokoro-image}"
 BASE=docker.io/library/python:3.11-slim
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+# the project's one version (pyproject.toml), unless IMAGE_VERSION says otherwise
+VERSION="${IMAGE_VERSION:-$("$PYTHON" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')}"
 BENTOML="$(dirname "$PYTHON")/bentoml"
 READY_TIMEOUT_S=300
 export CONTAINERS_CONF="$ROOT/deploy/image/containers.conf"
@@ -76,15 +77,21 @@ one_variant() {
   local home
   home="$(mktemp -d)"
   export BENTOML_HOME="$home"
-  log "$variant: pack weights, bentoml build"
-  "$PYTHON" -m deploy.pack_weights >/dev/null 2>&1
+  if [ "$variant" = gpu ]; then
+    log "$variant: pack the weights for torch"
+    "$PYTHON" -m deploy.pack_weights >/dev/null 2>&1
+  fi
+  log "$variant: bentoml build"
   local bentofile
   bentofile="$("$PYTHON" -m deploy.image.variant "$variant")"
   "$BENTOML" build -f "$bentofile" --version "$VERSION-$variant" >/dev/null
   log "$variant: bentoml containerize (podman)"
   local started=$SECONDS
-  "$BENTOML" containerize "kokoro-tts:$VERSION-$variant" --backend podman --opt network=host \
-    --image-tag "$tag" >"$home/containerize.log" 2>&1 || { tail -50 "$home/containerize.log"; return 1; }
+  # containerize copies the bento to a temporary folder and reads the Dockerfile template there,
+  # but only from under the working directory: that folder must lie under it
+  mkdir -p "$ROOT/build/containerize"
+  TMPDIR="$ROOT/build/containerize" "$BENTOML" containerize "kokoro-tts:$VERSION-$variant" --backend podman \
+    --opt network=host --image-tag "$tag" >"$home/containerize.log" 2>&1 || { tail -50 "$home/containerize.log"; return 1; }
   log "$variant: built in $((SECONDS - started)) s"
   local size
   size="$(podman image inspect --format '{{.Size}}' "$tag")"

@@ -6,7 +6,7 @@ import pytest
 from benchmarks.gpu import pack
 from benchmarks.gpu.server_load import describe_batches, text_for
 
-LOCK = Path(__file__).resolve().parents[2] / "requirements.lock"
+LOCK = Path(__file__).resolve().parents[2] / "requirements-gpu.lock"
 
 
 def normalised(name: str) -> str:
@@ -21,7 +21,7 @@ def test_the_gpu_wheels_pin_the_locks_versions():
             locked[normalised(name.split("[")[0])] = version.strip()
     for requirement in pack.requirements():
         name, version = requirement.split("==")
-        assert locked.get(normalised(name)) == version, f"{requirement} is not what requirements.lock pins"
+        assert locked.get(normalised(name)) == version, f"{requirement} is not what requirements-gpu.lock pins"
 
 
 def wheel(folder: Path, name: str, mib: float) -> Path:

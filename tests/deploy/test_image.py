@@ -8,11 +8,13 @@ checked here without a build.
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
-from deploy.image.variant import CUDA_ONLY, cpu_lock, write_variant
+from deploy.image.variant import WEIGHTS_MODEL, write_variant
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "deploy" / "image" / "build.sh"
@@ -22,30 +24,31 @@ REPORT = re.compile(
 )
 
 
-def test_the_cpu_lock_is_the_gpu_lock_without_cuda_wheels():
-    gpu = (ROOT / "requirements.lock").read_text()
-    cpu, version = cpu_lock(gpu)
-    assert f"torch=={version}+cpu" in cpu.splitlines()
-    assert not any(CUDA_ONLY.match(line) for line in cpu.splitlines())
-    kept = {line for line in gpu.splitlines() if "==" in line and not CUDA_ONLY.match(line)}
-    assert kept - {f"torch=={version}"} <= set(cpu.splitlines())
-    assert len([line for line in gpu.splitlines() if CUDA_ONLY.match(line)]) >= 10  # the NVIDIA runtime
+def test_the_gpu_bentofile_adds_torchs_lock_the_weights_and_any_device():
+    cpu = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
+    gpu = yaml.safe_load((ROOT / write_variant("gpu")).read_text())
+    assert (cpu["python"]["requirements_txt"], gpu["python"]["requirements_txt"]) == (
+        "./requirements.lock",
+        "./requirements-gpu.lock",
+    )
+    assert "models" not in cpu and gpu["models"] == [WEIGHTS_MODEL]
+    cpu_envs, gpu_envs = ({e["name"]: e["value"] for e in config["envs"]} for config in (cpu, gpu))
+    assert gpu_envs == cpu_envs | {"KOKORO_WEIGHTS": "auto", "KOKORO_DEVICE": "auto"}
+    for config in (cpu, gpu):  # and nothing else differs
+        del config["python"]["requirements_txt"], config["envs"], config["labels"]
+        config.pop("models", None)
+    assert gpu == cpu
+    assert write_variant("cpu") == Path("bentofile.yaml")
 
 
-def test_the_cpu_bentofile_changes_only_the_requirements():
-    import yaml
+def test_the_weights_model_is_the_one_the_service_loads():
+    from service import WEIGHTS_MODEL as LOADED
 
-    gpu = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-    cpu = yaml.safe_load((ROOT / write_variant("cpu")).read_text())
-    assert cpu["python"].pop("requirements_txt") != gpu["python"].pop("requirements_txt")
-    cpu["python"].pop("wheels", None)
-    cpu["labels"].pop("variant")
-    assert cpu == gpu
-    assert write_variant("gpu") == Path("bentofile.yaml")
+    assert WEIGHTS_MODEL == LOADED
 
 
 @pytest.mark.image
-@pytest.mark.parametrize("variant", ["gpu", "cpu"])
+@pytest.mark.parametrize("variant", ["cpu", "gpu"])
 def test_the_image_speaks_with_no_network(variant):
     if not shutil.which("podman"):
         pytest.fail("podman is not installed: .ci/run installs it (see deploy/image/build.sh)")
@@ -58,9 +61,7 @@ def test_the_image_speaks_with_no_network(variant):
 
 
 def test_the_kubernetes_deployment_names_the_gpu_image_as_built():
-    import yaml
-
-    version = re.search(r'VERSION="\$\{IMAGE_VERSION:-([^}]+)\}"', BUILD.read_text())[1]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     deployment = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["image"].endswith(f"/kokoro-tts:{version}-gpu")

@@ -21,7 +21,7 @@ K8S = ROOT / "deploy" / "k8s"
 #: The oldest Kubernetes the manifests are meant for (unhealthyPodEvictionPolicy is GA in 1.31,
 #: accepted since 1.27) and the newest whose schemas kubernetes-validate 1.37.0 ships.
 K8S_VERSIONS = ("1.30.0", "1.37.0")
-MANIFESTS = sorted(K8S.glob("*.yaml"))
+MANIFESTS = sorted([*K8S.glob("*.yaml"), *K8S.glob("cpu/*.yaml")])
 
 
 def documents(path: Path) -> list[dict]:
@@ -64,7 +64,7 @@ def test_manifests_are_all_there():
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
-@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(K8S)))
 def test_manifest_validates_against_the_kubernetes_schema(path, version):
     docs = documents(path)
     assert docs, f"{path.name} holds no object"
@@ -122,6 +122,32 @@ def test_deployment_asks_for_a_gpu_probes_the_service_and_drains_gracefully():
     # The grace period covers the preStop sleep plus the service's 600 s request timeout.
     traffic_timeout = int(re.search(r'name="kokoro_tts", traffic=\{"timeout": (\d+)\}', service_source()).group(1))
     assert pod["terminationGracePeriodSeconds"] >= int(pre_stop[1]) + traffic_timeout
+
+
+def test_the_cpu_deployment_is_the_gpu_one_on_the_cpu_image_without_a_gpu():
+    """Nothing but the image, the GPU and the memory differ, so that the two cannot drift apart."""
+    gpu = only("Deployment", K8S / "deployment.yaml")
+    cpu = only("Deployment", K8S / "cpu" / "deployment.yaml")
+    gpu_pod, cpu_pod = gpu["spec"]["template"]["spec"], cpu["spec"]["template"]["spec"]
+    (gpu_container,), (cpu_container,) = gpu_pod["containers"], cpu_pod["containers"]
+    assert cpu_container.pop("image") == gpu_container.pop("image").replace(":0.2.0-gpu", ":0.2.0-cpu")
+    gpu_env = {e["name"]: e["value"] for e in gpu_container.pop("env")}
+    assert {e["name"]: e["value"] for e in cpu_container.pop("env")} == {
+        name: value for name, value in gpu_env.items() if name not in ("KOKORO_DEVICE", "KOKORO_WEIGHTS")
+    }
+    gpu_pod.pop("tolerations")  # for tainted GPU node pools
+    gpu_container.pop("resources"), cpu_container.pop("resources")  # sized apart (below)
+    assert cpu == gpu
+
+
+def test_the_cpu_deployment_is_sized_from_the_measured_soak():
+    """Requested: the 1,350-1,738 MB the server held under load; the limit above its 1,738 MB peak with room."""
+    (container,) = only("Deployment", K8S / "cpu" / "deployment.yaml")["spec"]["template"]["spec"]["containers"]
+    requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+    requested, limit = (int(memory.removesuffix("Mi")) * 2**20 for memory in (requests["memory"], limits["memory"]))
+    assert 1_350e6 <= requested <= 1_738e6 * 1.1
+    assert limit >= 1_738e6 * 1.3
+    assert not [key for key in (*requests, *limits) if key.startswith("nvidia.com")]
 
 
 def service_source() -> str:

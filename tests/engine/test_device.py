@@ -12,9 +12,19 @@ def test_auto_is_cpu_where_the_cuda_driver_sees_no_gpu(monkeypatch):
 
 def test_auto_is_cuda_where_the_driver_sees_a_gpu(monkeypatch):
     monkeypatch.setattr(device, "cuda_device_count", lambda: 2)
+    monkeypatch.setattr(device, "torch_installed", lambda: True)
     assert device.choose_device("auto") == "cuda"
     assert device.choose_device("cuda:1") == "cuda:1"
     assert device.choose_device("cpu") == "cpu"
+
+
+def test_a_gpu_is_left_alone_by_an_install_without_torch(monkeypatch):
+    """The CPU install runs on onnxruntime even where the machine has a GPU."""
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 1)
+    monkeypatch.setattr(device, "torch_installed", lambda: False)
+    assert device.choose_device("auto") == "cpu"
+    with pytest.raises(RuntimeError, match="KOKORO_DEVICE=cuda needs torch.*requirements-gpu.txt"):
+        device.choose_device("cuda")
 
 
 def test_the_driver_count_is_zero_without_a_driver():

