@@ -26,6 +26,46 @@ async def test_a_quiet_spell_longer_than_the_grace_still_reads_healthy():
     assert await monitor.status() is not None
 
 
+async def test_after_a_quiet_spell_a_busy_synthesizer_is_taken_at_its_last_word_until_its_grace():
+    """No call for a minute, then a request while the synthesizer is too busy to answer at once:
+    the request is not refused as if the model were not loaded."""
+    clock = Clock()
+    busy = FakeSynthesizer()
+    monitor = HealthMonitor([busy], refresh_s=1.0, grace_s=5.0, clock=clock)
+    assert await monitor.status() is not None
+    answering = asyncio.Event()
+    answered = busy.status
+
+    async def answers_when_let():
+        await answering.wait()
+        return await answered()
+
+    busy.status = answers_when_let
+    clock.now += 60.0
+    assert await monitor.status() is not None  # asked just now, answered a minute ago
+    clock.now += 4.0
+    assert await monitor.status() is not None
+    clock.now += 2.0
+    assert await monitor.status() is None  # asked 6 s ago, no answer: past its grace
+    answering.set()
+    clock.now += 1.0
+    await until_status(monitor, healthy=True)
+
+
+async def test_before_any_answer_health_waits_briefly_and_then_says_not_ready():
+    clock = Clock()
+    starting = FakeSynthesizer()
+    never = asyncio.Event()
+
+    async def still_loading():
+        await never.wait()
+
+    starting.status = still_loading
+    monitor = HealthMonitor([starting], refresh_s=1.0, grace_s=5.0, clock=clock)
+    assert await monitor.status() is None
+    never.set()
+
+
 async def test_a_refused_connection_is_unhealthy_and_a_slow_answer_only_after_its_grace():
     clock = Clock()
     fast, slow = FakeSynthesizer(), FakeSynthesizer()
@@ -46,8 +86,10 @@ async def test_a_refused_connection_is_unhealthy_and_a_slow_answer_only_after_it
     slow.status = hangs
     clock.now += 1.0
     assert await monitor.status() is not None  # a look at a busy synthesizer is under way
-    clock.now += 3.0
-    assert await monitor.status() is not None  # its last answer is 4 s old: within its 5 s grace
+    clock.now += 4.0
+    assert await monitor.status() is not None  # asked 4 s ago: within its 5 s grace
     clock.now += 2.0
     assert await monitor.status() is None  # 6 s without an answer
     hanging.set()
+    clock.now += 1.0
+    await until_status(monitor, healthy=True)  # it answers again
