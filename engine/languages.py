@@ -210,6 +210,12 @@ def _build_phonemizer(code: str) -> Phonemizer:
         ) from error
 
 
+#: misaki's inline pronunciation, `[word](/phonemes/)` (misaki.en.LINK_REGEX): the word is written
+#: in the text and timed, the phonemes are spoken
+INLINE_PRONUNCIATION = re.compile(r"\[([^\]]+)\]\(([^\)]*)\)")
+SENTENCE_END_MARKS = frozenset(".!?…")
+
+
 def _english(code: str) -> Phonemizer:
     """misaki's G2P, and spaCy's sentence recogniser for the sentence ends.
 
@@ -245,7 +251,17 @@ def _english(code: str) -> Phonemizer:
         return [Word(t.text, t.phonemes or "", bool(t.whitespace)) for t in tokens]
 
     def split_sentences(paragraph: str) -> list[str]:
-        return [s.text for s in senter(nlp.make_doc(paragraph)).sents if s.text.strip()]
+        spans: list[list[int]] = []
+        links = [link.span() for link in INLINE_PRONUNCIATION.finditer(paragraph)]
+        for sentence in senter(nlp.make_doc(paragraph)).sents:
+            at = sentence.start_char
+            ended = paragraph[:at].rstrip()[-1:] in SENTENCE_END_MARKS
+            # never cut inside a [word](/phonemes/), nor just before one that no sentence end precedes
+            if spans and any(start < at < end or (at == start and not ended) for start, end in links):
+                spans[-1][1] = sentence.end_char
+            else:
+                spans.append([sentence.start_char, sentence.end_char])
+        return [paragraph[start:end] for start, end in spans if paragraph[start:end].strip()]
 
     return Phonemizer(code, phonemize, split_sentences)
 

@@ -1,6 +1,13 @@
 #!/usr/bin/env bash
-# The GPU benchmarks on an air-gapped GPU host (a CUDA machine that reaches no package index),
-# run in the repository root there. What the host lacks travels as bundles of wheels, made on a
+# The GPU benchmarks: batched equivalence, a batch-size sweep and a load on the live server.
+#
+# On a CUDA host that reaches PyPI, from the repository root:
+#
+#   python3 -m venv .venv && .venv/bin/pip install -r requirements-gpu.txt
+#   PYTHON=.venv/bin/python bash benchmarks/gpu/run.sh bench
+#
+# On an air-gapped GPU host (a CUDA machine that reaches no package index), run in the
+# repository root there. What the host lacks travels as bundles of wheels, made on a
 # machine that reaches PyPI by `python -m benchmarks.gpu.pack`, each small enough for one transfer
 # of at most 64 MiB with the working tree. Copy the checkout and each bundle across in turn,
 # receiving each; the last one also runs the benchmarks (benchmarks/gpu/rehearse.sh runs the whole
@@ -38,6 +45,11 @@ receive() {
 install() {
   local site="$GPU_HOME/site"
   local missing
+  # no wheels received: a connected host, whose $PYTHON has requirements-gpu.txt installed
+  if [ ! -f "$GPU_HOME/wheels/MANIFEST" ]; then
+    export PYTHONPATH="$PWD" PYTHONUNBUFFERED=1 KOKORO_WEIGHTS="${KOKORO_WEIGHTS:-pypi}" BENTOML_DO_NOT_TRACK=true
+    return
+  fi
   missing="$(cd "$GPU_HOME/wheels" && while read -r wheel; do [ -f "$wheel" ] || echo "$wheel"; done < MANIFEST)"
   if [ -n "$missing" ]; then
     echo "wheels not received yet:"; echo "$missing"; exit 1
@@ -81,5 +93,5 @@ case "${1:-}" in
   bench) bench "${2:-}" ;;
   sweep) shift; install; step batch-sweep-tuned "$PYTHON" -m benchmarks.gpu.batch_sweep "$@" ;;
   load) shift; install; step server-load-tuned "$PYTHON" -m benchmarks.gpu.server_load "$@" ;;
-  *) sed -n 2,16p "$0"; exit 2 ;;
+  *) sed -n 2,23p "$0"; exit 2 ;;
 esac

@@ -93,6 +93,8 @@ one_variant() {
   TMPDIR="$ROOT/build/containerize" "$BENTOML" containerize "kokoro-tts:$VERSION-$variant" --backend podman \
     --opt network=host --image-tag "$tag" >"$home/containerize.log" 2>&1 || { tail -50 "$home/containerize.log"; return 1; }
   log "$variant: built in $((SECONDS - started)) s"
+  # what bento_setup.sh found installed in the image: onnxruntime, and torch's build or its absence
+  grep -E "^(INFO: )?(onnxruntime [0-9]|torch[ :])" "$home/containerize.log" | sed -E "s/^(INFO: )?/[image] $variant: /"
   local size
   size="$(podman image inspect --format '{{.Size}}' "$tag")"
 

@@ -23,6 +23,12 @@ REPORT = re.compile(
     r"\(--network none\); health healthy .*POST /tts/: (?P<audio>[\d.]+) s of audio at 24000 Hz, 8 words"
 )
 
+#: what bento_setup.sh reports of torch inside each image, as build.sh passes it on
+TORCH_IN_IMAGE = {
+    "cpu": r"\[image\] cpu: torch: not installed",
+    "gpu": r"\[image\] gpu: torch 2\.13\.0 \(CUDA build: 13\.\d+\)",
+}
+
 
 def test_the_gpu_bentofile_adds_torchs_lock_the_weights_and_any_device():
     cpu = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
@@ -58,6 +64,7 @@ def test_the_image_speaks_with_no_network(variant):
     report = REPORT.search(done.stdout)
     assert report and report["variant"] == variant, done.stdout[-2000:]
     assert 1.0 < float(report["audio"]) < 10
+    assert re.search(TORCH_IN_IMAGE[variant], done.stdout), done.stdout[-2000:]
 
 
 def test_the_kubernetes_deployment_names_the_gpu_image_as_built():

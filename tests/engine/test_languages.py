@@ -34,6 +34,26 @@ def test_english_phonemizes_offline_and_keeps_the_users_words():
     assert words[2].phonemes.startswith("twˈɛnti")
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        ("[Kokoro](/kˈOkəɹO/) is a model. It speaks.", ["[Kokoro](/kˈOkəɹO/) is a model.", "It speaks."]),
+        ("Say [Kokoro](/kˈOkəɹO/). Then [tomato](/təmˈɑːtO/) again.",
+         ["Say [Kokoro](/kˈOkəɹO/).", "Then [tomato](/təmˈɑːtO/) again."]),
+        ("It works. [Kokoro](/kˈOkəɹO/) too.", ["It works.", "[Kokoro](/kˈOkəɹO/) too."]),
+    ],
+)  # fmt: skip
+def test_an_inline_pronunciation_is_never_cut_from_its_sentence(text, sentences):
+    assert Phonemizers().get("a").sentences(text) == sentences
+
+
+def test_an_inline_pronunciation_speaks_its_phonemes_and_keeps_the_users_word():
+    english = Phonemizers().get("a")
+    chunk = next(plan_chunks("Say [Kokoro](/kˈOkəɹO/) twice.", english, VOCAB))
+    spoken = [(w.text, w.phonemes) for w in chunk.words]
+    assert spoken[:3] == [("Say", "sˈA"), ("Kokoro", "kˈOkəɹO"), ("twice", "twˈIs")]
+
+
 def test_spanish_goes_through_espeak_word_by_word():
     words = Phonemizers().get("e")("Hola mundo")
     assert [w.text for w in words] == ["Hola", "mundo"]
