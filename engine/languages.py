@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+from .reading import INLINE_PRONUNCIATION, as_read
 
 if TYPE_CHECKING:
     from misaki import cutlet
@@ -210,9 +211,6 @@ def _build_phonemizer(code: str) -> Phonemizer:
         ) from error
 
 
-#: misaki's inline pronunciation, `[word](/phonemes/)` (misaki.en.LINK_REGEX): the word is written
-#: in the text and timed, the phonemes are spoken
-INLINE_PRONUNCIATION = re.compile(r"\[([^\]]+)\]\(([^\)]*)\)")
 SENTENCE_END_MARKS = frozenset(".!?…")
 
 
@@ -246,9 +244,21 @@ def _english(code: str) -> Phonemizer:
     g2p = OfflineG2P(nlp)
     senter = nlp.get_pipe("senter")
 
+    def phonemes_of(words: str) -> str:
+        _, tokens = g2p(words)
+        return "".join((t.phonemes or "") + (" " if t.whitespace else "") for t in tokens).strip()
+
+    def never_silent(token: "en.MToken") -> str:
+        """A token with a letter or digit is spoken: what misaki left silent, espeak reads, else
+        its letters and digits one by one."""
+        if token.phonemes or not any(c.isalnum() for c in token.text):
+            return token.phonemes or ""
+        spoken, _ = g2p.fallback(token)
+        return (spoken or phonemes_of(" ".join(c for c in token.text if c.isalnum()))).strip()
+
     def phonemize(text: str) -> list[Word]:
-        _, tokens = g2p(text)
-        return [Word(t.text, t.phonemes or "", bool(t.whitespace)) for t in tokens]
+        _, tokens = g2p(as_read(text, phonemes_of))
+        return [Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens]
 
     def split_sentences(paragraph: str) -> list[str]:
         spans: list[list[int]] = []

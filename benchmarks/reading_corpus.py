@@ -1,0 +1,291 @@
+"""The reading corpus: real-world text, and the words a careful reader says for it.
+
+A case passes when the phonemes the server speaks for the text equal the phonemes of those words
+(stress marks, reduced-vowel spellings, spaces and punctuation aside), so no speech recogniser is
+needed. A case is dropped-free when every token holding a letter or a digit gets phonemes.
+
+    python -m benchmarks.reading_corpus            # the pass rate per category, and each failure
+"""
+
+import argparse
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from engine.languages import Phonemizers, Word
+
+
+@dataclass(frozen=True)
+class Case:
+    category: str
+    lang: str
+    text: str
+    said: str
+
+
+def _cases(category: str, lang: str, pairs: list[tuple[str, str]]) -> list[Case]:
+    return [Case(category, lang, text, said) for text, said in pairs]
+
+
+CASES = [
+    *_cases("numbers", "a", [
+        ("I have 25 cats.", "I have twenty-five cats."),
+        ("It costs 1,234,567 dollars.", "It costs one million two hundred thirty-four thousand five hundred sixty-seven dollars."),
+        ("Add 2.5 cups.", "Add two point five cups."),
+        ("He came 1st, she came 2nd and I came 3rd.", "He came first, she came second and I came third."),
+        ("The 1960s were loud.", "The nineteen sixties were loud."),
+        ("It was 40% off.", "It was forty percent off."),
+        ("There were 7 of us.", "There were seven of us."),
+        ("Page 101 is missing.", "Page one hundred one is missing."),
+        ("It is the 21st time.", "It is the twenty-first time."),
+    ]),
+    *_cases("negative", "a", [
+        ("The balance is -20 today.", "The balance is minus twenty today."),
+        ("We went from -3 to 4.", "We went from minus three to four."),
+        ("Add -1.5 to it.", "Add minus one point five to it."),
+        ("Set it to −7 now.", "Set it to minus seven now."),
+        ("A score of -12 wins.", "A score of minus twelve wins."),
+        ("The offset was -100 units.", "The offset was minus one hundred units."),
+        ("Try -2 first.", "Try minus two first."),
+        ("The change is -0.5 points.", "The change is minus zero point five points."),
+    ]),
+    *_cases("ranges", "a", [
+        ("Read pages 3-5 tonight.", "Read pages three to five tonight."),
+        ("From 1990–1995 we grew.", "From nineteen ninety to nineteen ninety-five we grew."),
+        ("It ran 2001-2005.", "It ran two thousand one to two thousand five."),
+        ("Take 2–3 tablets.", "Take two to three tablets."),
+        ("See chapters 4-6 first.", "See chapters four to six first."),
+        ("Open 9–5 daily.", "Open nine to five daily."),
+        ("Steps 1-3 are easy.", "Steps one to three are easy."),
+        ("Ages 18–25 may apply.", "Ages eighteen to twenty-five may apply."),
+    ]),
+    *_cases("money", "a", [
+        ("It costs $4.99 today.", "It costs four dollars and ninety-nine cents today."),
+        ("Pay £3.50 now.", "Pay three pounds and fifty pence now."),
+        ("A $5 bill.", "A five dollar bill."),
+        ("They raised $20 million.", "They raised twenty million dollars."),
+        ("It was $100.", "It was one hundred dollars."),
+        ("Only €10 left.", "Only ten euros left."),
+        ("Give me $1.", "Give me one dollar."),
+        ("That is $2.50 each.", "That is two dollars and fifty cents each."),
+    ]),
+    *_cases("times", "a", [
+        ("Meet me at 3:30 PM.", "Meet me at three thirty PM."),
+        ("The train leaves at 7:15 am.", "The train leaves at seven fifteen am."),
+        ("Lunch is at 12:00.", "Lunch is at twelve o'clock."),
+        ("Call at 9:45 tonight.", "Call at nine forty-five tonight."),
+        ("It starts at 10:05 AM.", "It starts at ten oh five AM."),
+        ("Wake up at 6:30.", "Wake up at six thirty."),
+        ("The show is at 8 PM.", "The show is at eight PM."),
+        ("It ended at 11:59 PM.", "It ended at eleven fifty-nine PM."),
+    ]),
+    *_cases("dates", "a", [
+        ("It opened on January 5th, 2024.", "It opened on January fifth, twenty twenty-four."),
+        ("See you Mon., Feb. 3 then.", "See you Monday, February three then."),
+        ("It is due Fri., Mar. 14.", "It is due Friday, March fourteen."),
+        ("Born on Dec. 25 at home.", "Born on December twenty-five at home."),
+        ("Open Sat., Sept. 9 only.", "Open Saturday, September nine only."),
+        ("It ends Oct. 31.", "It ends October thirty-one."),
+        ("From Jan. 1 to Jun. 30.", "From January one to June thirty."),
+        ("On March 3rd, 1999.", "On March third, nineteen ninety-nine."),
+    ]),
+    *_cases("years", "a", [
+        ("It happened in 1984.", "It happened in nineteen eighty-four."),
+        ("In 2024 we moved.", "In twenty twenty-four we moved."),
+        ("Back in 1905 it began.", "Back in nineteen oh five it began."),
+        ("In 2008 they met.", "In two thousand eight they met."),
+        ("By 1776 it was over.", "By seventeen seventy-six it was over."),
+        ("Since 1850 it stood.", "Since eighteen fifty it stood."),
+        ("The year 2000 came.", "The year two thousand came."),
+        ("In 1999 we partied.", "In nineteen ninety-nine we partied."),
+    ]),
+    *_cases("temperatures", "a", [
+        ("It was -5°C and windy.", "It was minus five degrees Celsius and windy."),
+        ("Bake at 350°F for an hour.", "Bake at three hundred fifty degrees Fahrenheit for an hour."),
+        ("It is 21°C inside.", "It is twenty-one degrees Celsius inside."),
+        ("It hit 90° today.", "It hit ninety degrees today."),
+        ("Water boils at 100 °C here.", "Water boils at one hundred degrees Celsius here."),
+        ("Keep it below -18°C always.", "Keep it below minus eighteen degrees Celsius always."),
+        ("A fever of 38.5°C is high.", "A fever of thirty-eight point five degrees Celsius is high."),
+        ("It dropped to 1°F overnight.", "It dropped to one degree Fahrenheit overnight."),
+    ]),
+    *_cases("measures", "a", [
+        ("Drive at 30 km/h here.", "Drive at thirty kilometres per hour here."),
+        ("The limit is 60 mph there.", "The limit is sixty miles per hour there."),
+        ("It weighs 5 kg in all.", "It weighs five kilograms in all."),
+        ("Run 10 km a day.", "Run ten kilometres a day."),
+        ("Add 250 ml of milk.", "Add two hundred fifty millilitres of milk."),
+        ("It is 3 ft tall.", "It is three feet tall."),
+        ("A 2 GB file.", "A two gigabytes file."),
+        ("Wait 5 min for it.", "Wait five minutes for it."),
+        ("It weighs ~5 kg now.", "It weighs about five kilograms now."),
+        ("A 1 kg bag.", "A one kilogram bag."),
+    ]),
+    *_cases("phone", "a", [
+        ("Call 555-0123 today.", "Call five five five, zero one two three today."),
+        ("Call (555) 123-4567 now.", "Call five five five, one two three, four five six seven now."),
+        ("Dial 800-555-0199 for help.", "Dial eight zero zero, five five five, zero one nine nine for help."),
+        ("Text 555.867.5309 please.", "Text five five five, eight six seven, five three zero nine please."),
+        ("Ring +1 212-555-0100 soon.", "Ring one, two one two, five five five, zero one zero zero soon."),
+        ("My number is 867-5309 you know.", "My number is eight six seven, five three zero nine you know."),
+        ("Fax 312-555-0147 instead.", "Fax three one two, five five five, zero one four seven instead."),
+        ("Try 555-1212 first.", "Try five five five, one two one two first."),
+    ]),
+    *_cases("email", "a", [
+        ("Mail jane.doe@example.com today.", "Mail jane dot doe at example dot com today."),
+        ("Write to support@acme.org please.", "Write to support at acme dot org please."),
+        ("Contact bob_smith@mail.co.uk now.", "Contact bob underscore smith at mail dot co dot uk now."),
+        ("Send it to team-a@corp.io first.", "Send it to team dash a at corp dot io first."),
+        ("Reach me at info@shop.net today.", "Reach me at info at shop dot net today."),
+        ("Use sales@example.com.", "Use sales at example dot com."),
+        ("Ask anna+news@example.com then.", "Ask anna plus news at example dot com then."),
+        ("Email john99@example.com now.", "Email john nine nine at example dot com now."),
+    ]),
+    *_cases("url", "a", [
+        ("See https://example.com/start now.", "See example dot com slash start now."),
+        ("Visit www.example.org today.", "Visit w w w dot example dot org today."),
+        ("Go to http://acme.com please.", "Go to acme dot com please."),
+        ("Open https://docs.example.com/guide/setup first.", "Open docs dot example dot com slash guide slash setup first."),
+        ("Read https://example.com/faq.", "Read example dot com slash faq."),
+        ("Check www.shop.net/sale now.", "Check w w w dot shop dot net slash sale now."),
+        ("Try https://my-site.io today.", "Try my dash site dot io today."),
+        ("Load http://example.com/a/b then.", "Load example dot com slash a slash b then."),
+    ]),
+    *_cases("roman", "a", [
+        ("After World War II it changed.", "After World War two it changed."),
+        ("Henry VIII had six wives.", "Henry the eighth had six wives."),
+        ("Read Chapter IV tonight.", "Read Chapter four tonight."),
+        ("Louis XIV built it.", "Louis the fourteenth built it."),
+        ("Elizabeth II reigned long.", "Elizabeth the second reigned long."),
+        ("Part III is short.", "Part three is short."),
+        ("World War I ended.", "World War one ended."),
+        ("See Volume XII first.", "See Volume twelve first."),
+    ]),
+    *_cases("abbreviations", "a", [
+        ("Dr. Smith is here.", "Doctor Smith is here."),
+        ("It is No. 5 on the list.", "It is number five on the list."),
+        ("Cats vs. dogs again.", "Cats versus dogs again."),
+        ("Bring fruit, e.g. apples.", "Bring fruit, for example apples."),
+        ("Use the main one, i.e. this one.", "Use the main one, that is this one."),
+        ("He lives at 123 Main St. now.", "He lives at one hundred twenty-three Main Street now."),
+        ("Turn onto 5 Park Ave. then.", "Turn onto five Park Avenue then."),
+        ("Mr. Jones called.", "Mister Jones called."),
+        ("It is item #4 here.", "It is item number four here."),
+    ]),
+    *_cases("symbols", "a", [
+        ("Salt & pepper please.", "Salt and pepper please."),
+        ("So 2 + 2 = 4 then.", "So two plus two equals four then."),
+        ("Tom & Jerry ran.", "Tom and Jerry ran."),
+        ("It is 3 × 4 here.", "It is three times four here."),
+        ("About ~20 people came.", "About about twenty people came."),
+        ("R & D grew.", "R and D grew."),
+        ("Then 5 = 5 holds.", "Then five equals five holds."),
+        ("Add 1 + 1 again.", "Add one plus one again."),
+    ]),
+    *_cases("inline", "a", [
+        ("[Kokoro](/kˈOkəɹO/) is a model.", "kˈOkəɹO ɪz ɐ mˈɑdᵊl."),
+        ("Say [tomato](/təmˈɑːtO/) again.", "sˈA təmˈɑːtO əɡˈɛn."),
+    ]),
+    *_cases("plain", "a", [
+        ("The quick brown fox jumps over the lazy dog.", "The quick brown fox jumps over the lazy dog."),
+        ("She sells sea shells by the sea shore.", "She sells sea shells by the sea shore."),
+        ("Where are you going tonight?", "Where are you going tonight?"),
+        ("It's a fine day, isn't it?", "It's a fine day, isn't it?"),
+    ]),
+    *_cases("spanish", "e", [
+        ("Tengo 25 años.", "Tengo veinticinco años."),
+        ("Son las 3 de la tarde.", "Son las tres de la tarde."),
+        ("Hay 100 personas.", "Hay cien personas."),
+        ("Vivo en el piso 7.", "Vivo en el piso siete."),
+        ("Compré 2 libros.", "Compré dos libros."),
+        ("Llegaron 12 niños.", "Llegaron doce niños."),
+        ("Cuesta 50 euros.", "Cuesta cincuenta euros."),
+        ("Nací en 1990.", "Nací en mil novecientos noventa."),
+        ("Somos 4 hermanos.", "Somos cuatro hermanos."),
+        ("Faltan 9 días.", "Faltan nueve días."),
+    ]),
+    *_cases("french", "f", [
+        ("J'ai 25 ans.", "J'ai vingt-cinq ans."),
+        ("Il est 3 heures.", "Il est trois heures."),
+        ("Nous sommes 100.", "Nous sommes cent."),
+        ("Page 7 seulement.", "Page sept seulement."),
+        ("Elle a 2 chats.", "Elle a deux chats."),
+        ("Il y a 12 œufs.", "Il y a douze œufs."),
+        ("Ça coûte 50 euros.", "Ça coûte cinquante euros."),
+        ("Né en 1990.", "Né en mille neuf cent quatre-vingt-dix."),
+        ("Nous avons 4 enfants.", "Nous avons quatre enfants."),
+        ("Encore 9 jours.", "Encore neuf jours."),
+    ]),
+    *_cases("mandarin", "z", [
+        ("我有25个苹果。", "我有二十五个苹果。"),
+        ("现在是3点。", "现在是三点。"),
+        ("一共100人。", "一共一百人。"),
+        ("他住在7楼。", "他住在七楼。"),
+        ("我买了2本书。", "我买了两本书。"),
+        ("来了12个孩子。", "来了十二个孩子。"),
+        ("这个50块。", "这个五十块。"),
+        ("还有9天。", "还有九天。"),
+        ("我们有4个人。", "我们有四个人。"),
+        ("价格是3.5元。", "价格是三点五元。"),
+    ]),
+]  # fmt: skip
+
+#: what two readings may differ in and still be the same words
+_NOT_WORDS = re.compile(r"[ˈˌ\s.,;:!?—…\"'“”«»()\-]")
+_REDUCED = str.maketrans({"ᵻ": "ə", "ᵊ": "ə"})
+
+
+def sounds(words: list[Word]) -> str:
+    return _NOT_WORDS.sub("", "".join(w.phonemes for w in words)).translate(_REDUCED)
+
+
+def dropped(words: list[Word]) -> list[str]:
+    """Tokens with a letter or digit that nothing is said for."""
+    return [w.text for w in words if not w.phonemes and any(c.isalnum() for c in w.text)]
+
+
+def phonemized(phonemizers: Phonemizers, lang: str, text: str) -> list[Word]:
+    phonemizer = phonemizers.get(lang)
+    return [word for sentence in phonemizer.sentences(text) for word in phonemizer(sentence)]
+
+
+def said(phonemizers: Phonemizers, case: Case) -> list[Word]:
+    """The reference: the words a reader says, phonemized; for an inline pronunciation, the phonemes themselves."""
+    if case.category == "inline":
+        return [Word(case.said, case.said, False)]
+    return phonemized(phonemizers, case.lang, case.said)
+
+
+def evaluate(cases: list[Case]) -> list[tuple[Case, str, str, list[str]]]:
+    """Each case with what was spoken, what a reader says, and the tokens dropped."""
+    phonemizers = Phonemizers()
+    results = []
+    for case in cases:
+        spoken = phonemized(phonemizers, case.lang, case.text)
+        results.append((case, sounds(spoken), sounds(said(phonemizers, case)), dropped(spoken)))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args()
+    results = evaluate(CASES)
+    by_category: dict[str, list[bool]] = defaultdict(list)
+    for case, spoken, reference, _ in results:
+        by_category[case.category].append(spoken == reference)
+    print(f"{'category':16} {'cases':>5} {'read right':>10}")
+    for category, passed in by_category.items():
+        print(f"{category:16} {len(passed):>5} {sum(passed) / len(passed):>9.0%}")
+    total = [spoken == reference for _, spoken, reference, _ in results]
+    print(f"{'all':16} {len(total):>5} {sum(total) / len(total):>9.0%}")
+    drops = [(case.text, tokens) for case, _, _, tokens in results if tokens]
+    print(f"dropped tokens: {sum(len(tokens) for _, tokens in drops)}")
+    for text, tokens in drops:
+        print(f"  dropped {tokens} in {text!r}")
+    for case, spoken, reference, _ in results:
+        if spoken != reference:
+            print(f"  FAIL [{case.category}] {case.text!r}\n       spoken  {spoken}\n       a reader {reference}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""What a careful reader says for the English that misaki misreads or drops.
+
+misaki reads prose, money, times, dates, ordinals and percentages well, but reads a phone number
+as amounts, spells out a URL letter by letter, says "K M slash H", drops "-5" and reads "Mon."
+as "mon". Each rule here finds one kind of span and gives the words a reader says for it; the
+span is then handed to misaki as its own inline pronunciation, `[span](/phonemes of the words/)`,
+so the audio says the words while the word timestamps keep the user's spelling ("-5°C", one
+entry, spoken "minus five degrees Celsius"). No rule touches a span that already is an inline
+pronunciation.
+"""
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from num2words import num2words
+
+#: misaki's inline pronunciation, `[word](/phonemes/)` (misaki.en.LINK_REGEX): the word is written
+#: in the text and timed, the phonemes are spoken
+INLINE_PRONUNCIATION = re.compile(r"\[([^\]]+)\]\(([^\)]*)\)")
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+#: a number as misaki reads it well: digits, thousands commas, a decimal part
+_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+#: unit -> (singular, plural); the spoken number comes first
+UNITS = {
+    "km/h": ("kilometre per hour", "kilometres per hour"),
+    "kph": ("kilometre per hour", "kilometres per hour"),
+    "mph": ("mile per hour", "miles per hour"),
+    "m/s": ("metre per second", "metres per second"),
+    "km": ("kilometre", "kilometres"),
+    "cm": ("centimetre", "centimetres"),
+    "mm": ("millimetre", "millimetres"),
+    "m": ("metre", "metres"),
+    "mi": ("mile", "miles"),
+    "ft": ("foot", "feet"),
+    "kg": ("kilogram", "kilograms"),
+    "mg": ("milligram", "milligrams"),
+    "g": ("gram", "grams"),
+    "lb": ("pound", "pounds"),
+    "lbs": ("pound", "pounds"),
+    "oz": ("ounce", "ounces"),
+    "ml": ("millilitre", "millilitres"),
+    "mL": ("millilitre", "millilitres"),
+    "L": ("litre", "litres"),
+    "kB": ("kilobyte", "kilobytes"),
+    "KB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"),
+    "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"),
+    "Hz": ("hertz", "hertz"),
+    "kHz": ("kilohertz", "kilohertz"),
+    "MHz": ("megahertz", "megahertz"),
+    "GHz": ("gigahertz", "gigahertz"),
+    "W": ("watt", "watts"),
+    "kW": ("kilowatt", "kilowatts"),
+    "kWh": ("kilowatt hour", "kilowatt hours"),
+    "V": ("volt", "volts"),
+    "min": ("minute", "minutes"),
+    "hr": ("hour", "hours"),
+    "hrs": ("hour", "hours"),
+    "ms": ("millisecond", "milliseconds"),
+}
+_UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
+WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
+            "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}  # fmt: skip
+MONTHS = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
+          "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
+          "Dec": "December"}  # fmt: skip
+STREET_TYPES = {"St": "Street", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevard", "Dr": "Drive", "Ln": "Lane"}
+LATIN_ABBREVIATIONS = {"e.g.": "for example", "i.e.": "that is", "vs.": "versus", "etc.": "et cetera"}
+#: names after which a roman numeral is an ordinal ("Henry the Eighth"); after the others it counts
+REGNAL_NAMES = ("Henry", "Louis", "Elizabeth", "George", "Edward", "Richard", "Charles", "James", "William",
+                "John", "Mary", "Philip", "Frederick", "Napoleon", "Pius", "Leo", "Benedict", "Gregory")  # fmt: skip
+COUNTED_NAMES = ("World War", "Chapter", "Part", "Volume", "Book", "Act", "Episode", "Phase", "Section", "Article",
+                 "Level", "Round", "Super Bowl", "Title", "Appendix", "Grade", "Class", "Type")  # fmt: skip
+ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of span: where it is, and the words a reader says for a match."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    words: Callable[[re.Match[str]], str | None]  # None: this match is not one after all
+
+
+def digits(text: str) -> str:
+    return " ".join(DIGIT_WORDS[int(c)] for c in text if c.isdigit())
+
+
+def _signed(sign: str) -> str:
+    return "minus " if sign in "-−" and sign else ""
+
+
+def _temperature(m: re.Match[str]) -> str:
+    scale = {"C": " Celsius", "F": " Fahrenheit", "K": " kelvin"}.get(m["scale"] or "", "")
+    unit = "degree" if m["number"] == "1" else "degrees"
+    return f"{_signed(m['sign'])}{m['number']} {unit}{scale}"
+
+
+def _phone(m: re.Match[str]) -> str:
+    return ", ".join(digits(group) for group in re.findall(r"\d+", m.group()))
+
+
+def _email(m: re.Match[str]) -> str:
+    local, domain = m["local"], m["domain"]
+    return f"{_letters_and_digits(_said_marks(local))} at {_host(domain)}"
+
+
+def _url(m: re.Match[str]) -> str:
+    host, path = m["host"], m["path"] or ""
+    spoken = _host(host.removeprefix("www."))
+    if host.startswith("www."):
+        spoken = "w w w dot " + spoken
+    parts = [p for p in path.split("/") if p]
+    for part in parts:
+        spoken += " slash " + _letters_and_digits(_said_marks(part))
+    return spoken
+
+
+#: the marks inside an address, as they are said
+ADDRESS_MARKS = {".": " dot ", "_": " underscore ", "+": " plus ", "-": " dash "}
+
+
+def _said_marks(part: str) -> str:
+    return re.sub(r"[._+-]", lambda mark: ADDRESS_MARKS[mark.group()], part)
+
+
+def _host(host: str) -> str:
+    return " dot ".join(_letters_and_digits(label.replace("-", " dash ")) for label in host.split("."))
+
+
+def _letters_and_digits(text: str) -> str:
+    """Runs of digits read digit by digit (as in an address, not as amounts); words left to misaki."""
+    return re.sub(r"\d+", lambda run: " " + digits(run.group()) + " ", text).strip()
+
+
+def _measure(m: re.Match[str]) -> str:
+    singular, plural = UNITS[m["unit"]]
+    sign = m.groupdict().get("sign") or ""
+    return f"{_signed(sign)}{m['number']} {singular if m['number'] == '1' else plural}"
+
+
+def _about(m: re.Match[str]) -> str:
+    return "about " + (_measure(m) if m["unit"] else m["number"])
+
+
+def _time(m: re.Match[str]) -> str:
+    """On the hour, or a minute past it: misaki says "twelve zero zero" and "ten zero five"."""
+    minute = m["minute"]
+    return f"{int(m['hour'])} o'clock" if minute == "00" else f"{int(m['hour'])} oh {DIGIT_WORDS[int(minute[1])]}"
+
+
+def _negative(m: re.Match[str]) -> str:
+    return f"minus {m['number']}"
+
+
+def _roman(numeral: str) -> int | None:
+    values = [ROMAN_VALUES[c] for c in numeral]
+    total = sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+    return total if 0 < total < 4000 and _as_roman(total) == numeral else None
+
+
+def _as_roman(number: int) -> str:
+    table = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
+             (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]  # fmt: skip
+    written = ""
+    for value, letters in table:
+        count, number = divmod(number, value)
+        written += letters * count
+    return written
+
+
+def _regnal(m: re.Match[str]) -> str | None:
+    value = _roman(m["numeral"])
+    return None if value is None else f"{m['name']} the {num2words(value, to='ordinal')}"
+
+
+def _counted(m: re.Match[str]) -> str | None:
+    value = _roman(m["numeral"])
+    return None if value is None else f"{m['name']} {num2words(value)}"
+
+
+def _range(m: re.Match[str]) -> str:
+    return f"{m['before'] or ''}{m['first']} to {m['last']}"
+
+
+def _alternatives(names: Iterable[str]) -> str:
+    return "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+
+
+#: one regex per kind of span; a rule listed earlier wins where two would take the same characters
+URL = r"(?:https?://|(?=www\.))(?P<host>[\w-]+(?:\.[\w-]+)+)(?P<path>/[^\s<>\"]*?)?(?=[.,;:!?)]*(?:\s|$))"
+EMAIL = r"(?<![\w.+-])(?P<local>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)"
+PHONE = (
+    r"(?<![\w-])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])"  # (555) 123-4567, 800-555-0199
+    r"|(?<![\w-])\d{3}-\d{4}(?![\w-])"  # 555-0123
+)
+TEMPERATURE = rf"(?<![\w.])(?P<sign>[-−+]?)(?P<number>{_NUMBER}) ?° ?(?P<scale>[CFK]\b)?"
+ABOUT = rf"(?<!\S)~ ?(?P<number>{_NUMBER})(?: ?(?P<unit>{_UNIT}))?(?![\w/]|\.\d)"
+MEASURE = rf"(?<![\w.$£€])(?P<sign>[-−])?(?P<number>{_NUMBER}) ?(?P<unit>{_UNIT})(?![\w/])"
+NEGATIVE = rf"(?<![\w.)-])[-−](?P<number>{_NUMBER})(?![\w-])"
+#: an en dash between numbers, or a hyphen after a word that counts ("pages 3-5")
+RANGE = (
+    r"(?P<before>(?:pages?|pp\.|chapters?|verses?|items?|steps?|rooms?|years?|ages?|sizes?) )?"
+    r"(?<![\w.])(?P<first>\d+)(?: ?– ?|(?(before)-|(?!)))(?P<last>\d+)(?!\w|\.\d)"
+)
+YEARS = r"(?<![\w.])(?P<before>)(?P<first>1\d{3}|20\d{2})[-–](?P<last>1\d{3}|20\d{2})(?!\w|\.\d)"
+TIME = r"(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>0\d)(?![\w:]|\.\d)"
+WEEKDAY = rf"\b(?P<day>{_alternatives(WEEKDAYS)})\.(?=,? (?:{_alternatives(MONTHS)}\b|\d|$))"
+MONTH = rf"\b(?P<month>{_alternatives(MONTHS)})\.(?= ?\d)"
+STREET = rf"(?<=\d )(?P<name>(?:[A-Z][a-z]+ )+)(?P<type>{_alternatives(STREET_TYPES)})(?=\.|\b)"
+NUMBER_SIGN = r"\bNo\.(?= ?\d)|#(?=\d)"
+ABBREVIATION = rf"(?<!\w)(?:{_alternatives(LATIN_ABBREVIATIONS)})"
+REGNAL = rf"\b(?P<name>{_alternatives(REGNAL_NAMES)}) (?P<numeral>[IVXLC]+)\b"
+COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) (?P<numeral>[IVXLC]+)\b"
+SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "×": "times"}
+SYMBOL = rf"(?<= )[{''.join(SYMBOLS)}](?= )"
+
+RULES = (
+    Rule("url", re.compile(URL, re.I), _url),
+    Rule("email", re.compile(EMAIL), _email),
+    Rule("phone", re.compile(PHONE), _phone),
+    Rule("temperature", re.compile(TEMPERATURE), _temperature),
+    Rule("about", re.compile(ABOUT), _about),
+    Rule("measure", re.compile(MEASURE), _measure),
+    Rule("negative", re.compile(NEGATIVE), _negative),
+    Rule("range", re.compile(RANGE, re.I), _range),
+    Rule("years", re.compile(YEARS), _range),
+    Rule("time", re.compile(TIME), _time),
+    Rule("weekday", re.compile(WEEKDAY), lambda m: WEEKDAYS[m["day"]]),
+    Rule("month", re.compile(MONTH), lambda m: MONTHS[m["month"]]),
+    Rule("street", re.compile(STREET), lambda m: m["name"] + STREET_TYPES[m["type"]]),
+    Rule("number sign", re.compile(NUMBER_SIGN), lambda m: "number"),
+    Rule("abbreviation", re.compile(ABBREVIATION), lambda m: LATIN_ABBREVIATIONS[m.group()]),
+    Rule("regnal", re.compile(REGNAL), _regnal),
+    Rule("counted", re.compile(COUNTED), _counted),
+    Rule("symbol", re.compile(SYMBOL), lambda m: SYMBOLS[m.group()]),
+)
+
+
+def spans(text: str) -> Iterable[tuple[int, int, str, str]]:
+    """(start, end, kind, words said) for each span a rule reads, leftmost first, none overlapping
+    another or an inline pronunciation already in the text; earlier rules win a tie."""
+    taken = [link.span() for link in INLINE_PRONUNCIATION.finditer(text)]
+    found = []
+    for rule in RULES:
+        for match in rule.pattern.finditer(text):
+            start, end = match.span()
+            if start == end or any(start < b and a < end for a, b in taken):
+                continue
+            words = rule.words(match)
+            if words is None:
+                continue
+            taken.append((start, end))
+            found.append((start, end, rule.kind, words))
+    return sorted(found)
+
+
+def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
+    """`text` with each span a rule reads turned into an inline pronunciation of its words;
+    `phonemes_of` phonemizes plain words."""
+    out, at = [], 0
+    for start, end, _, words in spans(text):
+        written = text[start:end]
+        phonemes = phonemes_of(words)
+        if "]" in written or ")" in phonemes or not phonemes:
+            continue
+        out.append(text[at:start] + f"[{written}](/{phonemes}/)")
+        at = end
+    return "".join(out) + text[at:]
