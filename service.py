@@ -15,11 +15,9 @@ import bentoml
 
 from engine.config import kokoro_config
 from engine.device import choose_device
-from engine.languages import Phonemizers
 from engine.settings import Settings
-from engine.speech import SpeechPlanner
 from engine.synthesis import Backend
-from engine.tts import load_backend
+from engine.tts import load_backend, load_planner
 from engine.voices import VoiceLibrary
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
 from serving.admission import Admission, AdmissionLimits
@@ -181,9 +179,7 @@ class KokoroTTS:
         clients = [self.synthesizer.to_async, *([self.bulk_synthesizer.to_async] if BULK_LANE else [])]
         for client in clients:
             idle_connections_expire_first(client)
-        planner = SpeechPlanner(
-            VoiceLibrary(SETTINGS.voices_dir), Phonemizers(), kokoro_config()["vocab"], SETTINGS.max_text_chars
-        )
+        planner = load_planner(SETTINGS, VoiceLibrary(SETTINGS.voices_dir))
         list(planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
         app.state.server = TTSServer(
             planner,

@@ -16,11 +16,12 @@ English (espeak-ng), where misaki would spell its letters as phonemes.
 """
 
 import contextlib
+import dataclasses
 import re
 import sys
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -155,26 +156,48 @@ def split_at_cjk_marks(paragraph: str) -> list[str]:
     return [s for s in sentences if s]
 
 
+#: marks that may stand around a word ("Kokoro," "«Kokoro»"): kept, not looked up in a lexicon
+_AROUND_WORDS = "\"'“”‘’«»()[]{}.,;:!?…—–-¡¿"
+#: of those, the ones spoken (as pauses)
+_SPOKEN_MARKS = frozenset(",.;:!?—…")
+
+
 class Phonemizer:
     """text -> words with phonemes, and a paragraph -> its sentences, for one language.
 
     Calls are serialised: misaki keeps state, and English splits sentences with the same spaCy
-    pipeline its G2P runs."""
+    pipeline its G2P runs. `lexicon` (a word, case-folded -> phonemes) has the last word on how a
+    word is said."""
 
     def __init__(
         self,
         code: str,
         g2p: Callable[[str], list[Word]],
         split_sentences: Callable[[str], list[str]] = split_at_marks,
+        lexicon: Mapping[str, str] | None = None,
     ):
         self.code = code
         self._g2p = g2p
         self._split_sentences = split_sentences
+        self._lexicon = lexicon or {}
         self._lock = threading.Lock()
 
     def __call__(self, text: str) -> list[Word]:
         with self._lock:
-            return self._g2p(text)
+            words = self._g2p(text)
+        if not self._lexicon:
+            return words
+        return [dataclasses.replace(word, phonemes=self._looked_up(word)) for word in words]
+
+    def _looked_up(self, word: "Word") -> str:
+        """The lexicon's phonemes for the word, with the marks around it spoken as before."""
+        bare = word.text.strip(_AROUND_WORDS)
+        said = self._lexicon.get(bare.casefold()) if bare else None
+        if said is None:
+            return word.phonemes
+        at = word.text.index(bare)
+        before, after = word.text[:at], word.text[at + len(bare) :]
+        return "".join(c for c in before if c in _SPOKEN_MARKS) + said + "".join(c for c in after if c in _SPOKEN_MARKS)
 
     def sentences(self, paragraph: str) -> list[str]:
         """The paragraph's sentences in order, each as written, none empty."""
@@ -183,28 +206,30 @@ class Phonemizer:
 
 
 class Phonemizers:
-    """One Phonemizer per language, built on first use and kept."""
+    """One Phonemizer per language, built on first use and kept. `lexicon`: language code -> a
+    word, case-folded -> its phonemes (engine.lexicon)."""
 
-    def __init__(self) -> None:
+    def __init__(self, lexicon: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self._lexicon = lexicon or {}
         self._built: dict[str, Phonemizer] = {}
         self._lock = threading.Lock()
 
     def get(self, code: str) -> Phonemizer:
         with self._lock:
             if code not in self._built:
-                self._built[code] = _build_phonemizer(code)
+                self._built[code] = _build_phonemizer(code, self._lexicon.get(code, {}))
             return self._built[code]
 
 
-def _build_phonemizer(code: str) -> Phonemizer:
+def _build_phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
     try:
         if code in "ab":
-            return _english(code)
+            return _english(code, lexicon)
         if code in ESPEAK_LANGUAGES:
-            return Phonemizer(code, _espeak(ESPEAK_LANGUAGES[code]))
+            return Phonemizer(code, _espeak(ESPEAK_LANGUAGES[code]), lexicon=lexicon)
         if code == "j":
-            return Phonemizer(code, _japanese(), split_at_cjk_marks)
-        return Phonemizer(code, _mandarin(), split_at_cjk_marks)
+            return Phonemizer(code, _japanese(), split_at_cjk_marks, lexicon)
+        return Phonemizer(code, _mandarin(), split_at_cjk_marks, lexicon)
     except (ImportError, OSError, RuntimeError) as error:
         raise LanguageUnavailable(
             f"{LANGUAGE_NAMES[code]} (lang '{code}') is not installed on this server: {error}"
@@ -214,7 +239,7 @@ def _build_phonemizer(code: str) -> Phonemizer:
 SENTENCE_END_MARKS = frozenset(".!?…")
 
 
-def _english(code: str) -> Phonemizer:
+def _english(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
     """misaki's G2P, and spaCy's sentence recogniser for the sentence ends.
 
     The recogniser ("senter") is disabled in the pipeline, so G2P does not run it, and is called
@@ -273,7 +298,7 @@ def _english(code: str) -> Phonemizer:
                 spans.append([sentence.start_char, sentence.end_char])
         return [paragraph[start:end] for start, end in spans if paragraph[start:end].strip()]
 
-    return Phonemizer(code, phonemize, split_sentences)
+    return Phonemizer(code, phonemize, split_sentences, lexicon)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,8 @@ class Settings:
     #: onnxruntime's threads per synthesizer (0: one per core)
     onnx_threads: int = 0
     max_text_chars: int = 10_000
+    #: a JSON pronunciation lexicon: language -> word -> phonemes (engine.lexicon)
+    lexicon: Path | None = None
     #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
     #: it off, on CPU, where the decoder, nearly all of a chunk's time, runs item by item anyway and
     #: BentoML's dispatcher was measured adding its learned wait to each chunk), and how long a
@@ -104,6 +106,7 @@ class Settings:
             backend=_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), defaults.backend),
             onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
             max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
+            lexicon=Path(env["KOKORO_LEXICON"]) if env.get("KOKORO_LEXICON", "").strip() else None,
             max_batch_size=env_number(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
             max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
             batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", BATCHED_STAGES, defaults.batched_forward),

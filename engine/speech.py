@@ -14,7 +14,7 @@ from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
 from .synthesis import Rendered
-from .text import Chunk, plan_chunks
+from .text import Chunk, plan_chunks, without_markup
 from .timing import WordTiming, word_timings
 from .voices import VoiceLibrary
 
@@ -44,8 +44,8 @@ class SpeechPlanner:
         language's phonemizer on its first use (a language not installed here is a 400 too)."""
         if len(text) > self.max_text_chars:
             raise TextTooLong(len(text), self.max_text_chars)
-        if not any(character.isalnum() for character in text):
-            raise NothingToSpeak("the text has nothing to speak: send words, not only spaces or symbols")
+        if not any(character.isalnum() for character in without_markup(text)):
+            raise NothingToSpeak("the text has nothing to speak: send words, not only spaces, symbols or tags")
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InvalidInput(f"speed must be between {MIN_SPEED} and {MAX_SPEED}; got {speed}")
         self.voices.validate(voice)

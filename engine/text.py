@@ -8,6 +8,7 @@ is never cut.
 """
 
 import dataclasses
+import html
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -25,6 +26,16 @@ FIRST_CHUNK_PHONEMES = (100, 200)
 CHUNK_PHONEMES = 300
 CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: an HTML, XML or SSML tag: a name after "<" or "</", attributes, an optional "/" before ">"
+#: (so "3 < 5 and 6 > 2" is no tag)
+_TAG = re.compile(r"""</?(?P<name>[A-Za-z][\w:.-]*)(?:\s+[\w:.-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*\s*/?>""")
+#: tags that separate what they hold from what is around them; any other ("<b>", "<emphasis>")
+#: sits inside a word as well as between words
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "section",
+     "article", "blockquote", "speak", "s", "sentence", "paragraph"}
+)  # fmt: skip
+_BREAK = re.compile(r"<break\b[^>]*>", re.I)
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 
 
@@ -46,9 +57,18 @@ class Chunk:
         return "".join(w.phonemes + (" " if w.space_after else "") for w in self.words).strip()
 
 
+def without_markup(text: str) -> str:
+    """The text a tagged text reads as: tags removed (their words kept), SSML's <break/> a clause
+    pause, entities (&amp;) decoded."""
+    if "<" not in text and "&" not in text:
+        return text
+    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", _BREAK.sub(", ", text))
+    return html.unescape(untagged)
+
+
 def normalise(text: str) -> str:
-    """Unicode NFC, line endings unified, control characters and runs of spaces removed."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    """Markup removed, Unicode NFC, line endings unified, control characters and runs of spaces removed."""
+    text = unicodedata.normalize("NFC", without_markup(text)).replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(" ", text)
     return re.sub(r"[ \t\f\v]+", " ", text).strip()
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from .config import kokoro_config
 from .device import choose_device
 from .languages import Phonemizers
+from .lexicon import load_lexicon
 from .settings import Settings
 from .speech import SpeechPlanner, SpokenChunk, speak
 from .synthesis import Backend, Rendered
@@ -28,6 +29,13 @@ def load_backend(settings: Settings, voices: VoiceLibrary) -> Backend:
     return TorchBackend.load(settings, device, voices)
 
 
+def load_planner(settings: Settings, voices: VoiceLibrary) -> SpeechPlanner:
+    """The planner the settings describe: the voices, and G2P with the lexicon if one is set."""
+    vocab = kokoro_config()["vocab"]
+    lexicon = load_lexicon(settings.lexicon, vocab) if settings.lexicon else {}
+    return SpeechPlanner(voices, Phonemizers(lexicon), vocab, settings.max_text_chars)
+
+
 class KokoroEngine:
     def __init__(self, backend: Backend, planner: SpeechPlanner):
         self.backend = backend
@@ -36,8 +44,7 @@ class KokoroEngine:
     @classmethod
     def from_settings(cls, settings: Settings) -> "KokoroEngine":
         voices = VoiceLibrary(settings.voices_dir)
-        planner = SpeechPlanner(voices, Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars)
-        return cls(load_backend(settings, voices), planner)
+        return cls(load_backend(settings, voices), load_planner(settings, voices))
 
     @property
     def device(self) -> str:

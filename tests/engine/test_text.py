@@ -26,6 +26,28 @@ def test_normalise_removes_control_characters_and_runs_of_spaces():
     assert normalise("  Hello\x00\x07  world\r\nagain\t ") == "Hello world\nagain"
 
 
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("<p>Hello <b>wor</b>ld</p><p>Again</p>", "Hello world Again"),
+        ('<speak>Wait<break time="500ms"/>now.</speak>', "Wait, now."),
+        ("AT&amp;T says &lt;3 &#8212; twice", "AT&T says <3 — twice"),
+        ("3 < 5 and 6 > 2", "3 < 5 and 6 > 2"),
+        ("<a href='https://x.org' title=\"go\">the site</a>", "the site"),
+    ],
+)
+def test_markup_is_not_read_its_words_are(text, read):
+    assert normalise(text) == read
+
+
+def test_only_tags_is_nothing_to_speak():
+    from engine.speech import SpeechPlanner
+
+    planner = SpeechPlanner(voices=None, phonemizers=None, vocab=VOCAB, max_text_chars=100)
+    with pytest.raises(NothingToSpeak, match="tags"):
+        planner.validate("<p><br/></p>", "af_heart", 1.0)
+
+
 def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
     text = " ".join(f"Sentence number {n} has several words in it, like this one." for n in range(60))
     chunks = list(split_into_chunks(text, LETTERS, VOCAB))
