@@ -26,7 +26,7 @@ REPORT = re.compile(
 #: what bento_setup.sh reports of torch inside each image, as build.sh passes it on
 TORCH_IN_IMAGE = {
     "cpu": r"\[image\] cpu: torch: not installed",
-    "gpu": r"\[image\] gpu: torch 2\.13\.0 \(CUDA build: 13\.\d+\)",
+    "gpu": r"\[image\] gpu: torch 2\.13\.0(\+cu\d+)? \(CUDA build: 13\.\d+\)",
 }
 
 
