@@ -328,13 +328,26 @@ def _torch_kept_out() -> Iterator[None]:
 
 
 def _espeak(language: str) -> Callable[[str], list[Word]]:
-    """espeak phonemizes a word at a time, so that every word gets its own timestamp."""
+    """espeak reads the whole sentence, so that what happens between words is said (French
+    liaison: "les amis" is lez amˈi, not lˈe amˈi), and its words are handed back to the text's
+    words by how many each says alone (a number says several). Where the counts disagree, the
+    sentence is read a word at a time, as each word's timestamp needs."""
     from misaki import espeak
 
     g2p = espeak.EspeakG2P(language=language)
 
     def phonemize(text: str) -> list[Word]:
-        return [Word(word, g2p(word)[0].strip(), True) for word in text.split()]
+        words = text.split()
+        alone = [g2p(word)[0].strip() for word in words]
+        together = g2p(text)[0].split()
+        counts = [len(phonemes.split()) for phonemes in alone]
+        if sum(counts) != len(together):
+            return [Word(word, phonemes, True) for word, phonemes in zip(words, alone, strict=True)]
+        spoken, at = [], 0
+        for word, count in zip(words, counts, strict=True):
+            spoken.append(Word(word, " ".join(together[at : at + count]), True))
+            at += count
+        return spoken
 
     return phonemize
 

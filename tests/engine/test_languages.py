@@ -54,10 +54,36 @@ def test_an_inline_pronunciation_speaks_its_phonemes_and_keeps_the_users_word():
     assert spoken[:3] == [("Say", "sˈA"), ("Kokoro", "kˈOkəɹO"), ("twice", "twˈIs")]
 
 
-def test_spanish_goes_through_espeak_word_by_word():
+def test_spanish_goes_through_espeak_and_keeps_each_word():
     words = Phonemizers().get("e")("Hola mundo")
     assert [w.text for w in words] == ["Hola", "mundo"]
     assert all(w.phonemes for w in words)
+
+
+def test_french_is_read_across_words_and_each_word_keeps_its_own_phonemes():
+    """Liaison: 'les amis' is lez amˈi read together, lˈe amˈi a word at a time."""
+    words = Phonemizers().get("f")("Les amis sont arrivés, 4 enfants aussi.")
+    assert [w.text for w in words] == ["Les", "amis", "sont", "arrivés,", "4", "enfants", "aussi."]
+    assert [w.phonemes for w in words][:3] == ["lez", "amˈi", "sˈɔ̃t"]
+
+
+def test_where_a_sentence_reads_to_another_word_count_it_is_read_a_word_at_a_time(monkeypatch):
+    import misaki.espeak
+
+    from engine import languages
+
+    class MergingEspeak:
+        """Reads "Les amis" together as one word: the sentence cannot be handed back word by word."""
+
+        def __init__(self, language: str):
+            self.language = language
+
+        def __call__(self, text: str) -> tuple[str, None]:
+            return ("lezami" if " " in text else {"Les": "lˈe", "amis": "amˈi"}[text]), None
+
+    monkeypatch.setattr(misaki.espeak, "EspeakG2P", MergingEspeak)
+    phonemize = languages._espeak("fr-fr")
+    assert [(w.text, w.phonemes) for w in phonemize("Les amis")] == [("Les", "lˈe"), ("amis", "amˈi")]
 
 
 def test_a_language_without_its_g2p_is_a_clear_error(monkeypatch):

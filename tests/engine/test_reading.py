@@ -12,6 +12,7 @@ KNOWN_MISREAD = {
     "It ended at 11:59 PM.": "misaki's 'eleven' is əlˈɛvən or ɪlˈɛvən by context: the same word",
     "Use sales@example.com.": "'use' read as the noun, not the verb, before the address",
     "Né en 1990.": "espeak's 'quatre-vingt-dix' keeps a schwa alone that it drops in the sentence",
+    "Hay 100 personas.": "espeak assimilates 'cien' to θjem before p, but not the digits '100'",
     "我买了2本书。": "cn2an says èr, a reader liǎng before a measure word",
 }
 
