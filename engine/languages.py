@@ -337,19 +337,35 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
     g2p = espeak.EspeakG2P(language=language)
 
     def phonemize(text: str) -> list[Word]:
-        words = text.split()
+        # an inline pronunciation, [word](/phonemes/), is its word to espeak and its phonemes to the model
+        given: dict[int, str] = {}
+        words = []
+        for n, written in enumerate(INLINE_PRONUNCIATION.sub(_one_token, text).split()):
+            written = written.replace("\0", " ")
+            inline = INLINE_PRONUNCIATION.search(written)
+            around = (written[: inline.start()], written[inline.end() :]) if inline else ("", "")
+            if inline and inline[2].startswith("/") and not any(c.isalnum() for c in "".join(around)):
+                marks = ["".join(c for c in side if c in _SPOKEN_MARKS) for side in around]
+                given[n] = marks[0] + inline[2].strip("/") + marks[1]
+                written = around[0] + inline[1] + around[1]
+            words.append(written)
         alone = [g2p(word)[0].strip() for word in words]
-        together = g2p(text)[0].split()
+        together = g2p(" ".join(words))[0].split()
         counts = [len(phonemes.split()) for phonemes in alone]
-        if sum(counts) != len(together):
-            return [Word(word, phonemes, True) for word, phonemes in zip(words, alone, strict=True)]
-        spoken, at = [], 0
-        for word, count in zip(words, counts, strict=True):
-            spoken.append(Word(word, " ".join(together[at : at + count]), True))
-            at += count
-        return spoken
+        if sum(counts) == len(together):
+            alone, at = [], 0
+            for count in counts:
+                alone.append(" ".join(together[at : at + count]))
+                at += count
+        pairs = enumerate(zip(words, alone, strict=True))
+        return [Word(word, given.get(n, phonemes), True) for n, (word, phonemes) in pairs]
 
     return phonemize
+
+
+def _one_token(link: re.Match[str]) -> str:
+    """An inline pronunciation kept in one whitespace-separated token (NUL for its spaces)."""
+    return link.group().replace(" ", "\0")
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,12 @@ def test_french_is_read_across_words_and_each_word_keeps_its_own_phonemes():
     assert [w.phonemes for w in words][:3] == ["lez", "amˈi", "sˈɔ̃t"]
 
 
+def test_an_inline_pronunciation_works_in_the_espeak_languages_too():
+    words = Phonemizers().get("f")("Les amis de [Kokoro](/kɔkɔʁˈo/), et «[New York](/nju jˈɔʁk/)».")
+    assert [w.text for w in words] == ["Les", "amis", "de", "Kokoro,", "et", "«New York»."]
+    assert (words[3].phonemes, words[5].phonemes) == ("kɔkɔʁˈo,", "nju jˈɔʁk.")
+
+
 def test_where_a_sentence_reads_to_another_word_count_it_is_read_a_word_at_a_time(monkeypatch):
     import misaki.espeak
 
