@@ -59,6 +59,16 @@ CASES = [
         ("Steps 1-3 are easy.", "Steps one to three are easy."),
         ("Ages 18–25 may apply.", "Ages eighteen to twenty-five may apply."),
     ]),
+    *_cases("fractions", "a", [
+        ("Add 1/2 cup of flour.", "Add one half cup of flour."),
+        ("Use 3/4 of the dough.", "Use three quarters of the dough."),
+        ("About 2/3 agreed.", "About two thirds agreed."),
+        ("Cut it 1/4 inch thick.", "Cut it one quarter inch thick."),
+        ("Pour 5/8 of it.", "Pour five eighths of it."),
+        ("She scored 8/10 on it.", "She scored eight out of ten on it."),
+        ("Only 1/3 remained.", "Only one third remained."),
+        ("It rated 4/5 overall.", "It rated four out of five overall."),
+    ]),
     *_cases("money", "a", [
         ("It costs $4.99 today.", "It costs four dollars and ninety-nine cents today."),
         ("Pay £3.50 now.", "Pay three pounds and fifty pence now."),
@@ -88,6 +98,8 @@ CASES = [
         ("It ends Oct. 31.", "It ends October thirty-one."),
         ("From Jan. 1 to Jun. 30.", "From January one to June thirty."),
         ("On March 3rd, 1999.", "On March third, nineteen ninety-nine."),
+        ("We met on 12/25/2024 there.", "We met on December twenty-fifth, twenty twenty-four there."),
+        ("Due 7/4/1976 then.", "Due July fourth, nineteen seventy-six then."),
     ]),
     *_cases("years", "a", [
         ("It happened in 1984.", "It happened in nineteen eighty-four."),
@@ -120,6 +132,16 @@ CASES = [
         ("Wait 5 min for it.", "Wait five minutes for it."),
         ("It weighs ~5 kg now.", "It weighs about five kilograms now."),
         ("A 1 kg bag.", "A one kilogram bag."),
+    ]),
+    *_cases("technical", "a", [
+        ("A ratio of 16:9 looks wide.", "A ratio of sixteen to nine looks wide."),
+        ("Version 2.0.1 is out.", "Version two point zero point one is out."),
+        ("Install 3.11.7 first.", "Install three point eleven point seven first."),
+        ("Mix it 3:1 with water.", "Mix it three to one with water."),
+        ("Update to 1.4.40 today.", "Update to one point four point forty today."),
+        ("The screen is 4:3 wide.", "The screen is four to three wide."),
+        ("It runs 10.2.3 now.", "It runs ten point two point three now."),
+        ("Odds are 5:1 against.", "Odds are five to one against."),
     ]),
     *_cases("phone", "a", [
         ("Call 555-0123 today.", "Call five five five, zero one two three today."),

@@ -67,6 +67,8 @@ WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednes
 MONTHS = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
           "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
           "Dec": "December"}  # fmt: skip
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December")  # fmt: skip
 STREET_TYPES = {"St": "Street", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevard", "Dr": "Drive", "Ln": "Lane"}
 LATIN_ABBREVIATIONS = {"e.g.": "for example", "i.e.": "that is", "vs.": "versus", "etc.": "et cetera"}
 #: names after which a roman numeral is an ordinal ("Henry the Eighth"); after the others it counts
@@ -153,6 +155,28 @@ def _time(m: re.Match[str]) -> str:
     return f"{int(m['hour'])} o'clock" if minute == "00" else f"{int(m['hour'])} oh {DIGIT_WORDS[int(minute[1])]}"
 
 
+def _fraction(m: re.Match[str]) -> str | None:
+    """A proper fraction with a small denominator ("3/4"); anything else ("8/3", a score) is left."""
+    numerator, denominator = int(m["numerator"]), int(m["denominator"])
+    if numerator >= denominator:
+        return None
+    if denominator == 2:
+        return "one half" if numerator == 1 else f"{numerator} halves"
+    if denominator == 4:
+        return f"{numerator} quarter" + ("" if numerator == 1 else "s")
+    return f"{numerator} {num2words(denominator, to='ordinal')}" + ("" if numerator == 1 else "s")
+
+
+def _date(m: re.Match[str]) -> str:
+    """A US numeric date, month first."""
+    year = m["year"]
+    return f"{MONTH_NAMES[int(m['month']) - 1]} {num2words(int(m['day']), to='ordinal')}, {year}"
+
+
+def _version(m: re.Match[str]) -> str:
+    return " point ".join(m.group().split("."))
+
+
 def _negative(m: re.Match[str]) -> str:
     return f"minus {m['number']}"
 
@@ -208,6 +232,12 @@ RANGE = (
     r"(?<![\w.])(?P<first>\d+)(?: ?– ?|(?(before)-|(?!)))(?P<last>\d+)(?!\w|\.\d)"
 )
 YEARS = r"(?<![\w.])(?P<before>)(?P<first>1\d{3}|20\d{2})[-–](?P<last>1\d{3}|20\d{2})(?!\w|\.\d)"
+SCORE = r"\b(?P<verb>scored|rated|got|scores?|rating) (?P<points>\d+)/(?P<of>\d+)(?![\w/]|\.\d)"
+FRACTION = r"(?<![\w/.])(?P<numerator>[1-9]|1[0-5])/(?P<denominator>[2-9]|1[0-6])(?![\w/]|\.\d)"
+DATE = r"(?<![\w/.])(?P<month>0?[1-9]|1[0-2])/(?P<day>0?[1-9]|[12]\d|3[01])/(?P<year>\d{4}|\d{2})(?![\w/]|\.\d)"
+#: a number, a colon and one digit: no time of day ("16:9")
+RATIO = r"(?<![\w:.])(?P<first>\d+):(?P<last>\d)(?![\w:]|\.\d)"
+VERSION = r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)"
 TIME = r"(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>0\d)(?![\w:]|\.\d)"
 WEEKDAY = rf"\b(?P<day>{_alternatives(WEEKDAYS)})\.(?=,? (?:{_alternatives(MONTHS)}\b|\d|$))"
 MONTH = rf"\b(?P<month>{_alternatives(MONTHS)})\.(?= ?\d)"
@@ -229,6 +259,11 @@ RULES = (
     Rule("negative", re.compile(NEGATIVE), _negative),
     Rule("range", re.compile(RANGE, re.I), _range),
     Rule("years", re.compile(YEARS), _range),
+    Rule("date", re.compile(DATE), _date),
+    Rule("score", re.compile(SCORE), lambda m: f"{m['verb']} {m['points']} out of {m['of']}"),
+    Rule("fraction", re.compile(FRACTION), _fraction),
+    Rule("ratio", re.compile(RATIO), lambda m: f"{m['first']} to {m['last']}"),
+    Rule("version", re.compile(VERSION), _version),
     Rule("time", re.compile(TIME), _time),
     Rule("weekday", re.compile(WEEKDAY), lambda m: WEEKDAYS[m["day"]]),
     Rule("month", re.compile(MONTH), lambda m: MONTHS[m["month"]]),

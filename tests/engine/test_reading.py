@@ -43,6 +43,13 @@ def said(text: str) -> list[tuple[str, str, str]]:
                                   ("#", "number sign", "number"), ("e.g.", "abbreviation", "for example")]),
         ("Henry VIII and World War II", [("Henry VIII", "regnal", "Henry the eighth"),
                                          ("World War II", "counted", "World War two")]),
+        ("Add 1/2 cup, 3/4 and 2/3.", [("1/2", "fraction", "one half"), ("3/4", "fraction", "3 quarters"),
+                                       ("2/3", "fraction", "2 thirds")]),
+        ("She scored 8/10.", [("scored 8/10", "score", "scored 8 out of 10")]),
+        ("On 12/25/2024 and 5/1/99.", [("12/25/2024", "date", "December twenty-fifth, 2024"),
+                                      ("5/1/99", "date", "May first, 99")]),
+        ("A ratio of 16:9, v2.0.1", [("16:9", "ratio", "16 to 9")]),
+        ("Version 2.0.1 out", [("2.0.1", "version", "2 point 0 point 1")]),
         ("salt & pepper, 2 + 2 = 4", [("&", "symbol", "and"), ("+", "symbol", "plus"), ("=", "symbol", "equals")]),
     ],
 )  # fmt: skip
@@ -53,7 +60,7 @@ def test_each_rule_takes_its_span_and_says_the_words(text, expected):
 @pytest.mark.parametrize(
     "text",
     ["It costs $4.99.", "At 3:30 PM.", "The 1960s.", "40% off.", "2.5 cups", "$5m raised", "Dr. Smith", "co-op 3",
-     "Henry VX", "oranges&pears", "I was 5"],
+     "Henry VX", "oranges&pears", "I was 5", "8/3 of it", "13/25/2024", "at 3:30"],
 )  # fmt: skip
 def test_what_misaki_reads_well_or_is_not_a_span_is_left_alone(text):
     assert said(text) == []
