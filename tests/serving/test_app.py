@@ -100,6 +100,16 @@ async def test_json_audio_length_matches_its_timestamps(client):
     assert starts == sorted(starts) and body["word_timestamps"][-1]["end_time"] <= body["total_duration"]
 
 
+async def test_timestamps_keep_the_users_words_where_other_words_are_said(client):
+    text = "<p>It was -5°C</p> at [Kokoro](/kˈOkəɹO/)'s door; call 555-0123."
+    body = (await client.post("/tts/", json={"text": text, "voice": "af_heart"})).json()
+    words = {w["word"]: w["phonemes"] for w in body["word_timestamps"]}
+    assert "<p>" not in words and "p" not in words
+    assert words["-5°C"] == "mˈInəs fˈIv dəɡɹˈiz sˈɛlsiəs"
+    assert words["Kokoro"] == "kˈOkəɹO"
+    assert words["555-0123"].startswith("fˈIv fˈIv fˈIv, zˈɪɹO")
+
+
 async def test_a_stream_carries_the_seed_headers(client):
     reply = await client.post("/tts/", json={**SPEAK, "format": "mp3", "include_timestamps": False})
     assert reply.status_code == 200
