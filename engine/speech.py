@@ -13,7 +13,7 @@ import numpy as np
 from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
-from .synthesis import Rendered
+from .synthesis import Rendered, silence
 from .text import Chunk, plan_chunks, without_markup
 from .timing import WordTiming, word_timings
 from .voices import VoiceLibrary
@@ -98,4 +98,5 @@ def speak(
 ) -> Iterator[SpokenChunk]:
     timeline = Timeline()
     for chunk in planner.plan(text, voice, speed, lang):
-        yield timeline.add(chunk, render(chunk.token_ids, voice, speed))
+        rendered = silence(chunk.pause_s) if chunk.pause_s else render(chunk.token_ids, voice, speed)
+        yield timeline.add(chunk, rendered)

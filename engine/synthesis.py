@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .audio import to_pcm16
+from .audio import SAMPLE_RATE, to_pcm16
 
 #: 5 ms fades at each chunk's ends keep the joins between chunks free of clicks; the
 #: length is unchanged, so word timings are unaffected.
@@ -37,6 +37,11 @@ class Backend(Protocol):
     def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
         """A batch of chunks, from one request or many, in the order given."""
         ...
+
+
+def silence(seconds: float) -> Rendered:
+    """A pause's audio: no model, no tokens (so two durations, the start and end tokens', of 0)."""
+    return Rendered(np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16), np.zeros(2, dtype=np.int64))
 
 
 def finish(samples: np.ndarray, frames: np.ndarray) -> Rendered:

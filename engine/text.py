@@ -35,7 +35,18 @@ _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "section",
      "article", "blockquote", "speak", "s", "sentence", "paragraph"}
 )  # fmt: skip
-_BREAK = re.compile(r"<break\b[^>]*>", re.I)
+#: SSML's <break/>, with its `time` ("500ms", "1.5s") or `strength`
+_BREAK = re.compile(
+    r"""<break\b(?:[^>]*?\btime\s*=\s*["']?(?P<time>[\d.]+)\s*(?P<unit>ms|s)\b)?"""
+    r"""(?:[^>]*?\bstrength\s*=\s*["']?(?P<strength>[\w-]+))?[^>]*>""",
+    re.I,
+)
+#: SSML's pause for each break strength, in milliseconds (a bare <break/> is "medium")
+BREAK_STRENGTHS_MS = {"none": 0, "x-weak": 100, "weak": 200, "medium": 400, "strong": 700, "x-strong": 1000}
+#: the longest pause one <break/> makes
+MAX_BREAK_MS = 5_000
+#: a pause in normalised text: its milliseconds between two private-use characters
+_PAUSE = re.compile("\ue000(\\d+)\ue001")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 
 
@@ -47,6 +58,8 @@ class Chunk:
     token_ids: tuple[int, ...]
     #: each word's phonemes as [start, end) into token_ids; the space after a word is outside it
     word_spans: tuple[tuple[int, int], ...]
+    #: a pause (SSML's <break/>): silence this long, and no words
+    pause_s: float = 0.0
 
     @property
     def text(self) -> str:
@@ -58,12 +71,20 @@ class Chunk:
 
 
 def without_markup(text: str) -> str:
-    """The text a tagged text reads as: tags removed (their words kept), SSML's <break/> a clause
-    pause, entities (&amp;) decoded."""
+    """The text a tagged text reads as: tags removed (their words kept), SSML's <break/> a pause
+    marked for the chunker, entities (&amp;) decoded."""
     if "<" not in text and "&" not in text:
         return text
-    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", _BREAK.sub(", ", text))
+    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", _BREAK.sub(_pause_mark, text))
     return html.unescape(untagged)
+
+
+def _pause_mark(tag: re.Match[str]) -> str:
+    if tag["time"]:
+        ms = float(tag["time"]) * (1 if tag["unit"].lower() == "ms" else 1000)
+    else:
+        ms = BREAK_STRENGTHS_MS.get((tag["strength"] or "medium").lower(), BREAK_STRENGTHS_MS["medium"])
+    return f" \ue000{round(min(ms, MAX_BREAK_MS))}\ue001 "
 
 
 def normalise(text: str) -> str:
@@ -82,25 +103,30 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
     budget = next(budgets)
     produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
-        pending: list[Word] = []
-        ends: list[bool] = []  # whether each pending word ends a sentence
-        for words in _sentences(paragraph, phonemizer):
-            fitted = list(_fit_words(words, vocab))
-            for n, word in enumerate(fitted):
-                pending.append(word)
-                ends.append(n == len(fitted) - 1)
-                while len(_make_chunk(pending, vocab).token_ids) > budget:
-                    cut = _best_cut(pending, ends, vocab, budget)
-                    yield _make_chunk(pending[:cut], vocab)
-                    produced, pending, ends = True, pending[cut:], ends[cut:]
+        # a pause ends what is before it: text, milliseconds, text, ...
+        pieces = _PAUSE.split(paragraph)
+        for piece, pause_ms in zip(pieces[::2], [*pieces[1::2], "0"], strict=True):
+            pending: list[Word] = []
+            ends: list[bool] = []  # whether each pending word ends a sentence
+            for words in _sentences(piece.strip(), phonemizer):
+                fitted = list(_fit_words(words, vocab))
+                for n, word in enumerate(fitted):
+                    pending.append(word)
+                    ends.append(n == len(fitted) - 1)
+                    while len(_make_chunk(pending, vocab).token_ids) > budget:
+                        cut = _best_cut(pending, ends, vocab, budget)
+                        yield _make_chunk(pending[:cut], vocab)
+                        produced, pending, ends = True, pending[cut:], ends[cut:]
+                        budget = next(budgets, CHUNK_PHONEMES)
+                if not produced and _make_chunk(pending, vocab).token_ids:
+                    yield _make_chunk(pending, vocab)
+                    produced, pending, ends = True, [], []
                     budget = next(budgets, CHUNK_PHONEMES)
-            if not produced and _make_chunk(pending, vocab).token_ids:
+            if pending and _make_chunk(pending, vocab).token_ids:
                 yield _make_chunk(pending, vocab)
-                produced, pending, ends = True, [], []
                 budget = next(budgets, CHUNK_PHONEMES)
-        if pending and _make_chunk(pending, vocab).token_ids:
-            yield _make_chunk(pending, vocab)
-            budget = next(budgets, CHUNK_PHONEMES)
+            if int(pause_ms) and produced:
+                yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
 
 def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:

@@ -20,7 +20,7 @@ import aiohttp
 import numpy as np
 
 from engine.audio import SAMPLE_RATE
-from engine.synthesis import Rendered
+from engine.synthesis import Rendered, silence
 from engine.text import Chunk
 from schemas import ChunkAudio, ChunkJob, SynthesizerStatus, TTSRequest
 
@@ -54,7 +54,9 @@ class Lane:
 
 
 async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float) -> Rendered:
-    """One chunk's audio, once the lane's fair queue lets it through."""
+    """One chunk's audio, once the lane's fair queue lets it through; a pause needs no model."""
+    if chunk.pause_s:
+        return silence(chunk.pause_s)
     job = ChunkJob(token_ids=list(chunk.token_ids), voice=request.voice, speed=request.speed)
     audio = (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
     return Rendered(np.frombuffer(audio.pcm16, dtype="<i2"), np.asarray(audio.frames, dtype=np.int64))

@@ -30,7 +30,7 @@ def test_normalise_removes_control_characters_and_runs_of_spaces():
     ("text", "read"),
     [
         ("<p>Hello <b>wor</b>ld</p><p>Again</p>", "Hello world Again"),
-        ('<speak>Wait<break time="500ms"/>now.</speak>', "Wait, now."),
+        ('<speak>Wait<break time="500ms"/>now.</speak>', "Wait \ue000500\ue001 now."),  # a pause, for the chunker
         ("AT&amp;T says &lt;3 &#8212; twice", "AT&T says <3 — twice"),
         ("3 < 5 and 6 > 2", "3 < 5 and 6 > 2"),
         ("<a href='https://x.org' title=\"go\">the site</a>", "the site"),
@@ -38,6 +38,19 @@ def test_normalise_removes_control_characters_and_runs_of_spaces():
 )
 def test_markup_is_not_read_its_words_are(text, read):
     assert normalise(text) == read
+
+
+def test_an_ssml_break_is_a_pause_chunk_of_its_length_between_the_words():
+    text = 'One two. <break time="500ms"/> Three <break strength="strong"/>four. <break time="60s"/>'
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
+    assert [(c.text, c.pause_s) for c in chunks] == [
+        ("One two.", 0.0), ("", 0.5), ("Three", 0.0), ("", 0.7), ("four.", 0.0), ("", 5.0)
+    ]
+    assert all(not c.words and not c.token_ids for c in chunks if c.pause_s)
+
+
+def test_a_break_before_any_words_makes_no_pause():
+    assert [c.pause_s for c in split_into_chunks("<break time='2s'/>Hello.", LETTERS, VOCAB)] == [0.0]
 
 
 def test_only_tags_is_nothing_to_speak():

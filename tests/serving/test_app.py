@@ -110,6 +110,18 @@ async def test_timestamps_keep_the_users_words_where_other_words_are_said(client
     assert words["555-0123"].startswith("fˈIv fˈIv fˈIv, zˈɪɹO")
 
 
+async def test_an_ssml_break_is_silence_of_its_length_in_the_audio_and_the_timestamps(client):
+    plain = (await client.post("/tts/", json={"text": "One two. Three four.", "voice": "af_heart"})).json()
+    paused = 'One two. <break time="1200ms"/> Three four.'
+    body = (await client.post("/tts/", json={"text": paused, "voice": "af_heart"})).json()
+    assert body["total_duration"] == pytest.approx(plain["total_duration"] + 1.2, abs=0.05)
+    words = {w["word"]: w for w in body["word_timestamps"]}
+    assert words["Three"]["start_time"] - words["two"]["end_time"] >= 1.2
+    samples, rate = soundfile.read(io.BytesIO(base64.b64decode(body["audio"])), dtype="int16")
+    gap = samples[int(words["two"]["end_time"] * rate) + 2400 : int(words["Three"]["start_time"] * rate) - 2400]
+    assert len(gap) > rate // 2 and not gap.any()
+
+
 async def test_a_stream_carries_the_seed_headers(client):
     reply = await client.post("/tts/", json={**SPEAK, "format": "mp3", "include_timestamps": False})
     assert reply.status_code == 200
