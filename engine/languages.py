@@ -536,6 +536,10 @@ _MANDARIN_PIECE = re.compile(
 )
 
 
+#: Mandarin measure words, after which a lone 2 is read 两 (liǎng)
+_MEASURE_WORDS = frozenset("个本只张次位块件条台辆双对把杯瓶碗种样份篇首部口头匹棵朵间层所家名岁天年周点分秒")
+
+
 def _mandarin() -> Callable[[str], list[Word]]:
     """misaki's Mandarin G2P as kokoro runs it for Kokoro-82M v1.0 (`zh.ZHG2P()`, its legacy path:
     jieba's words, pinyin to IPA, numbers read by cn2an), a jieba word at a time."""
@@ -561,6 +565,9 @@ def _mandarin() -> Callable[[str], list[Word]]:
                 plain = re.sub(r"(?<=\d),(?=\d{3})", "", unicodedata.normalize("NFKC", written))
                 if sum(c.isdigit() for c in plain) > _MAX_MANDARIN_NUMBER_DIGITS:
                     plain = plain.translate(_CHINESE_DIGITS)  # cn2an leaves it in digits: read digit by digit
+                counted = text[match.end() : match.end() + 1] in _MEASURE_WORDS and text[at - 1 : at] != "第"
+                if plain == "2" and counted:
+                    plain = "两"  # a count before a measure word: liǎng, not èr ("2本书"; "第2天" stays èr)
                 pieces.append(_Piece(at, match.end(), g2p(plain)[0]))
             elif kind == "latin":
                 pieces.append(_Piece(at, match.end(), english(written)))

@@ -54,6 +54,14 @@ def test_an_inline_pronunciation_speaks_its_phonemes_and_keeps_the_users_word():
     assert spoken[:3] == [("Say", "sˈA"), ("Kokoro", "kˈOkəɹO"), ("twice", "twˈIs")]
 
 
+@pytest.mark.parametrize(
+    ("text", "two"), [("我买了2本书。", "lja↓ŋ"), ("2个人", "lja↓ŋ"), ("第2天", "ɚ↘"), ("2加2", "ɚ↘")]
+)
+def test_a_mandarin_2_counting_before_a_measure_word_is_liang(text, two):
+    words = Phonemizers().get("z")(text)
+    assert next(w.phonemes for w in words if w.text == "2") == two
+
+
 def test_spanish_goes_through_espeak_and_keeps_each_word():
     words = Phonemizers().get("e")("Hola mundo")
     assert [w.text for w in words] == ["Hola", "mundo"]

@@ -13,7 +13,6 @@ KNOWN_MISREAD = {
     "Use sales@example.com.": "'use' read as the noun, not the verb, before the address",
     "Né en 1990.": "espeak's 'quatre-vingt-dix' keeps a schwa alone that it drops in the sentence",
     "Hay 100 personas.": "espeak assimilates 'cien' to θjem before p, but not the digits '100'",
-    "我买了2本书。": "cn2an says èr, a reader liǎng before a measure word",
 }
 
 
