@@ -22,11 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 import requests
 import soundfile
 
 from benchmarks.live_server import free_port, live_server
+from load_tests.soak import server_root, tree_rss_mb
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLS = {"before": "requirements-gpu.txt", "after": "requirements.txt"}
@@ -51,15 +51,6 @@ def install(requirements: str, venv: Path) -> dict:
     names = {line.split("==")[0].lower() for line in listed.splitlines() if "==" in line}
     size = sum(path.stat().st_size for path in venv.rglob("*") if path.is_file() and not path.is_symlink())
     return {"seconds": seconds, "bytes": size, "packages": len(names), "torch path": sorted(set(TORCH_PATH) & names)}
-
-
-def tree_rss_bytes(port: int) -> int:
-    """RSS of the server listening on `port` and every process under its `bentoml serve`."""
-    listener = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN")
-    root = psutil.Process(listener)
-    while (parent := root.parent()) is not None and "bentoml" in " ".join(parent.cmdline()):
-        root = parent
-    return sum(process.memory_info().rss for process in [root, *root.children(recursive=True)])
 
 
 def contract(base: str) -> list[str]:
@@ -98,8 +89,8 @@ def serve(venv: Path, scratch: Path) -> dict:
     with live_server(port, scratch / "serve.log", env, bin_dir=venv / "bin") as base:
         healthy_s = time.monotonic() - started
         failed = contract(base)
-        rss = tree_rss_bytes(port)
-    return {"healthy_s": healthy_s, "contract": "passes" if not failed else "; ".join(failed), "rss": rss}
+        rss_mb, _ = tree_rss_mb(server_root(base, None))
+    return {"healthy_s": healthy_s, "contract": "passes" if not failed else "; ".join(failed), "rss": rss_mb * 2**20}
 
 
 def main() -> None:

@@ -196,13 +196,17 @@ class Phonemizer:
         if said is None:
             return word.phonemes
         at = word.text.index(bare)
-        before, after = word.text[:at], word.text[at + len(bare) :]
-        return "".join(c for c in before if c in _SPOKEN_MARKS) + said + "".join(c for c in after if c in _SPOKEN_MARKS)
+        return _between_marks(word.text[:at], said, word.text[at + len(bare) :])
 
     def sentences(self, paragraph: str) -> list[str]:
         """The paragraph's sentences in order, each as written, none empty."""
         with self._lock:
             return self._split_sentences(paragraph)
+
+
+def _between_marks(before: str, phonemes: str, after: str) -> str:
+    """A word's phonemes with the marks written around it that are spoken (pauses), the rest dropped."""
+    return "".join(c for c in before if c in _SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in _SPOKEN_MARKS)
 
 
 class Phonemizers:
@@ -345,8 +349,7 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
             inline = INLINE_PRONUNCIATION.search(written)
             around = (written[: inline.start()], written[inline.end() :]) if inline else ("", "")
             if inline and inline[2].startswith("/") and not any(c.isalnum() for c in "".join(around)):
-                marks = ["".join(c for c in side if c in _SPOKEN_MARKS) for side in around]
-                given[n] = marks[0] + inline[2].strip("/") + marks[1]
+                given[n] = _between_marks(around[0], inline[2].strip("/"), around[1])
                 written = around[0] + inline[1] + around[1]
             words.append(written)
         alone = [g2p(word)[0].strip() for word in words]

@@ -6,7 +6,7 @@ A JSON file named by KOKORO_LEXICON, keyed by language code (kokoro's letters, o
     {"en-us": {"Kokoro": "kˈOkəɹO", "BentoML": "bˈɛntO ˌɛm ˈɛl"}, "fr": {"Kokoro": "kɔkɔʁo"}}
 
 A word matches whatever its case ("kokoro" too); the user's spelling stays in the timestamps.
-For one word in one request, the inline `[word](/phonemes/)` does the same in English.
+For one word in one request, the inline `[word](/phonemes/)` does the same.
 """
 
 import json

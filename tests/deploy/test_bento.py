@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import soundfile
@@ -301,24 +302,11 @@ def speaks(base: str) -> None:
 
 def libraries_mapped(root: int) -> set[str]:
     """The shared libraries that a process and all its descendants have mapped."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(stat.parent.name)] = int(fields[1])
-    tree, grown = {root}, True
-    while grown:
-        children = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= children
-        grown = bool(children)
+    server = psutil.Process(root)
     mapped: set[str] = set()
-    for pid in tree:
-        try:
-            mapped |= {line.split()[-1] for line in Path(f"/proc/{pid}/maps").read_text().splitlines() if ".so" in line}
-        except OSError:
-            continue
+    for process in [server, *server.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            mapped |= {region.path for region in process.memory_maps() if ".so" in region.path}
     return mapped
 
 
