@@ -78,6 +78,10 @@ CASES = [
         ("Only €10 left.", "Only ten euros left."),
         ("Give me $1.", "Give me one dollar."),
         ("That is $2.50 each.", "That is two dollars and fifty cents each."),
+        ("He found a $20 gift card.", "He found a twenty dollar gift card."),
+        ("Pay $5 now.", "Pay five dollars now."),
+        ("It was a £10 note.", "It was a ten pound note."),
+        ("She won $1,000.", "She won one thousand dollars."),
     ]),
     *_cases("times", "a", [
         ("Meet me at 3:30 PM.", "Meet me at three thirty PM."),
@@ -88,6 +92,10 @@ CASES = [
         ("Wake up at 6:30.", "Wake up at six thirty."),
         ("The show is at 8 PM.", "The show is at eight PM."),
         ("It ended at 11:59 PM.", "It ended at eleven fifty-nine PM."),
+        ("Dinner is at 7:45.", "Dinner is at seven forty-five."),
+        ("Open 9:00 to 17:30.", "Open nine o'clock to seventeen thirty."),
+        ("The bus comes at 6:07 am.", "The bus comes at six oh seven am."),
+        ("Set it for 12:15 PM.", "Set it for twelve fifteen PM."),
     ]),
     *_cases("dates", "a", [
         ("It opened on January 5th, 2024.", "It opened on January fifth, twenty twenty-four."),
@@ -160,6 +168,8 @@ CASES = [
         ("Send it to team-a@corp.io first.", "Send it to team dash a at corp dot io first."),
         ("Reach me at info@shop.net today.", "Reach me at info at shop dot net today."),
         ("Use sales@example.com.", "Use sales at example dot com."),
+        ("Email john.smith@mail.com today.", "Email john dot smith at mail dot com today."),
+        ("Contact info@site.org.", "Contact info at site dot org."),
         ("Ask anna+news@example.com then.", "Ask anna plus news at example dot com then."),
         ("Email john99@example.com now.", "Email john nine nine at example dot com now."),
     ]),
@@ -225,6 +235,11 @@ CASES = [
         ("Nací en 1990.", "Nací en mil novecientos noventa."),
         ("Somos 4 hermanos.", "Somos cuatro hermanos."),
         ("Faltan 9 días.", "Faltan nueve días."),
+        ("Tengo 3 gatos y 2 perros.", "Tengo tres gatos y dos perros."),
+        ("Son 2,5 kilos.", "Son dos coma cinco kilos."),
+        ("Son 2,50 euros.", "Son dos coma cincuenta euros."),
+        ("Vivo en la calle 45.", "Vivo en la calle cuarenta y cinco."),
+        ("Pesa 1.500 kilos.", "Pesa mil quinientos kilos."),
     ]),
     *_cases("french", "f", [
         ("J'ai 25 ans.", "J'ai vingt-cinq ans."),
@@ -237,6 +252,11 @@ CASES = [
         ("Né en 1990.", "Né en mille neuf cent quatre-vingt-dix."),
         ("Nous avons 4 enfants.", "Nous avons quatre enfants."),
         ("Encore 9 jours.", "Encore neuf jours."),
+        ("Il a 80 ans.", "Il a quatre-vingts ans."),
+        ("Nous avons 21 élèves.", "Nous avons vingt et un élèves."),
+        ("Les 3 amis arrivent.", "Les trois amis arrivent."),
+        ("Page 200 seulement.", "Page deux cents seulement."),
+        ("Il fait 3,05 mètres.", "Il fait trois virgule zéro cinq mètres."),
     ]),
     *_cases("mandarin", "z", [
         ("我有25个苹果。", "我有二十五个苹果。"),
@@ -249,6 +269,16 @@ CASES = [
         ("还有9天。", "还有九天。"),
         ("我们有4个人。", "我们有四个人。"),
         ("价格是3.5元。", "价格是三点五元。"),
+    ]),
+    *_cases("italian", "i", [
+        ("Ho 25 anni.", "Ho venticinque anni."),
+        ("Costa 3,5 euro.", "Costa tre virgola cinque euro."),
+        ("Siamo in 100.", "Siamo in cento."),
+    ]),
+    *_cases("portuguese", "p", [
+        ("Tenho 25 anos.", "Tenho vinte e cinco anos."),
+        ("Custa 2,5 reais.", "Custa dois vírgula cinco reais."),
+        ("Somos 100.", "Somos cem."),
     ]),
 ]  # fmt: skip
 

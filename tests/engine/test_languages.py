@@ -75,6 +75,40 @@ def test_french_is_read_across_words_and_each_word_keeps_its_own_phonemes():
     assert [w.phonemes for w in words][:3] == ["lez", "amˈi", "sˈɔ̃t"]
 
 
+@pytest.mark.parametrize(
+    ("lang", "text", "written"),
+    [("e", "Hay 100 personas.", "Hay cien personas."),
+     ("f", "Né en 1990.", "Né en mille neuf cent quatre-vingt-dix."),
+     ("e", "Son 2,05 kilos.", "Son dos coma cero cinco kilos."),
+     ("i", "Pesa 1.500 chili.", "Pesa millecinquecento chili.")],
+)  # fmt: skip
+def test_an_espeak_language_says_a_number_as_its_words_inside_the_sentence(lang, text, written):
+    """espeak reads digits as if alone ("cien" is θjˈen before "personas", not θjˈem) and "2,5" as
+    "two five"; a number is spelled out in the language first, and keeps the user's digits."""
+    phonemize = Phonemizers().get(lang)
+    words, reference = phonemize(text), phonemize(written)
+    assert [w.text for w in words][0] == text.split()[0]
+    assert text.split()[1] in [w.text for w in words]
+    assert " ".join(w.phonemes for w in words) == " ".join(w.phonemes for w in reference)
+
+
+def test_a_number_in_hindi_is_left_to_espeak():
+    words = Phonemizers().get("h")("25")
+    assert [w.text for w in words] == ["25"] and words[0].phonemes
+
+
+@pytest.mark.parametrize(
+    ("text", "verb"), [("Use sales@example.com.", "Use it."), ("Record 555-0123 now.", "Record it now.")]
+)
+def test_a_verb_before_an_address_is_said_as_a_verb(text, verb):
+    """Tagged alone, "Use" before an address is a name and "Record" before a phone number the noun."""
+    english = Phonemizers().get("a")
+    said = english(text)[0].phonemes
+    noun = english(f"The {text.split()[0].lower()} was good.")[1].phonemes
+    assert said == english(verb)[0].phonemes
+    assert said.strip("ˈˌ") != noun.strip("ˈˌ")
+
+
 def test_an_inline_pronunciation_works_in_the_espeak_languages_too():
     words = Phonemizers().get("f")("Les amis de [Kokoro](/kɔkɔʁˈo/), et «[New York](/nju jˈɔʁk/)».")
     assert [w.text for w in words] == ["Les", "amis", "de", "Kokoro,", "et", "«New York»."]
