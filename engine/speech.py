@@ -46,11 +46,17 @@ class SpeechPlanner:
             raise TextTooLong(len(text), self.max_text_chars)
         if not any(character.isalnum() for character in without_markup(text)):
             raise NothingToSpeak("the text has nothing to speak: send words, not only spaces, symbols or tags")
+        code = self.language_of(voice, speed, lang)
+        check_script(code, text)
+        return code
+
+    def language_of(self, voice: str, speed: float, lang: str | None = None) -> str:
+        """The checks of `validate` that need no text (for text still to come): the voice, the
+        speed, the language, whose phonemizer is built on its first use."""
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise InvalidInput(f"speed must be between {MIN_SPEED} and {MAX_SPEED}; got {speed}")
         self.voices.validate(voice)
         code = resolve_language(lang, voice)
-        check_script(code, text)
         self.phonemizers.get(code)
         return code
 

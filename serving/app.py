@@ -27,7 +27,7 @@ from schemas import (
     VoicesResponse,
 )
 
-from . import demo, request_id
+from . import cartesia_api, demo, request_id
 from .config import ServingSettings
 from .errors import ApiError, ClientLeft, StreamAborted, Unauthorized, error_response
 from .lifecycle import TTSServer, server_of
@@ -152,6 +152,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         return await server_of(request).speak_events(request)
 
     register_openai_api(app)
+    cartesia_api.register(app, settings.api_key)
     demo.register(app)
 
     @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
@@ -190,6 +191,8 @@ def api_info() -> dict:
             "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
             "GET /v1/models": "OpenAI-compatible model list",
             "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
+            f"WebSocket {cartesia_api.PATH}": "Cartesia's WebSocket TTS protocol, for voice agents: text as it is "
+            "written, raw PCM and word timestamps back, several contexts per socket",
         },
         "parameters": {
             name: {"type": str(field.annotation), "default": field.default, "description": field.description}

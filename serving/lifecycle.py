@@ -78,6 +78,24 @@ class TTSServer:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
         return await until_client_leaves(http_request, self._respond(request, language, streamer))
 
+    @contextlib.asynccontextmanager
+    async def spoken(
+        self, request: TTSRequest, began: float | None = None, sent_s: float = 0.0
+    ) -> AsyncIterator[Spoken]:
+        """The chunks of a request that is not an HTTP exchange (a WebSocket context's sentences),
+        through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
+        (Busy), the lanes. `began` and `sent_s`: when the stream this text continues began (loop
+        time), and how much audio it has had, so that its chunks are due as that audio plays."""
+        language = await validate_speech(self.planner, request)
+        if await self.health.status() is None:
+            raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
+        async with self.admission.admit(len(request.text)) as place:
+            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            chunks = spoken_chunks(plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s)
+            spoken = counted(chunks, place)
+            async with contextlib.aclosing(spoken):
+                yield spoken
+
     async def _respond(self, request: TTSRequest, language: str, streamer: Streamer) -> Response:
         async with contextlib.AsyncExitStack() as held:
             place = await held.enter_async_context(self.admission.admit(len(request.text)))

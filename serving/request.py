@@ -68,6 +68,15 @@ async def validate_speech(planner: SpeechPlanner, request: TTSRequest) -> str:
         raise BadRequest(str(exc)) from None
 
 
+async def voice_language(planner: SpeechPlanner, voice: str, speed: float) -> str:
+    """The language code of a voice whose text is still to come, once the voice and speed are
+    accepted (else a 400). Off the event loop: a language's first use loads its G2P."""
+    try:
+        return await anyio.to_thread.run_sync(planner.language_of, voice, speed)
+    except InvalidInput as exc:
+        raise BadRequest(str(exc)) from None
+
+
 async def _form_fields(scope: Scope, body: bytes) -> dict[str, str]:
     """Starlette's form parser, fed the bytes already read (a request's stream is read only once)."""
 

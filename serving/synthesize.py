@@ -105,18 +105,27 @@ def due_at(started: float, served_s: float, answer_by: float | None) -> float:
 
 
 async def spoken_chunks(
-    plan: ChunkPlan, request: TTSRequest, first_lane: Lane, later_lane: Lane, answer_by: float | None = None
+    plan: ChunkPlan,
+    request: TTSRequest,
+    first_lane: Lane,
+    later_lane: Lane,
+    answer_by: float | None = None,
+    began: float | None = None,
+    sent_s: float = 0.0,
 ) -> AsyncIterator[tuple[Chunk, Rendered]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
-    each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream).
+    each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
+    stream that continues one already playing (a WebSocket context's next sentence) says when
+    that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
+    audio plays out, not at once.
 
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
     and the later lane would look busy to the next request's `opening_lane`."""
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    served_s = 0.0
+    started = loop.time() if began is None else began
+    served_s = sent_s
     chunks = aiter(plan)
 
     async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, Rendered]] | None:
@@ -142,7 +151,8 @@ async def spoken_chunks(
             chunk, audio = await pending
             served_s += audio.pcm16.shape[0] / SAMPLE_RATE
             if first:
-                FIRST_AUDIO.observe(loop.time() - started)
+                if not sent_s:
+                    FIRST_AUDIO.observe(loop.time() - started)
                 first = False
                 upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None

@@ -8,6 +8,7 @@ never on how long anything took.
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -186,3 +187,65 @@ async def make_server(planner) -> AsyncIterator[ServerFactory]:
 @pytest.fixture
 async def client(make_server) -> httpx.AsyncClient:
     return make_server().client
+
+
+class SocketClient:
+    """A WebSocket client of the app in-process (httpx's ASGI transport speaks no WebSocket): the
+    ASGI messages go through two queues, and every wait is bounded by WAIT_S."""
+
+    def __init__(self, app: FastAPI, path: str, headers: dict[str, str] | None = None, query: str = ""):
+        self.scope = {
+            "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "server": ("tts.test", 80), "client": ("127.0.0.1", 5000),
+            "subprotocols": [], "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        }  # fmt: skip
+        self.app = app
+        self._to_app: asyncio.Queue[dict] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict] = asyncio.Queue()
+        self.closed: dict | None = None  # the close message, if the app closed the socket
+
+    async def __aenter__(self) -> "SocketClient":
+        self._task = asyncio.create_task(self.app(self.scope, self._to_app.get, self._from_app.put))
+        self._to_app.put_nowait({"type": "websocket.connect"})
+        opened = await asyncio.wait_for(self._from_app.get(), WAIT_S)
+        if opened["type"] == "websocket.close":
+            self.closed = opened
+        else:
+            assert opened["type"] == "websocket.accept", opened
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._to_app.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(self._task, WAIT_S)
+
+    async def send(self, message: dict) -> None:
+        self._to_app.put_nowait({"type": "websocket.receive", "text": json.dumps(message)})
+
+    async def send_text(self, text: str) -> None:
+        self._to_app.put_nowait({"type": "websocket.receive", "text": text})
+
+    async def receive(self) -> dict:
+        sent = await asyncio.wait_for(self._from_app.get(), WAIT_S)
+        assert sent["type"] == "websocket.send", sent
+        return json.loads(sent["text"])
+
+    def received_now(self) -> list[dict]:
+        """The messages sent so far and not yet read, without waiting."""
+        messages = []
+        while not self._from_app.empty():
+            messages.append(json.loads(self._from_app.get_nowait()["text"]))
+        return messages
+
+    async def until_end(self, context_id: str, into: dict[str, list[dict]] | None = None) -> list[dict]:
+        """Messages up to and including `context_id`'s done or error; other contexts' messages
+        go into `into`, by context."""
+        own: list[dict] = []
+        while True:
+            message = await self.receive()
+            if message["context_id"] != context_id:
+                assert into is not None, message
+                into.setdefault(message["context_id"], []).append(message)
+                continue
+            own.append(message)
+            if message["type"] in ("done", "error"):
+                return own

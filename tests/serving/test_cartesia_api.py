@@ -1,0 +1,294 @@
+"""/tts/websocket in-process: Cartesia's protocol, contexts, buffering, cancel, sample rates, keys.
+
+The fake synthesizer renders silence of the right length, so these tests check the protocol and
+the timing arithmetic; tests/server/test_agent_clients.py drives real clients at a live server."""
+
+import asyncio
+import base64
+
+import pytest
+
+from serving import cartesia_api
+from serving.config import ServingSettings
+
+from .conftest import SocketClient, eventually, serve_until_done
+
+pytestmark = pytest.mark.anyio
+PATH = cartesia_api.PATH
+
+
+def say(context_id: str, transcript: str, more: bool = True, **fields: object) -> dict:
+    """A message as pipecat's CartesiaTTSService writes it (unknown fields included)."""
+    return {
+        "transcript": transcript,
+        "continue": more,
+        "context_id": context_id,
+        "model_id": "sonic-2",
+        "voice": {"mode": "id", "id": "af_heart"},
+        "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000},
+        "add_timestamps": True,
+        "use_normalized_timestamps": False,
+        "language": "en",
+        **fields,
+    }
+
+
+def audio_bytes(messages: list[dict]) -> bytes:
+    return b"".join(base64.b64decode(m["data"]) for m in messages if m["type"] == "chunk")
+
+
+def timed_words(messages: list[dict]) -> list[tuple[str, float, float]]:
+    found = []
+    for message in messages:
+        if message["type"] == "timestamps":
+            stamps = message["word_timestamps"]
+            found.extend(zip(stamps["words"], stamps["start"], stamps["end"], strict=True))
+    return found
+
+
+def check_messages(messages: list[dict]) -> None:
+    """What both clients rely on: every message carries type, context_id, done and status_code;
+    only the types they know; no data on anything but chunks."""
+    for message in messages:
+        assert {"type", "context_id", "done", "status_code"} <= message.keys(), message
+        assert message["type"] in ("chunk", "timestamps", "done", "error", "flush_done")
+        assert message["type"] == "chunk" or "data" not in message
+
+
+async def test_a_turn_sent_sentence_by_sentence_is_spoken_in_order_with_its_words_timed(make_server):
+    served = make_server()
+    sentences = ["Hello there, pier.", "A second sentence follows!", "And the last one?"]
+    async with SocketClient(served.app, PATH) as socket:
+        for sentence in sentences:
+            await socket.send(say("turn-1", sentence, max_buffer_delay_ms=0))
+        await socket.send(say("turn-1", "", more=False))
+        messages = await socket.until_end("turn-1")
+    check_messages(messages)
+    assert messages[-1] == {"type": "done", "context_id": "turn-1", "status_code": 200, "done": True}
+    words = timed_words(messages)
+    assert [w for w, _, _ in words] == " ".join(sentences).split()
+    duration = len(audio_bytes(messages)) / 2 / 24000
+    starts = [start for _, start, _ in words]
+    assert starts == sorted(starts) and all(0 <= s <= e <= duration + 1e-3 for _, s, e in words)
+    assert served.fake.rendered == 3  # one chunk per message: "pier." is never glued to "A"
+
+
+async def test_tokens_are_gathered_and_each_sentence_starts_once_it_is_complete(make_server):
+    served = make_server(held=True)
+    first, second = "Tokens arrive one by one.", " Then another sentence"
+    async with SocketClient(served.app, PATH) as socket:
+        for token in ["Tokens", " arrive", " one", " by", " one", ".", " Then"]:
+            await socket.send(say("t", token))
+        call = await served.fake.next_call()  # the first sentence went to the model, the turn still open
+        assert served.fake.started == 1
+        call.release()
+        for token in [" another", " sentence"]:
+            await socket.send(say("t", token))
+        await socket.send(say("t", "", more=False))
+        done = asyncio.ensure_future(socket.until_end("t"))
+        await serve_until_done(served.fake, done)
+        messages = done.result()
+    check_messages(messages)
+    assert [w for w, _, _ in timed_words(messages)] == (first + second).split()
+    assert messages[-1]["type"] == "done"
+
+
+async def test_text_that_stops_at_a_mark_is_spoken_without_waiting_for_the_end(make_server):
+    served = make_server(held=True)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("t", "A sentence with no follower."))
+        call = await served.fake.next_call()  # spoken after the short pause, the context still open
+        call.release()
+        await socket.send(say("t", " ", more=False))  # LiveKit's end of input
+        done = asyncio.ensure_future(socket.until_end("t"))
+        await serve_until_done(served.fake, done)
+    assert done.result()[-1]["type"] == "done"
+
+
+async def test_two_contexts_on_one_socket_both_complete_never_mixed(make_server):
+    served = make_server(held=True)
+    texts = {"a": "The first context speaks here.", "b": "Meanwhile the second one talks."}
+    by_context: dict[str, list[dict]] = {}
+    async with SocketClient(served.app, PATH) as socket:
+
+        async def read_both() -> None:
+            ended: set[str] = set()
+            while ended != texts.keys():
+                message = await socket.receive()
+                by_context.setdefault(message["context_id"], []).append(message)
+                if message["type"] in ("done", "error"):
+                    ended.add(message["context_id"])
+
+        await socket.send(say("a", texts["a"], max_buffer_delay_ms=0))
+        first = await served.fake.next_call()  # "a" is inside the model while "b" starts
+        await socket.send(say("b", texts["b"], max_buffer_delay_ms=0))
+        await socket.send(say("a", "", more=False))
+        await socket.send(say("b", "", more=False))
+        reading = asyncio.ensure_future(read_both())
+        first.release()
+        await serve_until_done(served.fake, reading)
+    for context_id, messages in by_context.items():
+        check_messages(messages)
+        assert messages[-1]["type"] == "done"
+        assert [w for w, _, _ in timed_words(messages)] == texts[context_id].split()
+        assert all(m["context_id"] == context_id for m in messages)
+
+
+async def test_cancel_stops_the_context_within_one_chunk_and_the_socket_serves_on(make_server):
+    served = make_server(held=True)
+    long_text = " ".join(["This sentence is one of many in a long answer."] * 12)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("talk", long_text, max_buffer_delay_ms=0))
+        call = await served.fake.next_call()
+        call.release()
+        await socket.receive()  # the first chunk's audio left
+        await served.fake.next_call()  # the next chunk is inside the model
+        await socket.send({"context_id": "talk", "cancel": True})
+        await eventually(lambda: served.server.admission.requests == 0)
+        started = served.fake.started
+        await socket.send(say("next", "A new turn after the interruption.", more=False))
+        others: dict[str, list[dict]] = {}
+        done = asyncio.ensure_future(socket.until_end("next", others))
+        await serve_until_done(served.fake, done)
+    assert done.result()[-1]["type"] == "done"
+    assert served.fake.started == started + 1  # the cancelled context asked for nothing more
+    assert all(m["type"] != "done" for m in others.get("talk", []))
+
+
+async def test_the_socket_closing_stops_every_context(make_server):
+    served = make_server(held=True)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("x", "Some words to say now.", max_buffer_delay_ms=0))
+        await served.fake.next_call()
+    await eventually(lambda: served.server.admission.requests == 0)
+    assert served.fake.started == 1 and served.fake.rendered == 0
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 44100, 48000])
+async def test_other_sample_rates_keep_the_length_and_the_timestamps(make_server, rate):
+    served = make_server()
+    text = "Telephony agents ask for narrow band audio. It must keep its length."
+    lengths = {}
+    stamps = {}
+    async with SocketClient(served.app, PATH) as socket:
+        for sample_rate in (24000, rate):
+            output = {"container": "raw", "encoding": "pcm_s16le", "sample_rate": sample_rate}
+            await socket.send(say(str(sample_rate), text, more=False, output_format=output))
+            messages = await socket.until_end(str(sample_rate))
+            lengths[sample_rate] = len(audio_bytes(messages)) / 2 / sample_rate
+            stamps[sample_rate] = timed_words(messages)
+    assert lengths[rate] == pytest.approx(lengths[24000], abs=2 / rate)
+    assert stamps[rate] == stamps[24000]
+
+
+async def test_float_pcm_is_four_bytes_a_sample(make_server):
+    served = make_server()
+    output = {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 24000}
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("s", "Short one.", more=False, output_format=output, add_timestamps=False))
+        messages = await socket.until_end("s")
+        await socket.send(say("i", "Short one.", more=False, add_timestamps=False))
+        ints = await socket.until_end("i")
+    assert len(audio_bytes(messages)) == 2 * len(audio_bytes(ints))
+    assert not timed_words(messages)
+
+
+@pytest.mark.parametrize("closing", ["", " "])
+async def test_an_empty_closing_message_ends_the_context_without_an_error(make_server, closing):
+    served = make_server()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("c", "Words first.", max_buffer_delay_ms=0))
+        await socket.send(say("c", closing, more=False))
+        messages = await socket.until_end("c")
+        await socket.send(say("only-end", closing, more=False))
+        nothing = await socket.until_end("only-end")
+    assert [m["type"] for m in messages][-1] == "done"
+    assert nothing == [{"type": "done", "context_id": "only-end", "status_code": 200, "done": True}]
+
+
+@pytest.mark.parametrize(
+    ("message", "status", "says"),
+    [
+        ({**say("v", "Hi.", more=False), "voice": {"mode": "id", "id": "no_such_voice"}}, 400, "no_such_voice"),
+        ({**say("r", "Hi.", more=False), "output_format": {"container": "raw", "sample_rate": 11025}}, 400, "11025"),
+        ({**say("g", "Hi.", more=False), "generation_config": {"speed": 9}}, 400, "speed"),
+        ({"context_id": "m", "transcript": "No voice."}, 400, "voice"),
+    ],
+)
+async def test_a_bad_message_is_an_error_that_names_its_context(make_server, message, status, says):
+    served = make_server()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(message)
+        (error,) = await socket.until_end(message["context_id"])
+    check_messages([error])
+    assert (error["type"], error["status_code"], error["done"]) == ("error", status, True)
+    assert says in error["error"]
+
+
+async def test_a_message_that_is_not_json_is_an_error_with_an_empty_context(make_server):
+    served = make_server()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send_text("{not json")
+        error = await socket.receive()
+    assert (error["type"], error["context_id"], error["status_code"]) == ("error", "", 400)
+
+
+async def test_flush_speaks_what_came_and_answers_flush_done(make_server):
+    served = make_server()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("f", "Half a sent"))
+        await socket.send(say("f", "ence", flush=True))
+        flushed = []
+        while not flushed or flushed[-1]["type"] != "flush_done":
+            flushed.append(await socket.receive())
+        await socket.send(say("f", "", more=False))
+        rest = await socket.until_end("f")
+    assert [w for w, _, _ in timed_words(flushed)] == ["Half", "a", "sentence"]
+    assert flushed[-1]["flush_id"] == 1 and rest[-1]["type"] == "done"
+
+
+async def test_a_context_left_without_text_ends_with_an_error(make_server, monkeypatch):
+    monkeypatch.setattr(cartesia_api, "CONTEXT_IDLE_S", 0.05)
+    served = make_server()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("idle", "Said, then nothing more.", max_buffer_delay_ms=0))
+        messages = await socket.until_end("idle")
+    assert messages[-1]["type"] == "error" and messages[-1]["status_code"] == 408
+    assert timed_words(messages)
+
+
+async def test_each_message_stays_under_a_mebibyte(make_server):
+    served = make_server()
+    text = " ".join(["A long sentence that fills the chunk up to its limit of phonemes"] * 8)
+    output = {"container": "raw", "encoding": "pcm_f32le", "sample_rate": 48000}
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("big", text, more=False, output_format=output))
+        messages = await socket.until_end("big")
+    assert messages[-1]["type"] == "done"
+    sizes = [len(base64.b64decode(m["data"])) for m in messages if m["type"] == "chunk"]
+    assert max(sizes) <= cartesia_api.MAX_MESSAGE_AUDIO_BYTES < 1024 * 1024 * 3 // 4
+
+
+@pytest.mark.parametrize(
+    ("headers", "query", "opens"),
+    [({}, "", False), ({"X-API-Key": "wrong"}, "", False), ({"X-API-Key": "s3cret"}, "", True),
+     ({}, "api_key=s3cret", True), ({"Authorization": "Bearer s3cret"}, "", True)],
+)  # fmt: skip
+async def test_with_a_key_set_the_socket_opens_only_with_it(make_server, headers, query, opens):
+    served = make_server(settings=ServingSettings(api_key="s3cret"))
+    async with SocketClient(served.app, PATH, headers, query) as socket:
+        assert (socket.closed is None) == opens
+        if not opens:
+            assert socket.closed["code"] == cartesia_api.POLICY_VIOLATION
+
+
+async def test_the_sentences_go_through_admission_and_a_full_server_says_429(make_server):
+    served = make_server(held=True, max_requests=1, max_queued=0)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("one", "The first context holds the only place.", max_buffer_delay_ms=0))
+        call = await served.fake.next_call()
+        await socket.send(say("two", "The second finds no room.", max_buffer_delay_ms=0))
+        others: dict[str, list[dict]] = {}
+        refused = await socket.until_end("two", others)
+        call.release()
+    assert refused[-1]["type"] == "error" and refused[-1]["status_code"] == 429
