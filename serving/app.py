@@ -42,7 +42,16 @@ CLIENT_CLOSED = 499
 #: routes called without a key: by an orchestrator or a load balancer, and the demo page's static files
 OPEN_PATHS = frozenset({"/tts/health", *demo.PATHS})
 ROUTES = frozenset(
-    {"/tts/", "/tts/stream", "/tts/voices", "/tts/health", "/v1/audio/speech", "/v1/models", "/v1/audio/voices"}
+    {
+        "/tts/",
+        "/tts/stream",
+        "/tts/bytes",
+        "/tts/voices",
+        "/tts/health",
+        "/v1/audio/speech",
+        "/v1/models",
+        "/v1/audio/voices",
+    }
 )
 STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After", "X-Request-ID")
 
@@ -191,6 +200,7 @@ def api_info() -> dict:
             "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
             "GET /v1/models": "OpenAI-compatible model list",
             "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
+            f"POST {cartesia_api.BYTES_PATH}": "Cartesia's bytes route: a transcript's audio, raw PCM at 8 to 48 kHz",
             f"WebSocket {cartesia_api.PATH}": "Cartesia's WebSocket TTS protocol, for voice agents: text as it is "
             "written, raw PCM and word timestamps back, several contexts per socket",
         },
@@ -211,7 +221,8 @@ def api_info() -> dict:
 
 
 class ApiKeyMiddleware:
-    """With TTS_API_KEY set, every route but OPEN_PATHS wants `Authorization: Bearer <key>`."""
+    """With TTS_API_KEY set, every route but OPEN_PATHS wants `Authorization: Bearer <key>` (or
+    `X-API-Key: <key>`, as Cartesia's clients send it)."""
 
     def __init__(self, app: ASGIApp, key: str):
         self.app = app
@@ -222,7 +233,9 @@ class ApiKeyMiddleware:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-        if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.key):
+        if scheme.lower() != b"bearer":  # Cartesia's clients send the key as X-API-Key
+            given = headers.get(b"x-api-key", b"")
+        if not hmac.compare_digest(given.strip(), self.key):
             refusal = Unauthorized("send the API key as 'Authorization: Bearer <key>'")
             if scope["path"].startswith("/v1/"):  # OpenAI's clients read OpenAI's error shape
                 await openai_error(refusal.status, refusal.message, None, refusal.headers)(scope, receive, send)

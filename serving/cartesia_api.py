@@ -1,6 +1,6 @@
-"""Cartesia's WebSocket TTS protocol on /tts/websocket, so that voice-agent frameworks' Cartesia
-clients (pipecat's CartesiaTTSService, LiveKit's cartesia.TTS) speak through this server as they
-are.
+"""Cartesia's TTS protocol: its WebSocket on /tts/websocket and its bytes route on POST
+/tts/bytes, so that voice-agent frameworks' Cartesia clients (pipecat's CartesiaTTSService and
+CartesiaHttpTTSService, LiveKit's cartesia.TTS) speak through this server as they are.
 
 One socket carries many contexts (an agent's turns), routed by `context_id`. A context's text
 arrives in pieces, as whole sentences or as an LLM's tokens (serving.gather hands out each
@@ -19,29 +19,32 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
 
 import anyio
 import numpy as np
 import soxr
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.websockets import WebSocketState
 
-from engine.audio import SAMPLE_RATE
+from engine.audio import SAMPLE_RATE, STREAM_ENCODERS
 from engine.speech import MAX_SPEED, MIN_SPEED, Timeline, WordTiming
 from schemas import TTSRequest
 
 from . import request_id
-from .errors import ApiError
+from .errors import ApiError, BadRequest
 from .gather import TextGatherer
-from .lifecycle import TTSServer
+from .lifecycle import TTSServer, server_of
 from .metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
-from .request import explain, voice_language
+from .request import explain, read_fields, voice_language
+from .respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream
 
 log = logging.getLogger("kokoro_tts")
 PATH = "/tts/websocket"
+BYTES_PATH = "/tts/bytes"
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 #: how long text that stops at a sentence or clause mark waits for more before it is spoken
 PAUSE_WAIT_S = 0.15
@@ -96,6 +99,21 @@ class ContextMessage(BaseModel):
     max_buffer_delay_ms: int = Field(DEFAULT_BUFFER_DELAY_MS, ge=0, le=5000)
     generation_config: GenerationConfig = GenerationConfig()
     flush: bool = Field(False, description="speak all the text sent so far now, then send flush_done")
+
+
+class BytesOutputFormat(OutputFormat):
+    container: Literal["raw", "wav", "mp3"] = "raw"
+
+
+class BytesRequest(BaseModel):
+    """POST /tts/bytes: one transcript, answered with its audio. A wav or mp3 file is 24 kHz."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    transcript: str = Field(min_length=1)
+    voice: VoiceChoice
+    output_format: BytesOutputFormat = BytesOutputFormat()
+    generation_config: GenerationConfig = GenerationConfig()
 
 
 class CancelMessage(BaseModel):
@@ -349,6 +367,34 @@ class AgentSocket:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def bytes_route(http_request: Request, server: TTSServer) -> Response:
+    """POST /tts/bytes: the transcript's audio, streamed as it is rendered."""
+    request = await read_fields(http_request, BytesRequest, server.max_body)
+    output = request.output_format
+    if output.container != "raw" and output.sample_rate != SAMPLE_RATE:
+        raise BadRequest(f"a {output.container} file is {SAMPLE_RATE} Hz; for {output.sample_rate} Hz ask for raw")
+    speech = TTSRequest(
+        text=request.transcript,
+        voice=request.voice.id,
+        speed=request.generation_config.speed,
+        format="pcm" if output.container == "raw" else output.container,
+        include_timestamps=False,
+    )
+    audio = AudioOut(output)
+
+    def frame(piece: EncodedPiece) -> bytes:
+        if output.container != "raw":
+            return piece.audio
+        return audio.convert(np.frombuffer(piece.audio, dtype="<i2"), last=piece.last)
+
+    async def streamer(spoken: Spoken, tts: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
+        media_type = "application/octet-stream" if output.container == "raw" else STREAM_ENCODERS[tts.format].media_type
+        framing = Framing("cartesia-bytes", frame, failure=None)
+        return await framed_stream(spoken, tts, on_close, framing, media_type=media_type, headers=dict(NO_BUFFERING))
+
+    return await server.answer(http_request, speech, streamer)
+
+
 def _authorised(websocket: WebSocket, key: str | None) -> bool:
     """Cartesia's clients send the key as `X-API-Key` (or `?api_key=` from a browser); this
     server's own clients as a bearer token."""
@@ -362,7 +408,11 @@ def _authorised(websocket: WebSocket, key: str | None) -> bool:
 
 
 def register(app: FastAPI, api_key: str | None) -> None:
-    """Adds /tts/websocket to `app`."""
+    """Adds /tts/websocket and /tts/bytes to `app`."""
+
+    @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
+    async def cartesia_bytes(http_request: Request) -> Response:
+        return await bytes_route(http_request, server_of(http_request))
 
     @app.websocket(PATH)
     async def agent_socket(websocket: WebSocket) -> None:

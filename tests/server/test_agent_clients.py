@@ -1,18 +1,24 @@
-"""pipecat's CartesiaTTSService, unchanged, against the live server's /tts/websocket: a turn sent
-sentence by sentence and one sent token by token (audio and word timings arrive, the words in
-order), telephony's 16 kHz, and an interruption, which stops the audio and the server's work.
+"""Voice-agent clients, unchanged, against the live server's Cartesia routes.
 
-The pipeline has no transport: the service's frames go to a collector, as they would go to the
-output transport of an agent."""
+pipecat's CartesiaTTSService on /tts/websocket: a turn sent sentence by sentence and one sent
+token by token (audio and word timings arrive, the words in order), telephony's 16 kHz, and an
+interruption, which stops the audio and the server's work. Its pipeline has no transport: the
+service's frames go to a collector, as they would go to the output transport of an agent.
+LiveKit's cartesia.TTS: a streamed turn with its timed words, a turn after an interruption on
+its pooled socket, and its one-shot `synthesize` on /tts/bytes."""
 
 import asyncio
 import re
 
+import aiohttp
 import pytest
 import requests
 
 pytest.importorskip("pipecat")
+pytest.importorskip("livekit.plugins.cartesia")
 
+from livekit.agents.types import USERDATA_TIMED_TRANSCRIPT  # noqa: E402
+from livekit.plugins import cartesia  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
     EndFrame,
     ErrorFrame,
@@ -162,3 +168,46 @@ async def _until(condition) -> None:
     async with asyncio.timeout(WAIT_S):
         while not condition():
             await asyncio.sleep(0.1)
+
+
+async def livekit_turns(server: str, rate: int) -> dict[str, tuple[int, list[tuple[str, float, float]]]]:
+    """LiveKit's Cartesia plugin as an agent uses it: each turn's audio bytes and timed words."""
+
+    async def heard(stream) -> tuple[int, list[tuple[str, float, float]]]:
+        audio, words = 0, []
+        async for event in stream:
+            audio += len(event.frame.data.tobytes())
+            timed = event.frame.userdata.get(USERDATA_TIMED_TRANSCRIPT, [])
+            words += [(str(w), w.start_time, w.end_time) for w in timed]
+        return audio, words
+
+    turns = {}
+    async with aiohttp.ClientSession() as session:
+        tts = cartesia.TTS(api_key="unused", base_url=server, voice="af_heart", sample_rate=rate, http_session=session)
+        stream = tts.stream()
+        for token in tokens(TURN):
+            stream.push_text(token)
+        stream.end_input()
+        turns["streamed"] = await heard(stream)
+        interrupted = tts.stream()
+        interrupted.push_text(LONG_TURN)
+        async for _ in interrupted:
+            break
+        await interrupted.aclose()
+        after = tts.stream()
+        after.push_text("After the interruption.")
+        after.end_input()
+        turns["after"] = await heard(after)
+        turns["synthesized"] = await heard(tts.synthesize("A whole sentence at once."))
+        await tts.aclose()
+    return turns
+
+
+def test_livekit_streams_turns_with_timed_words_and_synthesizes_on_the_bytes_route(server):
+    turns = asyncio.run(livekit_turns(server, 16000))
+    audio, words = turns["streamed"]
+    assert [w.strip() for w, _, _ in words] == TURN.split()
+    assert all(start <= end for _, start, end in words) and [s for _, s, _ in words] == sorted(s for _, s, _ in words)
+    assert words[-1][2] <= audio / 2 / 16000 + 0.01
+    assert [w.strip() for w, _, _ in turns["after"][1]] == ["After", "the", "interruption."]
+    assert turns["synthesized"][0] > 16000  # over half a second of 16-bit audio at 16 kHz

@@ -292,3 +292,33 @@ async def test_the_sentences_go_through_admission_and_a_full_server_says_429(mak
         refused = await socket.until_end("two", others)
         call.release()
     assert refused[-1]["type"] == "error" and refused[-1]["status_code"] == 429
+
+
+def bytes_body(rate: int = 24000, container: str = "raw", **fields: object) -> dict:
+    """POST /tts/bytes as LiveKit's cartesia.TTS.synthesize sends it."""
+    output = {"container": container, "encoding": "pcm_s16le", "sample_rate": rate}
+    voice = {"mode": "id", "id": "af_heart"}
+    return {"model_id": "sonic-3", "transcript": "Bytes for a whole sentence.", "voice": voice,
+            "output_format": output, "language": "en", **fields}  # fmt: skip
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 44100])
+async def test_the_bytes_route_answers_raw_pcm_at_the_rate_asked(client, rate):
+    wide = await client.post(cartesia_api.BYTES_PATH, json=bytes_body())
+    narrow = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(rate))
+    assert wide.status_code == narrow.status_code == 200
+    assert len(narrow.content) / 2 / rate == pytest.approx(len(wide.content) / 2 / 24000, abs=2 / rate)
+
+
+async def test_the_bytes_route_answers_a_wav_file_and_refuses_one_at_another_rate(client):
+    wav = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(container="wav"))
+    assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
+    refused = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(16000, "mp3"))
+    assert refused.status_code == 400 and "raw" in refused.json()["error"]
+
+
+async def test_with_a_key_set_cartesias_header_carries_it(make_server):
+    client = make_server(settings=ServingSettings(api_key="s3cret")).client
+    assert (await client.post(cartesia_api.BYTES_PATH, json=bytes_body())).status_code == 401
+    answer = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(), headers={"X-API-Key": "s3cret"})
+    assert answer.status_code == 200
