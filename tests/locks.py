@@ -27,12 +27,13 @@ def read_pins(path: Path) -> dict[str, str]:
 
 
 def read_requirements(path: Path) -> list[Requirement]:
-    """A requirements file's requirements, with those of the files it includes (`-r`)."""
+    """A requirements file's requirements, with those of the files it includes (`-r`); a
+    constraints file (`-c`) requires nothing."""
     requirements: list[Requirement] = []
     for line in path.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line.startswith("-r "):
             requirements += read_requirements(path.parent / line.removeprefix("-r ").strip())
-        elif line:
+        elif line and not line.startswith("-c "):
             requirements.append(Requirement(line))
     return requirements

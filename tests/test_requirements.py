@@ -48,6 +48,7 @@ def test_the_development_install_is_the_gpu_install_and_the_test_tools():
     dev = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-dev.txt")}
     gpu = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-gpu.txt")}
     assert gpu < dev and {"pytest", "ruff"} <= dev
+    assert "-c requirements-gpu.lock" in (ROOT / "requirements-dev.txt").read_text().splitlines()
 
 
 #: run in a fresh interpreter in which torch, kokoro and transformers cannot be imported, as in

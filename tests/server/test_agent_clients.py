@@ -89,6 +89,11 @@ async def speak_turn(server: str, pieces: list[str], mode: TextAggregationMode, 
         text_aggregation_mode=mode,
         settings=CartesiaTTSService.Settings(voice="af_heart", model="kokoro"),
     )
+    return await run_turn(tts, pieces, rate, interrupt)
+
+
+async def run_turn(tts: CartesiaTTSService, pieces: list[str], rate: int, interrupt: bool = False) -> Collector:
+    """One agent turn through a pipecat TTS service, in a pipeline with no transport."""
     collector = Collector()
     worker = PipelineWorker(
         Pipeline([tts, collector]),

@@ -92,3 +92,21 @@ def test_highlighting_components_use_the_served_fields(name):
     assert set(re.findall(r"result\.(\w+)", code)) <= response_fields
     assert set(re.findall(r"\bw\.(\w+)", code)) <= word_fields
     assert "/tts/" in code and "word_timestamps" in code
+
+
+def test_pipecat_service_as_configured_speaks_a_turn(server):
+    import asyncio
+
+    from tests.server.test_agent_clients import TURN, check_turn, run_turn, tokens
+
+    namespace: dict = {}
+    exec(example("pipecat").replace("ws://localhost:5000", server.replace("http://", "ws://")), namespace)
+    collector = asyncio.run(run_turn(namespace["tts"], tokens(TURN), 16000))
+    check_turn(collector, TURN, 16000)
+
+
+def test_livekit_streaming_prints_each_word_with_its_time(server, tmp_path):
+    out = run("livekit-agents", [sys.executable], ".py", server, tmp_path)
+    lines = [line.split() for line in out.strip().splitlines()]
+    assert [word for *_, word in lines] == ["Hello", "from", "Kokoro.", "Each", "word", "comes", "with", "its", "time."]
+    assert all(float(start) <= float(end) for start, end, _ in lines)
