@@ -10,11 +10,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from .device import torch_installed
+from .text import FIRST_CHUNK_PHONEMES
 
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: a first chunk's budget below this would cut most words apart from their neighbours
+MIN_FIRST_CHUNK_PHONEMES = 10
 #: KOKORO_BATCHED_FORWARD's values
 BATCHED_STAGES = ("auto", "all", "front", "off")
 
@@ -38,6 +41,8 @@ class Settings:
     #: onnxruntime's threads per synthesizer (0: one per core)
     onnx_threads: int = 0
     max_text_chars: int = 10_000
+    #: most phonemes in a text's first chunk: the first audio waits for its synthesis
+    first_chunk_phonemes: int = FIRST_CHUNK_PHONEMES[0]
     #: a JSON pronunciation lexicon: language -> word -> phonemes (engine.lexicon)
     lexicon: Path | None = None
     #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
@@ -106,6 +111,9 @@ class Settings:
             backend=_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), defaults.backend),
             onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
             max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
+            first_chunk_phonemes=env_number(
+                env, "KOKORO_FIRST_CHUNK_PHONEMES", defaults.first_chunk_phonemes, minimum=MIN_FIRST_CHUNK_PHONEMES
+            ),
             lexicon=Path(env["KOKORO_LEXICON"]) if env.get("KOKORO_LEXICON", "").strip() else None,
             max_batch_size=env_number(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
             max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),

@@ -14,7 +14,7 @@ from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
 from .synthesis import Rendered, silence
-from .text import Chunk, plan_chunks, without_markup
+from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, without_markup
 from .timing import WordTiming, word_timings
 from .voices import VoiceLibrary
 
@@ -32,11 +32,19 @@ class SpokenChunk:
 class SpeechPlanner:
     """Checks a request against the voices, languages and limits, and plans its chunks."""
 
-    def __init__(self, voices: VoiceLibrary, phonemizers: Phonemizers, vocab: Mapping[str, int], max_text_chars: int):
+    def __init__(
+        self,
+        voices: VoiceLibrary,
+        phonemizers: Phonemizers,
+        vocab: Mapping[str, int],
+        max_text_chars: int,
+        first_chunk_phonemes: int = FIRST_CHUNK_PHONEMES[0],
+    ):
         self.voices = voices
         self.phonemizers = phonemizers
         self.vocab = vocab
         self.max_text_chars = max_text_chars
+        self.first_chunk_phonemes = first_chunk_phonemes
 
     def validate(self, text: str, voice: str, speed: float, lang: str | None = None) -> str:
         """The request's language code, or InvalidInput: every check a request can fail, and no G2P,
@@ -60,10 +68,16 @@ class SpeechPlanner:
         self.phonemizers.get(code)
         return code
 
-    def chunks(self, text: str, code: str) -> Iterator[Chunk]:
+    def chunks(self, text: str, code: str, heard_at_once: bool = True) -> Iterator[Chunk]:
         """A validated text's chunks, phonemized lazily; NothingToSpeak at the first if G2P finds
-        nothing to say in it."""
-        return plan_chunks(text, self.phonemizers.get(code), self.vocab)
+        nothing to say in it. `heard_at_once`: the first chunk is played as soon as it exists, so
+        it is kept to a few words (a whole answer is cut the same way, so that every route gives
+        the same audio); a stream whose audio is already playing (an agent's next sentence) lets
+        it hold a whole short sentence."""
+        first_budget = (
+            self.first_chunk_phonemes if heard_at_once else max(self.first_chunk_phonemes, FIRST_CHUNK_PHONEMES[1])
+        )
+        return plan_chunks(text, self.phonemizers.get(code), self.vocab, first_budget)
 
     def plan(self, text: str, voice: str, speed: float, lang: str | None = None) -> Iterator[Chunk]:
         """Validates everything first (raising InvalidInput), then yields chunks lazily."""

@@ -33,7 +33,7 @@ def load_planner(settings: Settings, voices: VoiceLibrary) -> SpeechPlanner:
     """The planner the settings describe: the voices, and G2P with the lexicon if one is set."""
     vocab = kokoro_config()["vocab"]
     lexicon = load_lexicon(settings.lexicon, vocab) if settings.lexicon else {}
-    return SpeechPlanner(voices, Phonemizers(lexicon), vocab, settings.max_text_chars)
+    return SpeechPlanner(voices, Phonemizers(lexicon), vocab, settings.max_text_chars, settings.first_chunk_phonemes)
 
 
 class KokoroEngine:

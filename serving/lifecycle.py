@@ -90,7 +90,7 @@ class TTSServer:
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
         async with self.admission.admit(len(request.text)) as place:
-            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            plan = ChunkPlan(self.planner.chunks(request.text, language, heard_at_once=not sent_s))
             chunks = spoken_chunks(plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s)
             spoken = counted(chunks, place)
             async with contextlib.aclosing(spoken):

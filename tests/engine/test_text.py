@@ -6,6 +6,8 @@ from engine.languages import Phonemizer, Phonemizers, Word
 from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
 
 VOCAB = kokoro_config()["vocab"]
+#: the first chunk's budget for a whole answer (or a stream already playing): a short sentence fits
+WHOLE_ANSWER_FIRST = FIRST_CHUNK_PHONEMES[1]
 
 
 def letters(text: str) -> list[Word]:
@@ -44,7 +46,12 @@ def test_an_ssml_break_is_a_pause_chunk_of_its_length_between_the_words():
     text = 'One two. <break time="500ms"/> Three <break strength="strong"/>four. <break time="60s"/>'
     chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert [(c.text, c.pause_s) for c in chunks] == [
-        ("One two.", 0.0), ("", 0.5), ("Three", 0.0), ("", 0.7), ("four.", 0.0), ("", 5.0)
+        ("One two.", 0.0),
+        ("", 0.5),
+        ("Three", 0.0),
+        ("", 0.7),
+        ("four.", 0.0),
+        ("", 5.0),
     ]
     assert all(not c.words and not c.token_ids for c in chunks if c.pause_s)
 
@@ -79,13 +86,20 @@ def test_first_chunks_are_short_and_grow():
 
 def test_cuts_fall_at_sentence_ends_when_one_fits():
     text = "One two three four five six seven. " * 30
-    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB, WHOLE_ANSWER_FIRST))
     assert all(c.words[-1].text.endswith(".") for c in chunks)
+
+
+def test_the_first_chunk_is_a_few_words_and_the_next_ends_its_sentence():
+    text = "One two three four five six seven. " * 30
+    first, second, *_ = split_into_chunks(text, LETTERS, VOCAB)
+    assert 0 < len(first.token_ids) <= FIRST_CHUNK_PHONEMES[0]
+    assert second.words[-1].text.endswith(".") and not first.words[-1].text.endswith(".")
 
 
 def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
     text = "alpha beta gamma delta epsilon, " * 40
-    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB, WHOLE_ANSWER_FIRST))
     assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
 
 
@@ -138,7 +152,7 @@ def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():
         return [paragraph]
 
     text = "Meet me on Main St. at noon, then walk on, " * 10
-    chunks = list(split_into_chunks(text, Phonemizer("test", letters, one_sentence), VOCAB))
+    chunks = list(split_into_chunks(text, Phonemizer("test", letters, one_sentence), VOCAB, WHOLE_ANSWER_FIRST))
     assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
 
 
@@ -147,16 +161,18 @@ def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():
     ["Dr. Smith will see you now.", "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day."],
 )
 def test_english_sentences_are_not_cut_after_abbreviations(english, text):
-    assert [c.text for c in split_into_chunks(text, english, VOCAB)] == [text]
+    assert [c.text for c in split_into_chunks(text, english, VOCAB, WHOLE_ANSWER_FIRST)] == [text]
 
 
 def test_english_chunks_end_at_sentences_or_clauses_never_after_abbreviations(english):
     text = "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day, e.g. on Mondays. " * 4
-    chunks = list(split_into_chunks(text, english, VOCAB))
+    chunks = list(split_into_chunks(text, english, VOCAB, WHOLE_ANSWER_FIRST))
     assert chunks[0].text == "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day,"
     assert all(c.words[-1].text == "." for c in chunks[1:])
 
 
 def test_two_english_sentences_are_still_two(english):
-    chunks = split_into_chunks("Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB)
+    chunks = split_into_chunks(
+        "Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB, WHOLE_ANSWER_FIRST
+    )
     assert [c.text for c in chunks] == ["Dr. Smith is late.", "He will see you at 9 a.m. tomorrow."]
