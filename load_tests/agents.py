@@ -37,7 +37,7 @@ TURN_LIMIT_S = 120.0
 
 def tokens(text: str) -> list[str]:
     """The text as an LLM streams it: words with their leading space, marks on their own."""
-    return re.findall(r" ?[\w'’]+|[^\w\s]", text)
+    return re.findall(r" ?[\w'’]+| ?[^\w\s]", text)
 
 
 @dataclass
@@ -137,14 +137,28 @@ def main() -> int:
     failed = [turn for turn in turns if turn.error]
     misheard = [turn for turn in turns if not turn.error and turn.words != turn.text.split()]
     firsts = [turn.first_audio_s for turn in turns if turn.first_audio_s is not None]
-    print(f"{args.sessions} sessions x {args.turns} turns at {args.tokens_per_s:.0f} tokens/s: {len(turns)} turns "
-          f"in {wall_s:.1f} s, {sum(t.audio_s for t in turns):.1f} s of audio")
+    print(
+        f"{args.sessions} sessions x {args.turns} turns at {args.tokens_per_s:.0f} tokens/s: {len(turns)} turns "
+        f"in {wall_s:.1f} s, {sum(t.audio_s for t in turns):.1f} s of audio"
+    )
     if firsts:
-        print(f"first audio after the first sentence's end: p50 {statistics.median(firsts):.3f} s, "
-              f"p95 {percentile(firsts, 0.95):.3f} s, max {max(firsts):.3f} s")
+        print(
+            f"first audio after the first sentence's end: p50 {statistics.median(firsts):.3f} s, "
+            f"p95 {percentile(firsts, 0.95):.3f} s, max {max(firsts):.3f} s"
+        )
     print(f"errors: {len(failed)}; turns whose words came back out of order or changed: {len(misheard)}")
     for turn in failed:
         print(f"  session {turn.session} turn {turn.number}: {turn.error}")
+    for turn in misheard:
+        sent = turn.text.split()
+        at = next(
+            (n for n, (a, b) in enumerate(zip(turn.words, sent, strict=False)) if a != b),
+            min(len(sent), len(turn.words)),
+        )
+        print(
+            f"  session {turn.session} turn {turn.number}: word {at} came back as {turn.words[at : at + 3]}, "
+            f"sent {sent[at : at + 3]}"
+        )
     return 1 if failed or misheard or len(firsts) < len(turns) else 0
 
 

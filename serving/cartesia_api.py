@@ -164,18 +164,19 @@ class ErrorMessage(_ServerMessage):
 
 
 def cartesia_words(words: Iterable[WordTiming], spaced: bool) -> WordTimestamps:
-    """The words as the client wrote them: where the text is `spaced`, each run of tokens up to a
-    space is one word ("Hello," rather than "Hello" and ","), elsewhere (Japanese, Chinese) each
-    token is one, a mark joined to the token before it."""
+    """The words as the client wrote them: where the text is `spaced`, the tokens between two
+    spaces are one word ('"Hello,' rather than '"', "Hello" and ","), elsewhere (Japanese,
+    Chinese) each token is one, a mark joined to the token before it."""
     found: list[list] = []  # [word, start, end]
-    joins = False
+    joins = False  # the token before had no space after it
     for word in words:
-        if found and (joins or not any(c.isalnum() for c in word.word)):
+        mark = not any(c.isalnum() for c in word.word)
+        if found and (joins if spaced else mark or not word.word):
             found[-1][0] += word.word
             found[-1][2] = max(found[-1][2], word.end_s)
         elif word.word:
             found.append([word.word, word.start_s, word.end_s])
-        joins = spaced and not word.whitespace and bool(found)
+        joins = bool(found) and not word.whitespace
     return WordTimestamps(
         words=[w for w, _, _ in found], start=[round(s, 3) for _, s, _ in found], end=[round(e, 3) for _, _, e in found]
     )
@@ -247,16 +248,17 @@ class AgentContext:
         gatherer = TextGatherer(planner.phonemizers.get(language).sentences)
         spaced = language not in UNSPACED_LANGUAGES
         message: ContextMessage | None = self.first
-        oldest = loop.time()  # when the oldest text not spoken yet arrived
+        oldest = loop.time()  # when the oldest text not spoken yet arrived (about: when it was last handed out)
         while True:
             if message is not None:
-                if not gatherer.pending.strip():
+                if not _speakable(gatherer.pending):
                     oldest = loop.time()
                 gatherer.add(message.transcript)
                 if message.max_buffer_delay_ms == 0 or message.flush or not message.continue_:
                     await self._speak(gatherer.rest(), spaced)
-                else:
-                    await self._speak(await anyio.to_thread.run_sync(gatherer.complete), spaced)
+                elif sentences := await anyio.to_thread.run_sync(gatherer.complete):
+                    await self._speak(sentences, spaced)
+                    oldest = loop.time()
                 if message.flush:
                     self.flushes += 1
                     await self.socket.send(FlushDone(context_id=self.id, flush_id=self.flushes))
@@ -264,7 +266,10 @@ class AgentContext:
                     await self._send_audio(self.audio.convert(np.zeros(0, dtype=np.int16), last=True))
                     await self.socket.send(Done(context_id=self.id))
                     return 200
-            if not gatherer.pending.strip():
+            if not self.inbox.empty():  # text that came while the last was spoken goes first
+                message = self.inbox.get_nowait()
+                continue
+            if not _speakable(gatherer.pending):  # a lone mark ('"') waits for the word it belongs to
                 wait = CONTEXT_IDLE_S
             elif gatherer.at_pause():
                 wait = PAUSE_WAIT_S
@@ -273,7 +278,7 @@ class AgentContext:
             try:
                 message = await asyncio.wait_for(self.inbox.get(), wait)
             except TimeoutError:
-                if not gatherer.pending.strip():
+                if not _speakable(gatherer.pending):
                     raise ContextIdle(f"no text came for {CONTEXT_IDLE_S:.0f} s; the context is closed") from None
                 message = None
                 await self._speak(gatherer.rest(), spaced)
@@ -281,7 +286,7 @@ class AgentContext:
     async def _speak(self, text: str, spaced: bool) -> None:
         """Speaks a run of complete sentences, continuing the context's timeline; text with
         nothing to say (a lone mark, the " " that ends a context) is skipped."""
-        if not any(c.isalnum() for c in text):
+        if not _speakable(text):
             return
         if self.began is None:
             self.began = asyncio.get_running_loop().time()
@@ -305,6 +310,10 @@ class AgentContext:
         for at in range(0, len(data), MAX_MESSAGE_AUDIO_BYTES):
             piece = base64.b64encode(data[at : at + MAX_MESSAGE_AUDIO_BYTES]).decode("ascii")
             await self.socket.send(AudioChunk(context_id=self.id, data=piece))
+
+
+def _speakable(text: str) -> bool:
+    return any(c.isalnum() for c in text)
 
 
 class ContextIdle(ApiError):

@@ -49,7 +49,7 @@ WAIT_S = 120.0
 
 def tokens(text: str) -> list[str]:
     """The text as an LLM streams it: words with their leading space, marks on their own."""
-    return re.findall(r" ?\w+|[^\w\s]", text)
+    return re.findall(r" ?\w+| ?[^\w\s]", text)
 
 
 class Collector(FrameProcessor):

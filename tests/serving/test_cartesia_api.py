@@ -8,6 +8,7 @@ import base64
 
 import pytest
 
+from engine.timing import WordTiming
 from serving import cartesia_api
 from serving.config import ServingSettings
 
@@ -324,3 +325,38 @@ async def test_with_a_key_set_cartesias_header_carries_it(make_server):
     assert (await client.post(cartesia_api.BYTES_PATH, json=bytes_body())).status_code == 401
     answer = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(), headers={"X-API-Key": "s3cret"})
     assert answer.status_code == 200
+
+
+def timing(word: str, start: float, whitespace: str = " ") -> WordTiming:
+    return WordTiming(word, start, start + 0.1, "", whitespace)
+
+
+def test_words_are_the_texts_own_between_spaces_with_their_marks():
+    """'arrived? "We should' is three words: the opening quote belongs to the word after it."""
+    tokens = [timing("arrived", 0.0, ""), timing("?", 0.1), timing('"', 0.2, ""), timing("We", 0.3),
+              timing("should", 0.4, "")]  # fmt: skip
+    stamps = cartesia_api.cartesia_words(tokens, spaced=True)
+    assert stamps.words == ["arrived?", '"We', "should"]
+    assert (stamps.start, stamps.end) == ([0.0, 0.2, 0.4], [0.2, 0.4, 0.5])
+
+
+def test_in_japanese_and_chinese_each_token_is_a_word_and_a_mark_joins_the_one_before():
+    tokens = [timing("我", 0.0, ""), timing("有", 0.1, ""), timing("。", 0.2, ""), timing("好", 0.3, "")]
+    assert cartesia_api.cartesia_words(tokens, spaced=False).words == ["我", "有。", "好"]
+
+
+async def test_text_that_came_while_a_sentence_was_spoken_is_gathered_first_and_no_mark_is_lost(make_server):
+    """The opening quote after a sentence waits for its word, even once the buffer delay is over."""
+    served = make_server(held=True)
+    text = 'The train leaves at six. "We should go," she said.'
+    async with SocketClient(served.app, PATH) as socket:
+        for token in ["The", " train", " leaves", " at", " six", ".", ' "']:
+            await socket.send(say("q", token, max_buffer_delay_ms=1))
+        call = await served.fake.next_call()  # the first sentence is spoken while the rest comes
+        for token in ["We", " should", " go", ",", '"', " she", " said", "."]:
+            await socket.send(say("q", token, max_buffer_delay_ms=1))
+        await socket.send(say("q", "", more=False))
+        call.release()
+        done = asyncio.ensure_future(socket.until_end("q"))
+        await serve_until_done(served.fake, done)
+    assert [w for w, _, _ in timed_words(done.result())] == text.split()
