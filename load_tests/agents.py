@@ -2,7 +2,9 @@
 arrive as an LLM writes them (about 30 tokens a second), as pipecat's token mode sends them.
 
 Per turn, the first audio is timed from the moment the reply's first sentence was complete (its
-closing mark sent): what a caller waits between the agent starting to answer and hearing it.
+closing mark sent): what a caller waits between the agent starting to answer and hearing it. A
+session plays each reply out in real time and answers a second later, as a caller does, so each
+speaking agent asks for about one second of audio per second.
 Goals: every turn ends with `done` and no error, and its words come back in order.
 
     ./serve.sh &                                  # the README's start command, default settings
@@ -31,6 +33,8 @@ from load_tests.texts import SENTENCES
 SENTENCES_PER_TURN = (2, 3, 2, 3, 2)
 #: words whose full stop ends no sentence, in SENTENCES
 ABBREVIATIONS = frozenset({"Dr", "Mr", "Mrs", "St"})
+#: how long the caller takes to answer once the reply has played
+USER_REPLY_S = 1.0
 #: a bound on one turn, so that a stuck server fails the run rather than hanging it
 TURN_LIMIT_S = 120.0
 
@@ -105,11 +109,15 @@ async def session(base: str, number: int, turns: int, voice: str, tokens_per_s: 
     async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
         for turn_number in range(turns):
             turn = Turn(number, turn_number, reply(number, turn_number))
+            started = time.perf_counter()
             try:
                 await asyncio.wait_for(speak(ws, turn, voice, tokens_per_s), TURN_LIMIT_S)
             except TimeoutError:
                 turn.error = f"no done within {TURN_LIMIT_S:.0f} s"
             done.append(turn)
+            # the caller hears the reply out, then answers: the next turn starts after that
+            played_at = started + (turn.first_audio_s or 0.0) + turn.audio_s
+            await asyncio.sleep(max(0.0, played_at - time.perf_counter()) + USER_REPLY_S)
     return done
 
 
