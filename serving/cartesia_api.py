@@ -170,8 +170,8 @@ def cartesia_words(words: Iterable[WordTiming], spaced: bool) -> WordTimestamps:
     found: list[list] = []  # [word, start, end]
     joins = False  # the token before had no space after it
     for word in words:
-        mark = not any(c.isalnum() for c in word.word)
-        if found and (joins if spaced else mark or not word.word):
+        continues = joins if spaced else not _speakable(word.word)  # a mark, or a piece of a long word
+        if found and continues:
             found[-1][0] += word.word
             found[-1][2] = max(found[-1][2], word.end_s)
         elif word.word:
