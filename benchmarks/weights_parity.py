@@ -23,6 +23,7 @@ from engine.languages import Phonemizers
 from engine.onnx_backend import OnnxBackend
 from engine.settings import Settings
 from engine.speech import SpeechPlanner
+from engine.text import FIRST_CHUNK_PHONEMES
 from engine.torch_backend import TorchBackend
 from engine.voices import VoiceLibrary
 
@@ -100,7 +101,10 @@ def measure(
 ) -> list[Parity]:
     settings = dataclasses.replace(Settings.from_env(), weights="pypi", device="cpu")
     voices = VoiceLibrary(settings.voices_dir)
-    planner = SpeechPlanner(voices, Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars)
+    # each sentence whole in one chunk (up to 100 phonemes), as RESULTS.md measured it, not a first few words
+    planner = SpeechPlanner(
+        voices, Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars, FIRST_CHUNK_PHONEMES[1]
+    )
     torch_backend = TorchBackend.load(settings, "cpu", voices)
     onnx_backend = OnnxBackend.load(settings.cache_dir, voices)
     results = []
