@@ -4,6 +4,7 @@ The conf is used as written except for its two marked lines (upstream address, l
 so what passes here is what a user installs. Needs the `nginx` binary (apt-get install nginx).
 """
 
+import asyncio
 import contextlib
 import json
 import os
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import aiohttp
 import pytest
 import requests
 
@@ -296,3 +298,24 @@ def test_probes_metrics_and_docs_pass_through_nginx(proxy):
     assert metrics.status_code == 200
     assert "tts_requests_in_flight" in metrics.text
     assert requests.get(f"{proxy}/docs.json", timeout=30).json()["info"]["title"]
+
+
+def test_an_agent_socket_speaks_through_nginx(proxy):
+    """The WebSocket upgrade passes the proxy: a context's audio and its done come back."""
+
+    async def one_context() -> list[dict]:
+        message = {"context_id": "c", "transcript": "Through the proxy.", "continue": False,
+                   "voice": {"mode": "id", "id": "af_heart"}, "add_timestamps": True}  # fmt: skip
+        url = proxy.replace("http", "ws", 1) + "/tts/websocket"
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+            await ws.send_str(json.dumps(message))
+            answers = []
+            async for reply in ws:
+                answers.append(json.loads(reply.data))
+                if answers[-1]["type"] in ("done", "error"):
+                    return answers
+        return answers
+
+    answers = asyncio.run(asyncio.wait_for(one_context(), 120))
+    assert answers[-1]["type"] == "done"
+    assert any(a["type"] == "chunk" for a in answers) and any(a["type"] == "timestamps" for a in answers)
