@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from engine import languages
 from engine.audio import SAMPLE_RATE
+from engine.languages import english
 from engine.settings import Settings
 from engine.tts import KokoroEngine
 
@@ -35,7 +35,7 @@ STARTUP = (
     "from engine.languages import Phonemizers; Phonemizers().get('a')('Warming up.'); "
     "print(time.perf_counter() - started)"
 )
-WITHOUT_RULES = "import engine.languages as languages; languages.as_read = lambda text, phonemes_of: text; "
+WITHOUT_RULES = "import engine.languages.english as english; english.as_read = lambda text, phonemes_of: text; "
 
 
 def startup_s(without_rules: bool) -> float:
@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    reading = languages.as_read
+    reading = english.as_read
     startups: dict[bool, list[float]] = {True: [], False: []}
     for _ in range(5):
         for without in (False, True):
@@ -69,12 +69,12 @@ def main() -> None:
     per_audio_s: dict[bool, list[float]] = {True: [], False: []}
     for n in range(args.repeats):
         for without in (False, True):
-            languages.as_read = (lambda text, phonemes_of: text) if without else reading
+            english.as_read = (lambda text, phonemes_of: text) if without else reading
             plan_s, request, audio = request_s(engine, TEXTS[n % len(TEXTS)])
             planned[without].append(plan_s)
             whole[without].append(request)
             per_audio_s[without].append(request / audio)
-    languages.as_read = reading
+    english.as_read = reading
     print(f"{'median':36} {'with rules':>12} {'without':>12} {'with/without':>13}")
     for what, values in (("start-up (import, English G2P)", startups), ("G2P + planning, 200 characters", planned),
                          ("whole request, 200 characters", whole)):  # fmt: skip

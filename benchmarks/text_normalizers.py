@@ -4,7 +4,7 @@
 
 Three readers, side by side:
 
-    misaki         misaki alone: engine.languages.as_read replaced by the text as it is
+    misaki         misaki alone: engine.languages.english.as_read replaced by the text as it is
     rules+misaki   the server as it is: the reading rules, then misaki
     nemo+misaki    nemo's Normalizer on the text, then misaki alone on what it wrote
 
@@ -52,8 +52,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from benchmarks.reading_corpus import CASES, Case, dropped, phonemized, sounds
-from engine import languages, reading
-from engine.languages import Phonemizers
+from engine import reading
+from engine.languages import Phonemizers, english
 
 ROOT = Path(__file__).resolve().parent.parent
 READERS = ("misaki", "rules+misaki", "nemo+misaki")
@@ -165,7 +165,7 @@ def main() -> None:
     quiet_nemo()
     normalizer = Normalizer(input_case="cased", lang="en", cache_dir=str(cache_dir))
     phonemizers = Phonemizers()
-    rules = languages.as_read
+    rules = english.as_read
     calls: list[tuple[str, PhonemesOf]] = []
 
     def recorded(text: str, phonemes_of: PhonemesOf) -> str:
@@ -179,14 +179,14 @@ def main() -> None:
     step_ms: dict[str, list[float]] = {"rules+misaki": [], "nemo+misaki": []}
     words_only_ms: list[float] = []
     try:
-        languages.as_read = as_written
+        english.as_read = as_written
         for case in cases:
             reference[case.text] = sounds(phonemized(phonemizers, "a", case.said))
         for case in cases:
             nemo_text[case.text] = normalizer.normalize(case.text, punct_post_process=True)
             for reader in READERS:
                 calls.clear()
-                languages.as_read = recorded if reader == "rules+misaki" else as_written
+                english.as_read = recorded if reader == "rules+misaki" else as_written
                 text = nemo_text[case.text] if reader == "nemo+misaki" else case.text
                 words = phonemized(phonemizers, "a", text)
                 result = readings[reader]
@@ -200,7 +200,7 @@ def main() -> None:
             normalize = partial(normalizer.normalize, case.text, punct_post_process=True)
             step_ms["nemo+misaki"].append(median_ms(args.repeats, normalize))
     finally:
-        languages.as_read = rules
+        english.as_read = rules
     rules_cost.step_ms = statistics.median(step_ms["rules+misaki"])
     rules_cost.words_only_ms = statistics.median(words_only_ms)
     nemo_cost.step_ms = nemo_cost.words_only_ms = statistics.median(step_ms["nemo+misaki"])

@@ -118,7 +118,7 @@ def test_an_inline_pronunciation_works_in_the_espeak_languages_too():
 def test_where_a_sentence_reads_to_another_word_count_it_is_read_a_word_at_a_time(monkeypatch):
     import misaki.espeak
 
-    from engine import languages
+    from engine.languages import espeak
 
     class MergingEspeak:
         """Reads "Les amis" together as one word: the sentence cannot be handed back word by word."""
@@ -130,7 +130,7 @@ def test_where_a_sentence_reads_to_another_word_count_it_is_read_a_word_at_a_tim
             return ("lezami" if " " in text else {"Les": "lˈe", "amis": "amˈi"}[text]), None
 
     monkeypatch.setattr(misaki.espeak, "EspeakG2P", MergingEspeak)
-    phonemize = languages._espeak("fr-fr")
+    phonemize = espeak.phonemizer("f", {})
     assert [(w.text, w.phonemes) for w in phonemize("Les amis")] == [("Les", "lˈe"), ("amis", "amˈi")]
 
 

