@@ -8,6 +8,7 @@ number size itself, so a 100,000-deep array or a 5,000-digit number is a 400, no
 RecursionError. Forms are parsed by Starlette from the bytes already read.
 """
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
@@ -59,20 +60,21 @@ async def read_fields(request: Request, model: type[Model], limit: int) -> Model
 
 async def validate_speech(planner: SpeechPlanner, request: TTSRequest) -> str:
     """The request's language code, once the voices, languages, script and limits accept it (else
-    a 400). Off the event loop: a language's first use loads its G2P."""
-    try:
-        return await anyio.to_thread.run_sync(
-            planner.validate, request.text, request.voice, request.speed, request.lang
-        )
-    except InvalidInput as exc:
-        raise BadRequest(str(exc)) from None
+    a 400)."""
+    return await _checked(planner.validate, request.text, request.voice, request.speed, request.lang)
 
 
 async def voice_language(planner: SpeechPlanner, voice: str, speed: float) -> str:
     """The language code of a voice whose text is still to come, once the voice and speed are
-    accepted (else a 400). Off the event loop: a language's first use loads its G2P."""
+    accepted (else a 400)."""
+    return await _checked(planner.language_of, voice, speed)
+
+
+async def _checked(check: Callable[..., str], *fields: object) -> str:
+    """A planner's check, off the event loop (a language's first use loads its G2P); what it
+    refuses is a 400."""
     try:
-        return await anyio.to_thread.run_sync(planner.language_of, voice, speed)
+        return await anyio.to_thread.run_sync(check, *fields)
     except InvalidInput as exc:
         raise BadRequest(str(exc)) from None
 
