@@ -9,8 +9,9 @@ route and status, and every answer of a TTS route is logged with its id.
 import hmac
 import logging
 import time
+from urllib.parse import parse_qs
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
@@ -53,6 +54,8 @@ ROUTES = frozenset(
         "/v1/audio/voices",
     }
 )
+#: WebSocket close code (RFC 6455) for a socket without the key
+POLICY_VIOLATION = 1008
 STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After", "X-Request-ID")
 
 
@@ -161,7 +164,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         return await server_of(request).speak_events(request)
 
     register_openai_api(app)
-    cartesia_api.register(app, settings.api_key)
+    cartesia_api.register(app)
     demo.register(app)
 
     @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
@@ -221,28 +224,38 @@ def api_info() -> dict:
 
 
 class ApiKeyMiddleware:
-    """With TTS_API_KEY set, every route but OPEN_PATHS wants `Authorization: Bearer <key>` (or
-    `X-API-Key: <key>`, as Cartesia's clients send it)."""
+    """With TTS_API_KEY set, every route but OPEN_PATHS wants the key (`_given_key`): an HTTP
+    request without it is a 401, a WebSocket is closed before it opens (1008)."""
 
     def __init__(self, app: ASGIApp, key: str):
         self.app = app
         self.key = key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        scheme, _, given = headers.get(b"authorization", b"").partition(b" ")
-        if scheme.lower() != b"bearer":  # Cartesia's clients send the key as X-API-Key
-            given = headers.get(b"x-api-key", b"")
-        if not hmac.compare_digest(given.strip(), self.key):
-            refusal = Unauthorized("send the API key as 'Authorization: Bearer <key>'")
-            if scope["path"].startswith("/v1/"):  # OpenAI's clients read OpenAI's error shape
-                await openai_error(refusal.status, refusal.message, None, refusal.headers)(scope, receive, send)
-            else:
-                await refusal.response()(scope, receive, send)
+        if hmac.compare_digest(_given_key(scope), self.key):
+            return await self.app(scope, receive, send)
+        if scope["type"] == "websocket":  # refused before it opens: the client sees a 403
+            await WebSocket(scope, receive, send).close(POLICY_VIOLATION, "send the API key as the X-API-Key header")
             return
-        await self.app(scope, receive, send)
+        refusal = Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+        if scope["path"].startswith("/v1/"):  # OpenAI's clients read OpenAI's error shape
+            await openai_error(refusal.status, refusal.message, None, refusal.headers)(scope, receive, send)
+        else:
+            await refusal.response()(scope, receive, send)
+
+
+def _given_key(scope: Scope) -> bytes:
+    """The key a request carries: a bearer token; else `X-API-Key`, as Cartesia's clients send
+    it; else, on a WebSocket, `?api_key=` (a browser cannot set a socket's headers)."""
+    headers = dict(scope["headers"])
+    scheme, _, bearer = headers.get(b"authorization", b"").partition(b" ")
+    if scheme.lower() == b"bearer":
+        return bearer.strip()
+    if b"x-api-key" in headers or scope["type"] != "websocket":
+        return headers.get(b"x-api-key", b"").strip()
+    return parse_qs(scope["query_string"].decode("latin-1")).get("api_key", [""])[0].encode()
 
 
 class RequestRecordMiddleware:

@@ -15,7 +15,6 @@ inside the model is the most it costs.
 import asyncio
 import base64
 import contextlib
-import hmac
 import json
 import logging
 import time
@@ -56,8 +55,8 @@ CONTEXT_IDLE_S = 120.0
 MAX_MESSAGE_AUDIO_BYTES = 192 * 1024
 #: languages whose text writes no spaces between words: each token is a word of its own
 UNSPACED_LANGUAGES = frozenset("jz")
-#: WebSocket close codes (RFC 6455): a policy violation (no or a wrong key), try again later
-POLICY_VIOLATION, TRY_AGAIN_LATER = 1008, 1013
+#: WebSocket close code (RFC 6455): try again later
+TRY_AGAIN_LATER = 1013
 #: status of a context its client cancelled or left (nginx's "client closed request")
 CLIENT_CLOSED = 499
 
@@ -404,20 +403,9 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
     return await server.answer(http_request, speech, streamer)
 
 
-def _authorised(websocket: WebSocket, key: str | None) -> bool:
-    """Cartesia's clients send the key as `X-API-Key` (or `?api_key=` from a browser); this
-    server's own clients as a bearer token."""
-    if key is None:
-        return True
-    given = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key") or ""
-    scheme, _, bearer = websocket.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        given = given or bearer.strip()
-    return hmac.compare_digest(given.encode(), key.encode())
-
-
-def register(app: FastAPI, api_key: str | None) -> None:
-    """Adds /tts/websocket and /tts/bytes to `app`."""
+def register(app: FastAPI) -> None:
+    """Adds /tts/websocket and /tts/bytes to `app` (the key, when one is set, is checked before
+    them: serving.app.ApiKeyMiddleware)."""
 
     @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
     async def cartesia_bytes(http_request: Request) -> Response:
@@ -425,9 +413,6 @@ def register(app: FastAPI, api_key: str | None) -> None:
 
     @app.websocket(PATH)
     async def agent_socket(websocket: WebSocket) -> None:
-        if not _authorised(websocket, api_key):
-            await websocket.close(POLICY_VIOLATION, "send the API key as the X-API-Key header")
-            return
         server: TTSServer | None = websocket.app.state.server
         if server is None:
             await websocket.close(TRY_AGAIN_LATER, "the server is starting")

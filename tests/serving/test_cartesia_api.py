@@ -10,6 +10,7 @@ import pytest
 
 from engine.timing import WordTiming
 from serving import cartesia_api
+from serving.app import POLICY_VIOLATION
 from serving.config import ServingSettings
 
 from .conftest import SocketClient, eventually, serve_until_done
@@ -282,7 +283,7 @@ async def test_with_a_key_set_the_socket_opens_only_with_it(make_server, headers
     async with SocketClient(served.app, PATH, headers, query) as socket:
         assert (socket.closed is None) == opens
         if not opens:
-            assert socket.closed["code"] == cartesia_api.POLICY_VIOLATION
+            assert socket.closed["code"] == POLICY_VIOLATION
 
 
 async def test_the_sentences_go_through_admission_and_a_full_server_says_429(make_server):
