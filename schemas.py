@@ -93,6 +93,39 @@ class StreamErrorEvent(BaseModel):
     error: str = Field(description="What failed, with the request id to find it in the server's log")
 
 
+# OpenAI's: the events of POST /v1/audio/speech with stream_format sse, and its error object
+
+
+class SpeechUsage(BaseModel):
+    """Kokoro has no text tokens of OpenAI's kind: input_tokens counts the input's characters."""
+
+    input_tokens: int
+    output_tokens: int = 0
+    total_tokens: int
+
+
+class SpeechAudioDelta(BaseModel):
+    type: Literal["speech.audio.delta"] = "speech.audio.delta"
+    audio: str = Field(description="The next piece of the encoded audio file, base64")
+
+
+class SpeechAudioDone(BaseModel):
+    type: Literal["speech.audio.done"] = "speech.audio.done"
+    usage: SpeechUsage
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class SpeechError(BaseModel):
+    type: Literal["error"] = "error"
+    error: OpenAIErrorDetail
+
+
 class VoiceDetails(BaseModel):
     """A voice as kokoro names it: language letter, gender letter, '_', name (jf_alpha)."""
 
@@ -128,19 +161,6 @@ class HealthResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str
-
-
-class ChunkJob(BaseModel):
-    """One chunk sent from the HTTP face to the synthesizer: plain ids, never tensors."""
-
-    token_ids: list[int]
-    voice: str
-    speed: float
-
-
-class ChunkAudio(BaseModel):
-    pcm16: bytes = Field(description="24 kHz mono little-endian int16 samples")
-    frames: list[int] = Field(description="pred_dur per token, start and end tokens included")
 
 
 class SynthesizerStatus(BaseModel):

@@ -16,10 +16,10 @@ import bentoml
 from engine.config import kokoro_config
 from engine.device import choose_device
 from engine.settings import Settings
-from engine.synthesis import Backend
+from engine.synthesis import Backend, ChunkAudio, ChunkJob
 from engine.tts import load_backend, load_planner
 from engine.voices import VoiceLibrary
-from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
+from schemas import SynthesizerStatus
 from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
 from serving.config import ServingSettings
@@ -75,7 +75,7 @@ def load_synthesizer_backend() -> Backend:
         settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
     backend = load_backend(settings, VoiceLibrary(settings.voices_dir))
     vocab = kokoro_config()["vocab"]
-    backend.render_many([([vocab[p] for p in WARMUP_PHONEMES], "af_heart", 1.0)])
+    backend.render_many([ChunkJob(token_ids=[vocab[p] for p in WARMUP_PHONEMES], voice="af_heart", speed=1.0)])
     return backend
 
 
@@ -118,7 +118,7 @@ BATCHING = (
 )
 
 
-class SynthesizerLane:
+class SynthesizerService:
     """A BentoML face on a ModelWorker (serving/model_worker.py)."""
 
     #: added to the nice value of the thread that runs the model, and so of its OpenMP team
@@ -146,7 +146,7 @@ class SynthesizerLane:
 
 
 @bentoml.service(name="kokoro_synthesizer", resources={"gpu": 1}, **SYNTHESIZER_CONFIG)
-class Synthesizer(SynthesizerLane):
+class Synthesizer(SynthesizerService):
     """Each request's first chunk: what decides how soon a caller hears anything.
 
     On CPU a chunk in flight cannot be paused and takes seconds, so a short request would wait
@@ -155,7 +155,7 @@ class Synthesizer(SynthesizerLane):
 
 
 @bentoml.service(name="kokoro_bulk_synthesizer", **SYNTHESIZER_CONFIG)
-class BulkSynthesizer(SynthesizerLane):
+class BulkSynthesizer(SynthesizerService):
     """Every chunk after a request's first, at the lowest CPU priority (on CPU; off on CUDA, where
     a short request's chunk joins the next batched pass instead, and this process holds no model)."""
 

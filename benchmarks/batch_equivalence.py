@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from kokoro.model import KModel
 
-from engine.batching import BatchItem, forward_batch
+from engine.batching import forward_batch
 from engine.device import choose_device
 from engine.settings import Settings
+from engine.synthesis import ChunkJob
 from engine.torch_forward import chunk_noise
 from engine.voices import VoiceLibrary
 from engine.weights import load_model
@@ -26,10 +27,10 @@ LENGTHS_AND_SPEEDS = ((60, 1.0), (20, 0.9), (150, 1.2), (95, 1.0))
 VOICES = ("af_heart", "am_michael", "bf_emma", "af_bella")
 
 
-def unbatched(model, item: BatchItem) -> tuple[np.ndarray, np.ndarray]:
-    ids = torch.tensor([[0, *item.token_ids, 0]], device=model.device)
-    with torch.inference_mode(), chunk_noise(item.token_ids, model.device):
-        audio, durations = model.forward_with_tokens(ids, item.style.to(model.device), item.speed)
+def unbatched(model, job: ChunkJob, style: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    ids = torch.tensor([[0, *job.token_ids, 0]], device=model.device)
+    with torch.inference_mode(), chunk_noise(job.token_ids, model.device):
+        audio, durations = model.forward_with_tokens(ids, style.to(model.device), job.speed)
     return audio.reshape(-1).float().cpu().numpy(), durations.reshape(-1).cpu().numpy()
 
 
@@ -42,17 +43,22 @@ def real_model() -> tuple[KModel, Settings]:
     return model, settings
 
 
-def sample_items(model: KModel, voices: VoiceLibrary, specs: Sequence[tuple[int, float]]) -> list[BatchItem]:
-    """Random phoneme ids cut into words, one item per (token count, speed), the voices in turn."""
+def sample_jobs(
+    model: KModel, voices: VoiceLibrary, specs: Sequence[tuple[int, float]]
+) -> tuple[list[ChunkJob], list[torch.Tensor]]:
+    """Random phoneme ids cut into words, one job per (token count, speed), the voices in turn;
+    and each job's style vector."""
     generator = np.random.default_rng(7)
     token_pool = sorted(set(model.vocab.values()) - {0, model.vocab[" "]})
-    items = []
+    jobs, styles = [], []
     for index, (length, speed) in enumerate(specs):
         ids = generator.choice(token_pool, length).tolist()
         for position in range(6, length, 7):
             ids[position] = model.vocab[" "]  # words, not one endless word
-        items.append(BatchItem(ids, torch.from_numpy(voices.style(VOICES[index % len(VOICES)], length)), speed))
-    return items
+        voice = VOICES[index % len(VOICES)]
+        jobs.append(ChunkJob(token_ids=ids, voice=voice, speed=speed))
+        styles.append(torch.from_numpy(voices.style(voice, length)))
+    return jobs, styles
 
 
 def wall(run: Callable[[], object], device: str, repeats: int = 2) -> float:
@@ -70,32 +76,32 @@ def wall(run: Callable[[], object], device: str, repeats: int = 2) -> float:
 def main() -> None:
     model, settings = real_model()
     device = str(model.device)
-    items = sample_items(model, VoiceLibrary(settings.voices_dir), LENGTHS_AND_SPEEDS)
+    jobs, styles = sample_jobs(model, VoiceLibrary(settings.voices_dir), LENGTHS_AND_SPEEDS)
 
     # each item's noise is seeded from its tokens, batched and alone alike
-    batched = forward_batch(model, items)
-    front_batched = forward_batch(model, items, batch_decoder=False)
-    singles = [unbatched(model, item) for item in items]
+    batched = forward_batch(model, jobs, styles)
+    front_batched = forward_batch(model, jobs, styles, batch_decoder=False)
+    singles = [unbatched(model, job, style) for job, style in zip(jobs, styles, strict=True)]
 
-    print(f"device {device}; {len(items)} items; noise fixed (seeded per item from its tokens)")
+    print(f"device {device}; {len(jobs)} items; noise fixed (seeded per item from its tokens)")
     threads = torch.get_num_threads()
     print(f" tokens speed frames durations-equal max|all-batched - single| max|front-batched - single|"
           f" max|{threads} threads - 1 thread| audio-peak")  # fmt: skip
-    for item, (b_audio, b_dur), (f_audio, f_dur), (s_audio, s_dur) in zip(
-        items, batched, front_batched, singles, strict=True
+    for job, style, (b_audio, b_dur), (f_audio, f_dur), (s_audio, s_dur) in zip(
+        jobs, styles, batched, front_batched, singles, strict=True
     ):
         torch.set_num_threads(1)
-        one_thread, _ = unbatched(model, item)
+        one_thread, _ = unbatched(model, job, style)
         torch.set_num_threads(threads)
-        two_threads, _ = unbatched(model, item)
+        two_threads, _ = unbatched(model, job, style)
         same_durations = bool((b_dur == s_dur).all() and (f_dur == s_dur).all())
-        print(f" {len(item.token_ids):6d} {item.speed:5.1f} {int(s_dur.sum()):6d} {str(same_durations):>16}"
+        print(f" {len(job.token_ids):6d} {job.speed:5.1f} {int(s_dur.sum()):6d} {str(same_durations):>16}"
               f" {np.abs(b_audio - s_audio).max():25.5f} {np.abs(f_audio - s_audio).max():27.5f}"
               f" {np.abs(one_thread - two_threads).max():26.5f} {np.abs(s_audio).max():10.3f}")  # fmt: skip
 
-    batched_s = wall(lambda: forward_batch(model, items), device)
-    front_s = wall(lambda: forward_batch(model, items, batch_decoder=False), device)
-    sequential_s = wall(lambda: [unbatched(model, item) for item in items], device)
+    batched_s = wall(lambda: forward_batch(model, jobs, styles), device)
+    front_s = wall(lambda: forward_batch(model, jobs, styles, batch_decoder=False), device)
+    sequential_s = wall(lambda: [unbatched(model, job, style) for job, style in zip(jobs, styles, strict=True)], device)
     print(f"wall time, best of 2: all batched {batched_s:.2f} s, front batched {front_s:.2f} s, "
           f"one by one {sequential_s:.2f} s")  # fmt: skip
     print(f"  one-by-one / all batched {sequential_s / batched_s:.2f}x, "

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from benchmarks.batch_equivalence import real_model, sample_items, wall
+from benchmarks.batch_equivalence import real_model, sample_jobs, wall
 from engine.batching import decode_batch, decode_each, front_stages
 from engine.voices import VoiceLibrary
 
@@ -28,15 +28,16 @@ def main() -> None:
     device = str(model.device)
     spread = max(1, args.tokens // 10)
     specs = [(args.tokens - spread + (2 * spread * i) // max(1, args.batch - 1), 1.0) for i in range(args.batch)]
-    items = sample_items(model, VoiceLibrary(settings.voices_dir), specs)
-    tokens = [item.token_ids for item in items]
+    jobs, styles = sample_jobs(model, VoiceLibrary(settings.voices_dir), specs)
+    tokens = [job.token_ids for job in jobs]
+    alone = list(zip(jobs, styles, strict=True))
 
     with torch.inference_mode():
-        front = front_stages(model, items)
+        front = front_stages(model, jobs, styles)
         timings = {
             "front": (
-                wall(lambda: [front_stages(model, [item]) for item in items], device, args.repeats),
-                wall(lambda: front_stages(model, items), device, args.repeats),
+                wall(lambda: [front_stages(model, [job], [style]) for job, style in alone], device, args.repeats),
+                wall(lambda: front_stages(model, jobs, styles), device, args.repeats),
             ),
             "decoder": (
                 wall(lambda: decode_each(model.decoder, front, tokens), device, args.repeats),

@@ -18,6 +18,7 @@ import onnxruntime
 from engine.device import cpu_has_vnni
 from engine.onnx_backend import OnnxBackend, write_prepared_graph
 from engine.settings import Settings
+from engine.synthesis import ChunkJob
 from engine.voices import VoiceLibrary
 
 TOKEN_COUNTS = (40, 150, 300)
@@ -42,13 +43,10 @@ def main() -> None:
         for _ in range(3):
             for name, backend in backends.items():
                 started = time.perf_counter()
-                outputs[name] = backend.render(token_ids, "af_heart", 1.0)
+                outputs[name] = backend.render(ChunkJob(token_ids=token_ids, voice="af_heart", speed=1.0))
                 best[name] = min(best[name], time.perf_counter() - started)
-        audio_s = outputs["export"].pcm16.shape[0] / 24_000
-        equal = all(
-            np.array_equal(getattr(outputs["export"], part), getattr(outputs["rewritten"], part))
-            for part in ("pcm16", "frames")
-        )
+        audio_s = outputs["export"].duration_s
+        equal = outputs["export"] == outputs["rewritten"]
         print(f"  {count:3d} tokens, {audio_s:5.1f} s of audio: export {audio_s / best['export']:5.2f}x, "
               f"rewritten {audio_s / best['rewritten']:5.2f}x, speed-up {best['export'] / best['rewritten']:.2f}x; "
               f"bit-equal audio and durations: {equal}")  # fmt: skip

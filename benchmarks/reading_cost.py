@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-from engine.audio import SAMPLE_RATE
 from engine.languages import english
 from engine.settings import Settings
+from engine.synthesis import ChunkJob
 from engine.tts import KokoroEngine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +49,9 @@ def request_s(engine: KokoroEngine, text: str) -> tuple[float, float, float]:
     started = time.perf_counter()
     chunks = list(engine.planner.plan(text, "af_heart", 1.0))
     planned = time.perf_counter() - started
-    samples = sum(engine.backend.render(chunk.token_ids, "af_heart", 1.0).pcm16.shape[0] for chunk in chunks)
-    return planned, time.perf_counter() - started, samples / SAMPLE_RATE
+    jobs = [ChunkJob(token_ids=chunk.token_ids, voice="af_heart", speed=1.0) for chunk in chunks]
+    audio_s = sum(audio.duration_s for audio in engine.backend.render_many(jobs))
+    return planned, time.perf_counter() - started, audio_s
 
 
 def main() -> None:

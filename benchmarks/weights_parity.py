@@ -23,6 +23,7 @@ from engine.languages import Phonemizers
 from engine.onnx_backend import OnnxBackend
 from engine.settings import Settings
 from engine.speech import SpeechPlanner
+from engine.synthesis import ChunkJob
 from engine.text import FIRST_CHUNK_PHONEMES
 from engine.torch_backend import TorchBackend
 from engine.voices import VoiceLibrary
@@ -110,20 +111,22 @@ def measure(
     results = []
     for sentence in sentences:
         token_ids = next(planner.plan(sentence, voice, 1.0)).token_ids
-        reference, control = torch_backend.render_many([(token_ids, voice, 1.0), (token_ids, control_voice, 1.0)])
-        (onnx,) = onnx_backend.render_many([(token_ids, voice, 1.0)])
-        torch_audio, onnx_audio = reference.pcm16 / 32768.0, onnx.pcm16 / 32768.0
+        job = ChunkJob(token_ids=token_ids, voice=voice, speed=1.0)
+        reference, control = torch_backend.render_many([job, job.model_copy(update={"voice": control_voice})])
+        (onnx,) = onnx_backend.render_many([job])
+        torch_audio, onnx_audio = reference.samples / 32768.0, onnx.samples / 32768.0
+        reference_frames, onnx_frames = np.array(reference.frames), np.array(onnx.frames)
         reference_mel = log_mel(torch_audio)
         results.append(
             Parity(
                 sentence=sentence,
                 cosine=cosine(reference_mel, log_mel(onnx_audio)),
                 aligned_cosine=aligned_cosine(reference_mel, log_mel(onnx_audio)),
-                control_cosine=cosine(reference_mel, log_mel(control.pcm16 / 32768.0)),
+                control_cosine=cosine(reference_mel, log_mel(control.samples / 32768.0)),
                 level_ratio=float(np.sqrt(np.mean(onnx_audio**2)) / np.sqrt(np.mean(torch_audio**2))),
                 tokens=len(reference.frames),
-                tokens_with_other_durations=int(np.sum(reference.frames != onnx.frames)),
-                largest_duration_difference=int(np.abs(reference.frames - onnx.frames).max()),
+                tokens_with_other_durations=int(np.sum(reference_frames != onnx_frames)),
+                largest_duration_difference=int(np.abs(reference_frames - onnx_frames).max()),
                 torch_seconds=torch_audio.shape[0] / 24_000,
                 onnx_seconds=onnx_audio.shape[0] / 24_000,
             )

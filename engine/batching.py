@@ -42,6 +42,7 @@ from kokoro.model import KModel
 from kokoro.modules import ProsodyPredictor
 from torch import nn
 
+from .synthesis import ChunkJob
 from .torch_forward import chunk_noise
 
 #: Planning estimate of duration frames per input token (start and end tokens included) at speed 1.
@@ -51,13 +52,6 @@ FRAMES_PER_TOKEN = 3
 
 #: AdainResBlk1d's residual scale, computed as kokoro computes it so that products match bit for bit.
 _RSQRT2 = torch.rsqrt(torch.tensor(2))
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    token_ids: Sequence[int]  # phoneme token ids, without the start and end 0 tokens
-    style: torch.Tensor  # [1, 256] or [256] voice style vector
-    speed: float
 
 
 @dataclass(frozen=True)
@@ -78,21 +72,21 @@ class Front:
 
 
 def forward_batch(
-    model: KModel, items: Sequence[BatchItem], batch_decoder: bool = True
+    model: KModel, jobs: Sequence[ChunkJob], styles: Sequence[torch.Tensor], batch_decoder: bool = True
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per item: (float32 audio samples, int64 pred_dur including start and end tokens).
+    """Per job: (float32 audio samples, int64 pred_dur including start and end tokens).
 
-    Each item's result is what `model.forward_with_tokens([[0, *token_ids, 0]], style, speed)`
-    gives alone. The front stages (PL-BERT, the encoders, the duration and prosody predictors)
-    always run as one pass over all items; the decoder does too when `batch_decoder`, else it
-    runs item by item (kokoro's own Decoder), for devices where a padded decoder pass costs more
-    than it shares. `model` must be in eval mode.
+    `styles` holds each job's voice style vector ([1, 256] or [256]). Each job's result is what
+    `model.forward_with_tokens([[0, *token_ids, 0]], style, speed)` gives alone. The front stages
+    (PL-BERT, the encoders, the duration and prosody predictors) always run as one pass over all
+    jobs; the decoder does too when `batch_decoder`, else it runs job by job (kokoro's own
+    Decoder), for devices where a padded decoder pass costs more than it shares. `model` must be in eval mode.
     """
-    if not items:
+    if not jobs:
         return []
-    tokens = [item.token_ids for item in items]
+    tokens = [job.token_ids for job in jobs]
     with torch.inference_mode():
-        front = front_stages(model, items)
+        front = front_stages(model, jobs, styles)
         if batch_decoder:
             audio = decode_batch(model.decoder, *front.decoder_inputs, tokens)
         else:
@@ -103,14 +97,14 @@ def forward_batch(
     ]
 
 
-def front_stages(model: KModel, items: Sequence[BatchItem]) -> Front:
+def front_stages(model: KModel, jobs: Sequence[ChunkJob], styles: Sequence[torch.Tensor]) -> Front:
     """KModel.forward_with_tokens up to the decoder, on a right-padded batch (under inference_mode)."""
     device = model.device
-    token_counts = torch.tensor([len(item.token_ids) + 2 for item in items], device=device)
-    input_ids = torch.zeros((len(items), int(token_counts.max())), dtype=torch.long, device=device)
-    for row, item in enumerate(items):
-        input_ids[row, 1 : len(item.token_ids) + 1] = torch.as_tensor(item.token_ids, dtype=torch.long)
-    ref_s = torch.cat([item.style.reshape(1, -1) for item in items]).to(device)
+    token_counts = torch.tensor([len(job.token_ids) + 2 for job in jobs], device=device)
+    input_ids = torch.zeros((len(jobs), int(token_counts.max())), dtype=torch.long, device=device)
+    for row, job in enumerate(jobs):
+        input_ids[row, 1 : len(job.token_ids) + 1] = torch.as_tensor(job.token_ids, dtype=torch.long)
+    ref_s = torch.cat([style.reshape(1, -1) for style in styles]).to(device)
     style, timbre = ref_s[:, 128:], ref_s[:, :128]
     padding = ~_valid(token_counts, input_ids.shape[1])
 
@@ -121,8 +115,8 @@ def front_stages(model: KModel, items: Sequence[BatchItem]) -> Front:
     # Divided per item by a Python float, as kokoro divides: a tensor of speeds may round
     # differently (CUDA multiplies by a scalar's reciprocal) and flip a duration at .5.
     pred_dur = [
-        torch.round(duration[row, :count] / item.speed).clamp(min=1).long()
-        for row, (count, item) in enumerate(zip(token_counts.tolist(), items, strict=True))
+        torch.round(duration[row, :count] / job.speed).clamp(min=1).long()
+        for row, (count, job) in enumerate(zip(token_counts.tolist(), jobs, strict=True))
     ]
     alignment = _alignment(pred_dur, input_ids.shape[1], d.dtype)
     frame_counts = torch.stack([dur.sum() for dur in pred_dur])
@@ -147,16 +141,16 @@ def decode_each(decoder: Decoder, front: Front, tokens: Sequence[Sequence[int]])
     return audio
 
 
-def group_by_length(items: Sequence[BatchItem], max_frames_per_batch: int) -> list[list[int]]:
-    """Indices of `items` in batches whose padded size stays within `max_frames_per_batch`.
+def group_by_length(jobs: Sequence[ChunkJob], max_frames_per_batch: int) -> list[list[int]]:
+    """Indices of `jobs` in batches whose padded size stays within `max_frames_per_batch`.
 
     A batch's activations grow with its size times its longest item's frames, so items are sorted
     by estimated frames and each batch is filled while that product fits: similar lengths waste
     little on padding. An item estimated over the cap on its own gets a batch of its own.
     """
-    estimates = [estimated_frames(item) for item in items]
+    estimates = [estimated_frames(job) for job in jobs]
     batches: list[list[int]] = []
-    for index in sorted(range(len(items)), key=estimates.__getitem__):
+    for index in sorted(range(len(jobs)), key=estimates.__getitem__):
         # sorted ascending, so the item being placed is the longest of its batch
         if batches and (len(batches[-1]) + 1) * estimates[index] <= max_frames_per_batch:
             batches[-1].append(index)
@@ -165,9 +159,9 @@ def group_by_length(items: Sequence[BatchItem], max_frames_per_batch: int) -> li
     return batches
 
 
-def estimated_frames(item: BatchItem) -> float:
-    """Frames the model will likely give `item` before it runs: tokens x FRAMES_PER_TOKEN / speed."""
-    return (len(item.token_ids) + 2) * FRAMES_PER_TOKEN / item.speed
+def estimated_frames(job: ChunkJob) -> float:
+    """Frames the model will likely give `job` before it runs: tokens x FRAMES_PER_TOKEN / speed."""
+    return (len(job.token_ids) + 2) * FRAMES_PER_TOKEN / job.speed
 
 
 def _valid(lengths: torch.Tensor, size: int) -> torch.Tensor:

@@ -26,7 +26,7 @@ import onnxruntime
 from .device import cpu_has_vnni
 from .files import write_whole
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
-from .synthesis import ChunkRequest, Rendered, finish
+from .synthesis import ChunkAudio, ChunkJob, finish
 from .timing import SAMPLES_PER_FRAME
 from .voices import VoiceLibrary
 
@@ -75,16 +75,16 @@ class OnnxBackend:
         log.info("onnxruntime %s: Kokoro-82M from %s on CPU", onnxruntime.__version__, ONNX_SOURCE)
         return cls(session, voices)
 
-    def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
-        return [self.render(*job) for job in jobs]
+    def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
+        return [self.render(job) for job in jobs]
 
-    def render(self, token_ids: Sequence[int], voice: str, speed: float) -> Rendered:
+    def render(self, job: ChunkJob) -> ChunkAudio:
         samples, frames = self.session.run(
             None,
             {
-                "tokens": np.array([[0, *token_ids, 0]], dtype=np.int64),
-                "style": self.voices.style(voice, len(token_ids)).reshape(1, -1),
-                "speed": np.array([speed], dtype=np.float32),
+                "tokens": np.array([[0, *job.token_ids, 0]], dtype=np.int64),
+                "style": self.voices.style(job.voice, len(job.token_ids)).reshape(1, -1),
+                "speed": np.array([job.speed], dtype=np.float32),
             },
             self.run_options,
         )

@@ -5,7 +5,7 @@ everything after it, and `speak` joins both around a renderer for in-process use
 produced lazily: the first chunk's audio exists before the rest of the text is phonemized.
 """
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,7 @@ import numpy as np
 from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
-from .synthesis import Rendered, silence
+from .synthesis import ChunkAudio, ChunkJob, silence
 from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, without_markup
 from .timing import WordTiming, word_timings
 from .voices import VoiceLibrary
@@ -22,10 +22,13 @@ MIN_SPEED, MAX_SPEED = 0.1, 3.0
 
 
 @dataclass(frozen=True)
-class SpokenChunk:
+class PlacedChunk:
+    """A chunk's audio placed on its request's timeline: its words timed from the start of the
+    whole audio."""
+
     index: int
     start_s: float
-    pcm16: np.ndarray  # int16, 24 kHz mono
+    samples: np.ndarray  # int16, 24 kHz mono
     words: list[WordTiming]
 
 
@@ -92,31 +95,32 @@ def _prepend(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
 
 
 class Timeline:
-    """Places each rendered chunk after the audio before it, so word times are absolute."""
+    """Places each chunk's audio after the audio before it, so word times are absolute."""
 
     def __init__(self) -> None:
         self.samples = 0
         self.chunks = 0
 
-    def add(self, chunk: Chunk, rendered: Rendered) -> SpokenChunk:
+    def add(self, chunk: Chunk, audio: ChunkAudio) -> PlacedChunk:
         start_s = self.samples / SAMPLE_RATE
-        spoken = SpokenChunk(self.chunks, start_s, rendered.pcm16, word_timings(chunk, rendered.frames, start_s))
-        self.samples += rendered.pcm16.shape[0]
+        samples = audio.samples
+        placed = PlacedChunk(self.chunks, start_s, samples, word_timings(chunk, audio.frames, start_s))
+        self.samples += samples.shape[0]
         self.chunks += 1
-        return spoken
+        return placed
 
     @property
     def duration_s(self) -> float:
         return self.samples / SAMPLE_RATE
 
 
-Renderer = Callable[[Sequence[int], str, float], Rendered]
+Renderer = Callable[[ChunkJob], ChunkAudio]
 
 
 def speak(
     planner: SpeechPlanner, render: Renderer, text: str, voice: str, speed: float = 1.0, lang: str | None = None
-) -> Iterator[SpokenChunk]:
+) -> Iterator[PlacedChunk]:
     timeline = Timeline()
     for chunk in planner.plan(text, voice, speed, lang):
-        rendered = silence(chunk.pause_s) if chunk.pause_s else render(chunk.token_ids, voice, speed)
-        yield timeline.add(chunk, rendered)
+        job = ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=speed)
+        yield timeline.add(chunk, silence(chunk.pause_s) if chunk.pause_s else render(job))

@@ -1,15 +1,17 @@
-"""Synthesis: what every backend's chunk becomes, PCM16 audio and per-token durations.
+"""Synthesis: what a backend is asked (`ChunkJob`) and what it gives back (`ChunkAudio`).
 
-The model's float samples become PCM16 here, once (`finish`), for the torch path (single and
-batched) and the onnxruntime path alike. Nothing here imports torch: the HTTP face and the
+Both are the same shapes in-process and between services (the HTTP face sends a synthesizer
+`ChunkJob`s and gets `ChunkAudio`s back), so they are Pydantic models of plain values, never
+tensors. The model's float samples become PCM16 here, once (`finish`), for the torch path (single
+and batched) and the onnxruntime path alike. Nothing here imports torch: the HTTP face and the
 onnxruntime synthesizer use it too.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from .audio import SAMPLE_RATE, to_pcm16
 
@@ -17,14 +19,33 @@ from .audio import SAMPLE_RATE, to_pcm16
 #: length is unchanged, so word timings are unaffected.
 FADE_SAMPLES = 120
 
-#: token ids (without the start and end tokens), voice, speed
-ChunkRequest = tuple[Sequence[int], str, float]
+
+class ChunkJob(BaseModel):
+    """One chunk for the model to render."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token_ids: list[int] = Field(description="Phoneme token ids, without the start and end tokens")
+    voice: str
+    speed: float
 
 
-@dataclass(frozen=True)
-class Rendered:
-    pcm16: np.ndarray  # int16, 24 kHz mono, edges faded
-    frames: np.ndarray  # int64 pred_dur per input token, start and end tokens included
+class ChunkAudio(BaseModel):
+    """One chunk's audio as the model made it, and how long it held each token."""
+
+    model_config = ConfigDict(frozen=True)
+
+    pcm16: bytes = Field(description="24 kHz mono little-endian int16 samples, edges faded")
+    frames: list[int] = Field(description="pred_dur per input token, start and end tokens included")
+
+    @property
+    def samples(self) -> np.ndarray:
+        """`pcm16` as int16 samples (a view: no copy)."""
+        return np.frombuffer(self.pcm16, dtype="<i2")
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm16) / 2 / SAMPLE_RATE
 
 
 class Backend(Protocol):
@@ -34,19 +55,19 @@ class Backend(Protocol):
     device: str
     source: str
 
-    def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
+    def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
         """A batch of chunks, from one request or many, in the order given."""
         ...
 
 
-def silence(seconds: float) -> Rendered:
+def silence(seconds: float) -> ChunkAudio:
     """A pause's audio: no model, no tokens (so two durations, the start and end tokens', of 0)."""
-    return Rendered(np.zeros(round(seconds * SAMPLE_RATE), dtype=np.int16), np.zeros(2, dtype=np.int64))
+    return ChunkAudio(pcm16=bytes(2 * round(seconds * SAMPLE_RATE)), frames=[0, 0])
 
 
-def finish(samples: np.ndarray, frames: np.ndarray) -> Rendered:
+def finish(samples: np.ndarray, frames: np.ndarray) -> ChunkAudio:
     """The model's float samples faded at the edges and rounded to PCM16: audio's one float -> int16 step."""
-    return Rendered(to_pcm16(fade_edges(samples)), frames)
+    return ChunkAudio(pcm16=to_pcm16(fade_edges(samples)).astype("<i2").tobytes(), frames=frames.tolist())
 
 
 def fade_edges(samples: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 import torch
 from kokoro.model import KModel
 
-from .batching import BatchItem, forward_batch, group_by_length
+from .batching import forward_batch, group_by_length
 from .settings import Settings
-from .synthesis import ChunkRequest, Rendered, finish
+from .synthesis import ChunkAudio, ChunkJob, finish
 from .torch_forward import render
 from .voices import VoiceLibrary
 from .weights import load_model
@@ -49,16 +49,23 @@ class TorchBackend:
     def device(self) -> str:
         return str(self.model.device)
 
-    def render_many(self, jobs: Sequence[ChunkRequest]) -> list[Rendered]:
+    def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
+        styles = [self._style(job) for job in jobs]
         if self.batched_stages == "off" or len(jobs) < 2:
-            return [render(self.model, ids, self._style(voice, ids), speed) for ids, voice, speed in jobs]
-        items = [BatchItem(ids, self._style(voice, ids), speed) for ids, voice, speed in jobs]
-        results: list[Rendered | None] = [None] * len(items)
-        for group in group_by_length(items, self.max_batch_frames):
-            batch = forward_batch(self.model, [items[i] for i in group], batch_decoder=self.batched_stages == "all")
+            return [
+                render(self.model, job.token_ids, style, job.speed) for job, style in zip(jobs, styles, strict=True)
+            ]
+        results: list[ChunkAudio | None] = [None] * len(jobs)
+        for group in group_by_length(jobs, self.max_batch_frames):
+            batch = forward_batch(
+                self.model,
+                [jobs[i] for i in group],
+                [styles[i] for i in group],
+                batch_decoder=self.batched_stages == "all",
+            )
             for index, (samples, frames) in zip(group, batch, strict=True):
                 results[index] = finish(samples, frames)
         return [result for result in results if result is not None]
 
-    def _style(self, voice: str, token_ids: Sequence[int]) -> torch.Tensor:
-        return torch.from_numpy(self.voices.style(voice, len(token_ids)))
+    def _style(self, job: ChunkJob) -> torch.Tensor:
+        return torch.from_numpy(self.voices.style(job.voice, len(job.token_ids)))

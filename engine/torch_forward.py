@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from kokoro.model import KModel
 
-from .synthesis import Rendered, finish
+from .synthesis import ChunkAudio, finish
 from .timing import SAMPLES_PER_FRAME
 
 
-def render(model: KModel, token_ids: Sequence[int], style: torch.Tensor, speed: float) -> Rendered:
+def render(model: KModel, token_ids: Sequence[int], style: torch.Tensor, speed: float) -> ChunkAudio:
     return finish(*forward(model, token_ids, style, speed))
 
 

@@ -5,15 +5,15 @@ durations out. The HTTP face holds only a planner. Scripts, tests and benchmarks
 `KokoroEngine`, whose `speak` does a request's whole work in-process.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 from .config import kokoro_config
 from .device import choose_device
 from .languages import Phonemizers
 from .lexicon import load_lexicon
 from .settings import Settings
-from .speech import SpeechPlanner, SpokenChunk, speak
-from .synthesis import Backend, Rendered
+from .speech import PlacedChunk, SpeechPlanner, speak
+from .synthesis import Backend, ChunkAudio, ChunkJob
 from .voices import VoiceLibrary
 
 
@@ -54,8 +54,8 @@ class KokoroEngine:
     def source(self) -> str:
         return self.backend.source
 
-    def render(self, token_ids: Sequence[int], voice: str, speed: float) -> Rendered:
-        return self.backend.render_many([(token_ids, voice, speed)])[0]
+    def render(self, job: ChunkJob) -> ChunkAudio:
+        return self.backend.render_many([job])[0]
 
-    def speak(self, text: str, voice: str, speed: float = 1.0, lang: str | None = None) -> Iterator[SpokenChunk]:
+    def speak(self, text: str, voice: str, speed: float = 1.0, lang: str | None = None) -> Iterator[PlacedChunk]:
         return speak(self.planner, self.render, text, voice, speed, lang)

@@ -299,7 +299,7 @@ class AgentContext:
         async with self.socket.server.spoken(request, self.began, self.timeline.duration_s) as spoken:
             async for chunk, rendered in spoken:
                 placed = self.timeline.add(chunk, rendered)
-                await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.pcm16))
+                await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.samples))
                 if self.first.add_timestamps and placed.words:
                     words = cartesia_words(placed.words, spaced)
                     if words.words:

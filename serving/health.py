@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from schemas import SynthesizerStatus
 
-from .synthesize import Synthesizer
+from .synthesize import SynthesizerClient
 
 log = logging.getLogger("kokoro_tts")
 #: how long a health call with nothing recent to go on waits for a look (k8s probes time out after 1 s)
@@ -28,7 +28,7 @@ WAIT_FOR_LOOK_S = 0.8
 class HealthMonitor:
     def __init__(
         self,
-        synthesizers: Sequence[Synthesizer],
+        synthesizers: Sequence[SynthesizerClient],
         refresh_s: float,
         grace_s: float,
         clock: Callable[[], float] = time.monotonic,

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.requests import Request
 
 from engine.speech import SpeechPlanner
-from engine.synthesis import Rendered
+from engine.synthesis import ChunkAudio
 from engine.text import Chunk
 from schemas import TTSRequest
 
@@ -114,12 +114,12 @@ class TTSServer:
                 raise
 
 
-async def counted(spoken: Spoken, place: Place) -> AsyncIterator[tuple[Chunk, Rendered]]:
+async def counted(spoken: Spoken, place: Place) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """`spoken`, telling admission how much of the text each chunk spoke."""
     async with contextlib.aclosing(spoken):
-        async for chunk, rendered in spoken:
+        async for chunk, audio in spoken:
             place.spoken(len(chunk.text))
-            yield chunk, rendered
+            yield chunk, audio
 
 
 async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:

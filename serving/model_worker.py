@@ -20,7 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
+from engine.synthesis import ChunkAudio, ChunkJob
+from schemas import SynthesizerStatus
 
 from .metrics import BATCH_SIZE, CHUNKS_RENDERED
 
@@ -46,7 +47,7 @@ class ModelWorker:
         BATCH_SIZE.labels(self.name).observe(len(jobs))
         self.calls_in_flight += 1
         try:
-            audio = await asyncio.get_running_loop().run_in_executor(self.model_thread, self._render, jobs)
+            audio = await asyncio.get_running_loop().run_in_executor(self.model_thread, self.backend.render_many, jobs)
         finally:
             self.calls_in_flight -= 1
             self.last_call_at = time.monotonic()
@@ -80,10 +81,6 @@ class ModelWorker:
 
     def status(self) -> SynthesizerStatus:
         return SynthesizerStatus(device=self.backend.device, weights_source=self.backend.source)
-
-    def _render(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
-        rendered = self.backend.render_many([(job.token_ids, job.voice, job.speed) for job in jobs])
-        return [ChunkAudio(pcm16=r.pcm16.astype("<i2").tobytes(), frames=r.frames.tolist()) for r in rendered]
 
 
 def lower_cpu_priority(niceness: int) -> None:

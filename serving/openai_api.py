@@ -4,13 +4,13 @@ OpenAI's clients (the official SDKs, and the many tools built on them) speak to 
 A speech request is translated into a TTSRequest (voice names mapped, speed fitted into Kokoro's
 range) and answered by the same TTSServer lifecycle as /tts/: admission, chunk planning, the fair
 lanes, cancellation when the client leaves, the same encoders. Only the framing differs: the audio
-file streamed, or Server-Sent Events carrying it in base64. Errors keep OpenAI's shape,
-`{"error": {"message", "type", "param", "code"}}`, so its clients raise their usual exceptions.
+file streamed, or Server-Sent Events carrying it in base64 (both framed by serving.respond). Errors
+keep OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, so its clients raise their
+usual exceptions.
 """
 
-import base64
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,12 +19,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.speech import MAX_SPEED
-from schemas import AudioFormat, TTSRequest
+from schemas import AudioFormat, OpenAIErrorDetail, TTSRequest
 
 from .errors import ApiError, ClientLeft
 from .lifecycle import server_of
 from .request import explain, read_body
-from .respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream, stream_response
+from .respond import sse_response, stream_response
 
 log = logging.getLogger("kokoro_tts")
 
@@ -94,24 +94,6 @@ class SpeechRequest(BaseModel):
         )
 
 
-class SpeechUsage(BaseModel):
-    """Kokoro has no text tokens of OpenAI's kind: input_tokens counts the input's characters."""
-
-    input_tokens: int
-    output_tokens: int = 0
-    total_tokens: int
-
-
-class SpeechAudioDelta(BaseModel):
-    type: Literal["speech.audio.delta"] = "speech.audio.delta"
-    audio: str = Field(description="The next piece of the encoded audio file, base64")
-
-
-class SpeechAudioDone(BaseModel):
-    type: Literal["speech.audio.done"] = "speech.audio.done"
-    usage: SpeechUsage
-
-
 class Model(BaseModel):
     id: str
     object: Literal["model"] = "model"
@@ -133,13 +115,6 @@ class Voice(BaseModel):
 class VoiceList(BaseModel):
     object: Literal["list"] = "list"
     data: list[Voice]
-
-
-class OpenAIErrorDetail(BaseModel):
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
 
 
 class OpenAIErrorBody(BaseModel):
@@ -245,38 +220,6 @@ async def read_speech(request: Request, limit: int) -> SpeechRequest:
     except ValidationError as exc:
         locations = [problem["loc"] for problem in exc.errors(include_url=False) if problem["loc"]]
         raise InvalidField(explain(exc), str(locations[0][0]) if locations else None) from None
-
-
-async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
-    """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
-    they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
-    ends it with an `error` event carrying OpenAI's error object."""
-    chars = len(request.text)
-
-    def frame(piece: EncodedPiece) -> bytes:
-        delta = sse_event(SpeechAudioDelta(audio=base64.b64encode(piece.audio).decode("ascii"))) if piece.audio else b""
-        if not piece.last:
-            return delta
-        return delta + sse_event(SpeechAudioDone(usage=SpeechUsage(input_tokens=chars, total_tokens=chars)))
-
-    framing = Framing("sse", frame, failure=sse_failure)
-    return await framed_stream(
-        spoken, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
-    )
-
-
-class SpeechError(BaseModel):
-    type: Literal["error"] = "error"
-    error: OpenAIErrorDetail
-
-
-def sse_failure(message: str) -> bytes:
-    error = SpeechError(error=OpenAIErrorDetail(message=message, type="server_error"))
-    return b"event: error\n" + sse_event(error)
-
-
-def sse_event(event: BaseModel) -> bytes:
-    return b"data: " + event.model_dump_json().encode() + b"\n\n"
 
 
 def register(app: FastAPI) -> None:

@@ -1,5 +1,5 @@
 """Place, encode, respond: rendered chunks -> a JSON body with word timestamps, a streamed file,
-or a stream of NDJSON events (each chunk's audio with its words).
+a stream of NDJSON events (each chunk's audio with its words), or OpenAI's Server-Sent Events.
 
 Each chunk is placed on the request's timeline (engine.speech.Timeline: its words get absolute
 times) and encoded (engine.audio), then either gathered into one TTSResponse or sent at once.
@@ -21,34 +21,48 @@ from dataclasses import dataclass
 import anyio
 import numpy as np
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from engine.audio import STREAM_ENCODERS, encode_whole
-from engine.speech import SpokenChunk, Timeline, WordTiming
-from engine.synthesis import Rendered
+from engine.speech import PlacedChunk, Timeline, WordTiming
+from engine.synthesis import ChunkAudio
 from engine.text import Chunk
-from schemas import StreamChunkEvent, StreamDoneEvent, StreamErrorEvent, TTSRequest, TTSResponse, WordTimestamp
+from schemas import (
+    OpenAIErrorDetail,
+    SpeechAudioDelta,
+    SpeechAudioDone,
+    SpeechError,
+    SpeechUsage,
+    StreamChunkEvent,
+    StreamDoneEvent,
+    StreamErrorEvent,
+    TTSRequest,
+    TTSResponse,
+    WordTimestamp,
+)
 
 from . import request_id
 from .errors import ApiError, StreamAborted
 from .metrics import AUDIO_SECONDS, STREAMS_FAILED
 
 log = logging.getLogger("kokoro_tts")
-Spoken = AsyncIterator[tuple[Chunk, Rendered]]
+#: a request's chunks with their audio, in speaking order
+Spoken = AsyncIterator[tuple[Chunk, ChunkAudio]]
 #: streamed bodies must leave as they are made: no proxy buffering (nginx), no caching
 NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 async def json_response(spoken: Spoken, request: TTSRequest) -> Response:
     timeline = Timeline()
-    placed = [timeline.add(chunk, rendered) async for chunk, rendered in spoken]
+    placed = [timeline.add(chunk, audio) async for chunk, audio in spoken]
     AUDIO_SECONDS.inc(timeline.duration_s)
     body = await anyio.to_thread.run_sync(_json_body, placed, timeline.duration_s, request)
     return Response(body, media_type="application/json")
 
 
-def _json_body(placed: list[SpokenChunk], duration_s: float, request: TTSRequest) -> bytes:
-    audio = encode_whole(np.concatenate([chunk.pcm16 for chunk in placed]), request.format)
+def _json_body(placed: list[PlacedChunk], duration_s: float, request: TTSRequest) -> bytes:
+    audio = encode_whole(np.concatenate([chunk.samples for chunk in placed]), request.format)
     body = TTSResponse(
         audio=base64.b64encode(audio).decode("ascii"),
         audio_format=request.format,
@@ -153,9 +167,9 @@ async def _framed_pieces(
     encoder = STREAM_ENCODERS[audio_format]()
     timeline = Timeline()
 
-    def framed(chunk: Chunk, rendered: Rendered) -> bytes:
-        placed = timeline.add(chunk, rendered)
-        return frame(EncodedPiece(encoder.encode(placed.pcm16), placed.words, timeline.duration_s))
+    def framed(chunk: Chunk, audio: ChunkAudio) -> bytes:
+        placed = timeline.add(chunk, audio)
+        return frame(EncodedPiece(encoder.encode(placed.samples), placed.words, timeline.duration_s))
 
     def closing() -> bytes:
         return frame(EncodedPiece(encoder.flush(), [], timeline.duration_s, last=True))
@@ -163,8 +177,8 @@ async def _framed_pieces(
     async def pieces() -> AsyncGenerator[bytes]:
         try:
             yield await anyio.to_thread.run_sync(framed, *first)
-            async for chunk, rendered in spoken:
-                yield await anyio.to_thread.run_sync(framed, chunk, rendered)
+            async for chunk, audio in spoken:
+                yield await anyio.to_thread.run_sync(framed, chunk, audio)
             yield await anyio.to_thread.run_sync(closing)
         finally:
             AUDIO_SECONDS.inc(timeline.duration_s)
@@ -212,3 +226,30 @@ async def ndjson_response(
     return await framed_stream(
         spoken, request, on_close, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
     )
+
+
+async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
+    """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
+    they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
+    ends it with an `error` event carrying OpenAI's error object."""
+    chars = len(request.text)
+
+    def frame(piece: EncodedPiece) -> bytes:
+        delta = sse_event(SpeechAudioDelta(audio=base64.b64encode(piece.audio).decode("ascii"))) if piece.audio else b""
+        if not piece.last:
+            return delta
+        return delta + sse_event(SpeechAudioDone(usage=SpeechUsage(input_tokens=chars, total_tokens=chars)))
+
+    framing = Framing("sse", frame, failure=sse_failure)
+    return await framed_stream(
+        spoken, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
+    )
+
+
+def sse_failure(message: str) -> bytes:
+    error = SpeechError(error=OpenAIErrorDetail(message=message, type="server_error"))
+    return b"event: error\n" + sse_event(error)
+
+
+def sse_event(event: BaseModel) -> bytes:
+    return b"data: " + event.model_dump_json().encode() + b"\n\n"

@@ -17,12 +17,10 @@ from http import HTTPStatus
 from typing import Protocol
 
 import aiohttp
-import numpy as np
 
-from engine.audio import SAMPLE_RATE
-from engine.synthesis import Rendered, silence
+from engine.synthesis import ChunkAudio, ChunkJob, silence
 from engine.text import Chunk
-from schemas import ChunkAudio, ChunkJob, SynthesizerStatus, TTSRequest
+from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
 from .errors import NotReady
@@ -37,8 +35,8 @@ SYNTHESIZER_RETRY_S = 5.0
 CONNECTION_RETRIES = 2
 
 
-class Synthesizer(Protocol):
-    """What the HTTP face needs of a synthesizer service (BentoML's client, or a fake in tests)."""
+class SynthesizerClient(Protocol):
+    """The HTTP face's handle on a synthesizer service: BentoML's client, or a fake in tests."""
 
     async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]: ...
 
@@ -49,20 +47,19 @@ class Synthesizer(Protocol):
 class Lane:
     """A synthesizer and the fair queue in front of it."""
 
-    synthesizer: Synthesizer
+    synthesizer: SynthesizerClient
     scheduler: FairScheduler
 
 
-async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float) -> Rendered:
+async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float) -> ChunkAudio:
     """One chunk's audio, once the lane's fair queue lets it through; a pause needs no model."""
     if chunk.pause_s:
         return silence(chunk.pause_s)
-    job = ChunkJob(token_ids=list(chunk.token_ids), voice=request.voice, speed=request.speed)
-    audio = (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
-    return Rendered(np.frombuffer(audio.pcm16, dtype="<i2"), np.asarray(audio.frames, dtype=np.int64))
+    job = ChunkJob(token_ids=chunk.token_ids, voice=request.voice, speed=request.speed)
+    return (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
 
 
-async def _call(synthesizer: Synthesizer, job: ChunkJob) -> list[ChunkAudio]:
+async def _call(synthesizer: SynthesizerClient, job: ChunkJob) -> list[ChunkAudio]:
     for retry in range(CONNECTION_RETRIES + 1):
         try:
             return await synthesizer.synthesize([job])
@@ -112,7 +109,7 @@ async def spoken_chunks(
     answer_by: float | None = None,
     began: float | None = None,
     sent_s: float = 0.0,
-) -> AsyncIterator[tuple[Chunk, Rendered]]:
+) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
@@ -128,13 +125,13 @@ async def spoken_chunks(
     served_s = sent_s
     chunks = aiter(plan)
 
-    async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, Rendered]] | None:
+    async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
         due = due_at(started, served_s, answer_by)  # by the audio rendered before this chunk is asked for
         chunk = await anext(chunks, None)
         if chunk is None:
             return None
 
-        async def rendered() -> tuple[Chunk, Rendered]:
+        async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
             return chunk, await render(choose_lane(), chunk, request, due)
@@ -149,7 +146,7 @@ async def spoken_chunks(
             if not first:
                 upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
-            served_s += audio.pcm16.shape[0] / SAMPLE_RATE
+            served_s += audio.duration_s
             if first:
                 if not sent_s:
                     FIRST_AUDIO.observe(loop.time() - started)

@@ -73,7 +73,7 @@ engine = KokoroEngine.from_settings(Settings.from_env())
 for voice, text in [("af_heart", "It is 5 degrees."), ("jf_alpha", "こんにちは。"), ("zf_xiaobei", "你好。"),
                     ("ff_siwis", "Bonjour.")]:
     chunks = list(engine.speak(text, voice))
-    assert chunks and all(len(chunk.pcm16) > 2_400 and chunk.words for chunk in chunks), voice
+    assert chunks and all(len(chunk.samples) > 2_400 and chunk.words for chunk in chunks), voice
 import service
 print("spoke without torch:", sorted(name for name in sys.modules if name.split(".")[0] in {"torch", "kokoro"}))
 """

@@ -16,7 +16,7 @@ import time
 import torch
 from kokoro.model import KModel
 
-from benchmarks.batch_equivalence import VOICES, real_model, sample_items, wall
+from benchmarks.batch_equivalence import real_model, sample_jobs, wall
 from engine.batching import decode_batch, front_stages, group_by_length
 from engine.torch_backend import TorchBackend
 from engine.voices import VoiceLibrary
@@ -49,16 +49,16 @@ def row(
     cuda = device.startswith("cuda")
     spread = max(1, tokens // 10)
     specs = [(tokens - spread + (2 * spread * i) // max(1, size - 1), 1.0) for i in range(size)]
-    items = sample_items(model, voices, specs)
-    groups = [[items[i] for i in group] for group in group_by_length(items, max_frames)]
-    jobs = [(item.token_ids, VOICES[i % len(VOICES)], item.speed) for i, item in enumerate(items)]
+    jobs, styles = sample_jobs(model, voices, specs)
+    groups = group_by_length(jobs, max_frames)
+    batches = [([jobs[i] for i in group], [styles[i] for i in group]) for group in groups]
     with torch.inference_mode():
-        fronts = [front_stages(model, group) for group in groups]
-        front_s = wall(lambda: [front_stages(model, group) for group in groups], device, repeats)
+        fronts = [front_stages(model, *batch) for batch in batches]
+        front_s = wall(lambda: [front_stages(model, *batch) for batch in batches], device, repeats)
         decoder_s = wall(
             lambda: [
-                decode_batch(model.decoder, *front.decoder_inputs, [item.token_ids for item in group])
-                for front, group in zip(fronts, groups, strict=True)
+                decode_batch(model.decoder, *front.decoder_inputs, [job.token_ids for job in batch_jobs])
+                for front, (batch_jobs, _) in zip(fronts, batches, strict=True)
             ],
             device,
             repeats,

@@ -15,7 +15,8 @@ decoder is therefore also compared on its own, given identical voiced inputs.
 import numpy as np
 import torch
 
-from engine.batching import FRAMES_PER_TOKEN, BatchItem, decode_batch, estimated_frames, forward_batch, group_by_length
+from engine.batching import FRAMES_PER_TOKEN, decode_batch, estimated_frames, forward_batch, group_by_length
+from engine.synthesis import ChunkJob
 from engine.torch_forward import chunk_noise, forward
 
 #: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
@@ -23,21 +24,23 @@ from engine.torch_forward import chunk_noise, forward
 AUDIO_ATOL = 2e-5
 
 
-def make_items(*specs: tuple[int, float]) -> list[BatchItem]:
-    """Random token ids and styles, one item per (token count, speed)."""
+def make_items(*specs: tuple[int, float]) -> tuple[list[ChunkJob], list[torch.Tensor]]:
+    """Random token ids and styles, one job per (token count, speed), and each job's style."""
     generator = torch.Generator().manual_seed(1)
-    return [
-        BatchItem(
-            torch.randint(1, 178, (count,), generator=generator).tolist(),
-            torch.randn(1, 256, generator=generator),
-            speed,
-        )
-        for count, speed in specs
-    ]
+    jobs, styles = [], []
+    for count, speed in specs:
+        token_ids = torch.randint(1, 178, (count,), generator=generator).tolist()
+        jobs.append(ChunkJob(token_ids=token_ids, voice="random", speed=speed))
+        styles.append(torch.randn(1, 256, generator=generator))
+    return jobs, styles
 
 
-def rendered_alone(model, items: list[BatchItem]) -> list[tuple[np.ndarray, np.ndarray]]:
-    return [forward(model, item.token_ids, item.style, item.speed) for item in items]
+def rendered_alone(model, jobs: list[ChunkJob], styles: list[torch.Tensor]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [forward(model, job.token_ids, style, job.speed) for job, style in zip(jobs, styles, strict=True)]
+
+
+def job(token_count: int, speed: float = 1.0) -> ChunkJob:
+    return ChunkJob(token_ids=[1] * token_count, voice="none", speed=speed)
 
 
 def assert_same(results, references) -> None:
@@ -54,22 +57,22 @@ def test_batch_matches_each_item_rendered_alone(tiny_model):
     # unsorted, clearly different lengths, speeds and styles: every item is padded differently
     items = make_items((12, 1.0), (5, 0.8), (23, 1.3))
     torch.manual_seed(0)
-    results = forward_batch(tiny_model, items)
+    results = forward_batch(tiny_model, *items)
     torch.manual_seed(1)  # the global generator plays no part
     assert len({int(frames.sum()) for _, frames in results}) == 3
-    assert_same(results, rendered_alone(tiny_model, items))
+    assert_same(results, rendered_alone(tiny_model, *items))
 
 
 def test_front_batched_with_the_decoder_item_by_item_matches_each_item_rendered_alone(tiny_model):
     items = make_items((12, 1.0), (5, 0.8), (23, 1.3))
-    results = forward_batch(tiny_model, items, batch_decoder=False)
+    results = forward_batch(tiny_model, *items, batch_decoder=False)
     assert len({int(frames.sum()) for _, frames in results}) == 3
-    assert_same(results, rendered_alone(tiny_model, items))
+    assert_same(results, rendered_alone(tiny_model, *items))
 
 
 def test_batch_of_one_matches_rendered_alone(tiny_model):
     items = make_items((9, 1.1))
-    assert_same(forward_batch(tiny_model, items), rendered_alone(tiny_model, items))
+    assert_same(forward_batch(tiny_model, *items), rendered_alone(tiny_model, *items))
 
 
 def decoder_inputs(frames: list[int]) -> tuple[torch.Tensor, ...]:
@@ -116,12 +119,12 @@ def test_tolerance_would_catch_different_noise(tiny_model):
 
 
 def test_empty_batch(tiny_model):
-    assert forward_batch(tiny_model, []) == []
+    assert forward_batch(tiny_model, [], []) == []
 
 
 def test_group_by_length_buckets_similar_lengths_under_the_cap():
     token_counts = [3, 40, 5, 38, 4, 120, 41, 6]
-    items = [BatchItem([1] * count, torch.zeros(256), 1.0) for count in token_counts]
+    items = [job(count) for count in token_counts]
     estimates = [estimated_frames(item) for item in items]
     # in estimated frames: four short items fit, two long ones, and the longest alone exceeds it
     cap = 100 * FRAMES_PER_TOKEN
@@ -140,7 +143,7 @@ def test_group_by_length_buckets_similar_lengths_under_the_cap():
 
 
 def test_group_by_length_counts_slow_speech_as_longer():
-    fast, slow = (BatchItem([1] * 10, torch.zeros(256), speed) for speed in (2.0, 0.5))
+    fast, slow = (job(10, speed) for speed in (2.0, 0.5))
     assert estimated_frames(slow) == 4 * estimated_frames(fast)
     cap = 2 * estimated_frames(slow) - 1
     assert group_by_length([slow, fast, fast], cap) == [[1, 2], [0]]

@@ -1,12 +1,12 @@
 """The prepared export speaks exactly as PyPI's own graph: the convolutions' rewrite changes no sample."""
 
-import numpy as np
 import onnx
 import pytest
 
 from engine.device import cpu_has_vnni
 from engine.onnx_backend import OnnxBackend, prepared_graph, write_prepared_graph
 from engine.settings import Settings
+from engine.synthesis import ChunkJob
 
 pytestmark = [
     pytest.mark.integration,
@@ -24,7 +24,7 @@ def test_the_rewritten_convolutions_give_the_exports_own_audio_and_durations(eng
     assert [node.op_type for node in prepared.graph.node].count("ConvInteger") == 3  # of 87: strided or grouped
     for chunk in engine.planner.plan(TEXT, "af_heart", 1.0):
         for voice, speed in (("af_heart", 1.0), ("bm_george", 1.3)):
-            ours = engine.backend.render(chunk.token_ids, voice, speed)
-            theirs = reference.render(chunk.token_ids, voice, speed)
-            np.testing.assert_array_equal(ours.frames, theirs.frames)
-            np.testing.assert_array_equal(ours.pcm16, theirs.pcm16)
+            job = ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=speed)
+            ours, theirs = engine.backend.render(job), reference.render(job)
+            assert ours.frames == theirs.frames
+            assert ours.pcm16 == theirs.pcm16

@@ -32,7 +32,7 @@ def test_the_engine_runs_the_pypi_export_on_onnxruntime(engine):
 @pytest.mark.parametrize("voice", ["af_heart", "af_bella"])
 def test_fox_sentence_gives_seconds_of_speech_and_nine_timed_words(engine, voice):
     chunks = list(engine.speak(FOX, voice))
-    audio = np.concatenate([c.pcm16 for c in chunks]) / 32768.0
+    audio = np.concatenate([c.samples for c in chunks]) / 32768.0
     duration_s = audio.shape[0] / 24_000
     assert 2.0 <= duration_s <= 5.0
     words = [w for c in chunks for w in c.words]
@@ -87,6 +87,6 @@ def test_a_3000_character_text_is_spoken_whole_and_the_first_chunk_comes_first(e
     assert words == re.findall(r"[\w']+", text)
     times = [(w.start_s, w.end_s) for c in spoken for w in c.words]
     assert all(s1 <= s2 and e1 <= s2 for (s1, e1), (s2, _) in zip(times, times[1:], strict=False))
-    total_s = sum(c.pcm16.shape[0] for c in spoken) / 24_000
+    total_s = sum(c.samples.shape[0] for c in spoken) / 24_000
     assert times[-1][1] <= total_s
     assert total_s > 150  # ~3,000 characters is minutes of speech, not a truncated first chunk

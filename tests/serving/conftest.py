@@ -20,9 +20,10 @@ from engine.config import kokoro_config
 from engine.languages import Phonemizers
 from engine.settings import Settings
 from engine.speech import SpeechPlanner
+from engine.synthesis import ChunkAudio, ChunkJob
 from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import VoiceLibrary
-from schemas import ChunkAudio, ChunkJob, SynthesizerStatus
+from schemas import SynthesizerStatus
 from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
 from serving.config import ServingSettings
