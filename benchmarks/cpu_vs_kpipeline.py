@@ -35,8 +35,8 @@ import numpy as np
 import psutil
 import requests
 
-from benchmarks.live_server import ROOT, free_port, live_server
 from benchmarks.serving import FOX, PARAGRAPH, audio_seconds, kpipeline, post_json
+from tests.live import ROOT, free_port, live_server
 
 LONG_TEXT = (PARAGRAPH * 8)[:1_968].rsplit(" ", 1)[0].rstrip(",;:") + "."
 MEDIUM_TEXT = PARAGRAPH[:195].rsplit(" ", 1)[0] + "."

@@ -24,8 +24,8 @@ from pathlib import Path
 import aiohttp
 import requests
 
-from benchmarks.live_server import free_port, live_server
 from load_tests.burst import TEXT
+from tests.live import free_port, live_server
 
 LONG_TEXT = TEXT[:1968]
 VOICE = "af_heart"

@@ -25,8 +25,8 @@ from pathlib import Path
 import requests
 import soundfile
 
-from benchmarks.live_server import free_port, live_server
 from load_tests.soak import server_root, tree_rss_mb
+from tests.live import free_port, live_server
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLS = {"before": "requirements-gpu.txt", "after": "requirements.txt"}

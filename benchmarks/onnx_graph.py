@@ -17,7 +17,7 @@ import onnxruntime
 
 from engine.device import cpu_has_vnni
 from engine.onnx_backend import OnnxBackend, write_prepared_graph
-from engine.settings import Settings
+from engine.settings import ModelSettings
 from engine.synthesis import ChunkJob
 from engine.voices import VoiceLibrary
 
@@ -27,7 +27,7 @@ TOKEN_COUNTS = (40, 150, 300)
 def main() -> None:
     if not cpu_has_vnni():
         raise SystemExit("this CPU has no VNNI: the server runs the export's own convolutions here")
-    voices = VoiceLibrary(Settings.from_env().voices_dir)
+    voices = VoiceLibrary(ModelSettings.from_env().voices_dir)
     folder = Path(tempfile.mkdtemp(prefix="kokoro-onnx-graph-"))
     backends = {}
     for name, vnni in (("export", False), ("rewritten", True)):

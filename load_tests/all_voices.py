@@ -23,7 +23,7 @@ import numpy as np
 import requests
 import soundfile
 
-from benchmarks.live_server import free_port, live_server
+from tests.live import free_port, live_server
 
 #: one short sentence per language, each with a number or a mark that its G2P has to handle
 SENTENCES = {

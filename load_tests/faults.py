@@ -22,7 +22,7 @@ from prometheus_client import REGISTRY
 
 from engine.config import kokoro_config
 from engine.languages import Phonemizers
-from engine.settings import Settings
+from engine.settings import ModelSettings, TextSettings
 from engine.speech import SpeechPlanner
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.timing import SAMPLES_PER_FRAME
@@ -77,9 +77,8 @@ def curl(base: str, path: str, body: dict) -> tuple[int, bytes, str]:
 
 
 async def main() -> int:
-    settings = Settings()
     planner = SpeechPlanner(
-        VoiceLibrary(settings.voices_dir), Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars
+        VoiceLibrary(ModelSettings().voices_dir), Phonemizers(), kokoro_config()["vocab"], TextSettings().max_text_chars
     )
     synthesizer = FailsAtTheSecondChunk()
     limits = AdmissionLimits(4, 5_000, 300.0, 8, None, 45.0)

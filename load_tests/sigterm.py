@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from benchmarks.live_server import free_port, live_server
+from tests.live import free_port, live_server
 
 TEXT = "A client that is still connected hears the end of its text when the server is asked to stop. " * 6
 SIGTERM_AFTER_S = 3.0

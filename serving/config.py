@@ -1,24 +1,67 @@
-"""Serving settings: how many requests the HTTP face takes on, who may call it, how big a body may be.
+"""The serving settings, grouped by what they govern: batching (how chunks reach the model) and
+serving (what the HTTP face takes on, from whom, how big), and `Settings`, every group of the
+server's, engine's included, read once from the environment.
 
-Read once from the environment, typed, loud when wrong (as engine.settings is for the engine).
-Nothing else in serving/ reads os.environ.
+Read once, typed, loud when wrong (as engine.settings is); an 'auto' or 0 that means "as the
+device suits" is resolved as it is read, against the device the model settings chose. Nothing
+else in serving/ reads os.environ.
 """
 
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.settings import env_number
+from engine.settings import ModelSettings, TextSettings, env_choice, env_number
+
+TRUE = ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class BatchingSettings:
+    """How chunks reach the model: BentoML's adaptive batching in front of each synthesizer, the
+    chunks the HTTP face lets into one at once, and the bulk lane. The defaults are the CPU server's."""
+
+    #: most chunks in one batch. KOKORO_MAX_BATCH_SIZE unset: 16 on CUDA; 1, which turns batching
+    #: off, on CPU, where the decoder, nearly all of a chunk's time, runs item by item anyway and
+    #: BentoML's dispatcher was measured adding its learned wait to each chunk
+    max_batch_size: int = 1
+    #: how long a chunk may wait in BentoML's queue before it answers 503 (generous: long texts
+    #: queue many chunks)
+    max_latency_ms: int = 300_000
+    #: chunks the HTTP face lets into each synthesizer at once (KOKORO_SYNTH_SLOTS unset: 1
+    #: without batching, else twice the batch size); the rest wait in its fair queue, the chunk due
+    #: first first
+    slots: int = 1
+    #: a second synthesizer process, at the lowest CPU priority, renders every chunk after a
+    #: request's first, so a short request never waits for a long stream's chunk to finish
+    #: (KOKORO_BULK_LANE=auto: on for CPU; on CUDA, batching already lets it join the next pass)
+    bulk_lane: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], device: str) -> "BatchingSettings":
+        defaults = cls()
+        batch_size = env_number(env, "KOKORO_MAX_BATCH_SIZE", 0) or (1 if device == "cpu" else 16)
+        bulk_lane = env_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), "auto")
+        return cls(
+            max_batch_size=batch_size,
+            max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
+            slots=env_number(env, "KOKORO_SYNTH_SLOTS", 0) or (1 if batch_size == 1 else 2 * batch_size),
+            bulk_lane=bulk_lane == "on" or (bulk_lane == "auto" and device == "cpu"),
+        )
 
 
 @dataclass(frozen=True)
 class ServingSettings:
-    #: requests synthesised at once (0: 16 on CPU, 256 on CUDA)
-    max_in_flight: int = 0
+    """What the HTTP face takes on (admission), from whom (key, origins), how big a body may be,
+    how it watches the synthesizers, and its logging. The defaults are the CPU server's."""
+
+    #: requests synthesised at once (TTS_MAX_IN_FLIGHT unset: 16 on CPU, 256 on CUDA)
+    max_in_flight: int = 16
     #: characters of text synthesised at once, not yet spoken, summed over the requests in flight
-    #: (0: 5,000 on CPU, about a minute of work on 2 cores; 200,000 on CUDA). The rest wait their
-    #: turn in arrival order; a longer text starts when nothing else is in flight.
-    max_in_flight_chars: int = 0
+    #: (TTS_MAX_IN_FLIGHT_CHARS unset: 5,000 on CPU, about a minute of work on 2 cores; 200,000 on
+    #: CUDA). The rest wait their turn in arrival order; a longer text starts when nothing else is
+    #: in flight.
+    max_in_flight_chars: int = 5_000
     #: a request is taken only when the server projects, from the text before it and the rate it
     #: has measured, that it finishes within this many seconds; else 429 at once with Retry-After.
     #: Half a common 10-minute client timeout and the service's 600 s request timeout, so a
@@ -31,9 +74,9 @@ class ServingSettings:
     #: once is refused and retried on another replica rather than queued here.
     max_queue_wait_s: float | None = None
     #: the speaking rate assumed until the server has measured its own, in characters of text per
-    #: second (0: 45 on CPU, what 2 cores sustain for a mix of long JSON and streamed requests;
-    #: 2,000 on CUDA)
-    initial_rate_chars_s: float = 0
+    #: second (TTS_INITIAL_RATE_CHARS_S unset: 45 on CPU, what 2 cores sustain for a mix of long
+    #: JSON and streamed requests; 2,000 on CUDA)
+    initial_rate_chars_s: float = 45.0
     #: largest request body accepted, in bytes; more is a 413 (10,000 characters of text fit, even
     #: written as JSON \\u escapes: 6 bytes each)
     max_body_bytes: int = 256 * 1024
@@ -46,39 +89,48 @@ class ServingSettings:
     #: `health_grace_s` (busy, hung or gone) makes health 503
     health_refresh_s: float = 2.0
     health_grace_s: float = 10.0
-
-    def in_flight_for(self, device: str) -> int:
-        if self.max_in_flight:
-            return self.max_in_flight
-        return 16 if device == "cpu" else 256
-
-    def in_flight_chars_for(self, device: str) -> int:
-        if self.max_in_flight_chars:
-            return self.max_in_flight_chars
-        return 5_000 if device == "cpu" else 200_000
-
-    def initial_rate_for(self, device: str) -> float:
-        if self.initial_rate_chars_s:
-            return self.initial_rate_chars_s
-        return 45.0 if device == "cpu" else 2_000.0
+    #: TTS_DEBUG: debug logging from the engine and the service
+    debug: bool = False
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "ServingSettings":
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str], device: str) -> "ServingSettings":
         defaults = cls()
+        on_cpu = device == "cpu"
         origins = env.get("TTS_CORS_ORIGINS")
         return cls(
-            max_in_flight=env_number(env, "TTS_MAX_IN_FLIGHT", defaults.max_in_flight, int),
-            max_in_flight_chars=env_number(env, "TTS_MAX_IN_FLIGHT_CHARS", defaults.max_in_flight_chars, int),
+            max_in_flight=env_number(env, "TTS_MAX_IN_FLIGHT", 0) or (16 if on_cpu else 256),
+            max_in_flight_chars=env_number(env, "TTS_MAX_IN_FLIGHT_CHARS", 0) or (5_000 if on_cpu else 200_000),
             max_queued=env_number(env, "TTS_MAX_QUEUED", defaults.max_queued, int, minimum=0),
             admission_deadline_s=env_number(env, "TTS_ADMISSION_DEADLINE_S", defaults.admission_deadline_s, float),
             max_queue_wait_s=env_number(env, "TTS_MAX_QUEUE_WAIT_S", defaults.max_queue_wait_s, float, minimum=0),
-            initial_rate_chars_s=env_number(
-                env, "TTS_INITIAL_RATE_CHARS_S", defaults.initial_rate_chars_s, float, minimum=0
-            ),
+            initial_rate_chars_s=env_number(env, "TTS_INITIAL_RATE_CHARS_S", 0.0, float, minimum=0)
+            or (45.0 if on_cpu else 2_000.0),
             max_body_bytes=env_number(env, "TTS_MAX_BODY_BYTES", defaults.max_body_bytes, int),
             cors_origins=defaults.cors_origins
             if origins is None
             else tuple(origin.strip() for origin in origins.split(",") if origin.strip()),
             api_key=env.get("TTS_API_KEY", "").strip() or None,
+            debug=env_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in TRUE,
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the server, by what it governs; service.py reads it once and hands each
+    part to what it governs."""
+
+    text: TextSettings
+    model: ModelSettings
+    batching: BatchingSettings
+    serving: ServingSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        model = ModelSettings.from_env(env)
+        return cls(
+            TextSettings.from_env(env),
+            model,
+            BatchingSettings.from_env(env, model.device),
+            ServingSettings.from_env(env, model.device),
         )

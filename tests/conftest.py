@@ -1,13 +1,62 @@
-"""Shared fixtures. The tiny model has random weights: it tests shapes and arithmetic, never speech."""
+"""Shared fixtures, and the test tiers.
 
+Every test belongs to one tier, marked on its module (or, where a module mixes tiers, on each
+test): `pytest -m unit` and the others in README.md run one. A module none of whose tiers `-m`
+selects is not even imported, so the unit tier never imports torch (the CPU install has none).
+
+The tiny model has random weights: it tests shapes and arithmetic, never speech.
+"""
+
+import ast
 import copy
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import torch
-from kokoro.model import KModel
+from _pytest.mark.expression import Expression
 
 from engine.config import kokoro_config
-from engine.model import empty_kmodel
+
+if TYPE_CHECKING:
+    from kokoro.model import KModel
+
+#: pyproject.toml's markers, cheapest first
+TIERS = ("unit", "torch", "http", "weights", "server", "browser", "image")
+
+
+def declared_tiers(module: Path) -> set[str]:
+    """The tiers a test module's source marks, on the module or on its tests, read without importing it."""
+    marks = set()
+    for node in ast.walk(ast.parse(module.read_text(), str(module))):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "mark"
+            and node.attr in TIERS
+        ):
+            marks.add(node.attr)
+    return marks
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    expression = config.getoption("markexpr")
+    if not expression or not (collection_path.name.startswith("test_") and collection_path.suffix == ".py"):
+        return None
+    selects = Expression.compile(expression).evaluate
+    tiers = declared_tiers(collection_path)
+    if not tiers or any(selects(lambda name, tier=tier, **_: name == tier) for tier in tiers):
+        return None  # a module that marks no tier is collected, and refused below
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tiers = [mark.name for mark in item.iter_markers() if mark.name in TIERS]
+        if len(tiers) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked {tiers or 'with no tier'}: mark one of {', '.join(TIERS)}"
+            )
+
 
 #: Kokoro-82M's architecture shrunk where kokoro lets it: a small PL-BERT, one prosody layer,
 #: one resblock. style_dim stays 128 (KModel splits the voice vector at 128), hidden_dim and the
@@ -42,8 +91,12 @@ def tiny_config() -> dict:
 
 
 @pytest.fixture(scope="session")
-def tiny_model() -> KModel:
+def tiny_model() -> "KModel":
     """RANDOM WEIGHTS, for unit tests only: a KModel with Kokoro's structure and tiny sizes."""
+    import torch
+
+    from engine.model import empty_kmodel
+
     torch.manual_seed(0)
     model = empty_kmodel(tiny_config()).eval()
     # Untrained, every token would last ~25 frames; sigmoid(-2.5) * 50 outputs ~ 4 frames, with

@@ -1,13 +1,12 @@
 """The two installs: the CPU server's (requirements.txt) without torch, and CUDA's (requirements-gpu.txt)
 adding it; each frozen for the images by its lock (deploy/lock.sh)."""
 
-import subprocess
-import sys
-
 import pytest
 from packaging.utils import canonicalize_name
 
 from tests.locks import ROOT, read_pins, read_requirements
+
+pytestmark = pytest.mark.unit
 
 #: what only the torch path needs; the CPU server runs without any of it
 TORCH_ONLY = ("torch", "kokoro", "transformers", "spacy-curated-transformers", "triton")
@@ -49,38 +48,3 @@ def test_the_development_install_is_the_gpu_install_and_the_test_tools():
     gpu = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-gpu.txt")}
     assert gpu < dev and {"pytest", "ruff"} <= dev
     assert "-c requirements-gpu.lock" in (ROOT / "requirements-dev.txt").read_text().splitlines()
-
-
-#: run in a fresh interpreter in which torch, kokoro and transformers cannot be imported, as in
-#: the CPU install: the engine speaks every language family, and the service module loads
-WITHOUT_TORCH = """
-import importlib.abc, sys
-
-class Absent(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"torch", "kokoro", "transformers"}:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
-
-sys.meta_path.insert(0, Absent())
-
-from engine.device import choose_device, torch_installed
-from engine.settings import Settings
-from engine.tts import KokoroEngine
-
-assert not torch_installed() and choose_device("auto") == "cpu"
-engine = KokoroEngine.from_settings(Settings.from_env())
-for voice, text in [("af_heart", "It is 5 degrees."), ("jf_alpha", "こんにちは。"), ("zf_xiaobei", "你好。"),
-                    ("ff_siwis", "Bonjour.")]:
-    chunks = list(engine.speak(text, voice))
-    assert chunks and all(len(chunk.samples) > 2_400 and chunk.words for chunk in chunks), voice
-import service
-print("spoke without torch:", sorted(name for name in sys.modules if name.split(".")[0] in {"torch", "kokoro"}))
-"""
-
-
-@pytest.mark.integration
-def test_the_cpu_server_needs_no_torch():
-    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "spoke without torch: []" in done.stdout

@@ -2,10 +2,13 @@
 
 import asyncio
 
+import pytest
 import uvicorn
 from _bentoml_impl.client.proxy2 import AsyncClient
 
 from service import CLIENT_KEEPALIVE_S, idle_connections_expire_first
+
+pytestmark = pytest.mark.unit
 
 
 def test_pooled_connections_are_let_go_before_the_synthesizer_closes_them():

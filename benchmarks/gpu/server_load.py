@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from benchmarks.live_server import free_port, live_server
 from benchmarks.serving import PARAGRAPH
+from tests.live import free_port, live_server
 
 VOICES = ("af_heart", "am_michael", "bf_emma", "af_bella")
 WAV_HEADER_BYTES = 44

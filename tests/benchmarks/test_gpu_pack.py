@@ -6,6 +6,8 @@ import pytest
 from benchmarks.gpu import pack
 from benchmarks.gpu.server_load import describe_batches, text_for
 
+pytestmark = pytest.mark.unit
+
 LOCK = Path(__file__).resolve().parents[2] / "requirements-gpu.lock"
 
 

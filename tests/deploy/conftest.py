@@ -10,14 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.live_server import ServerFailed, free_port, live_server
+from tests.live import serve_for_tests
 
 
 @pytest.fixture(scope="package")
 def server(tmp_path_factory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    try:
-        with live_server(free_port(), log) as base:
-            yield base
-    except ServerFailed as exc:
-        pytest.fail(str(exc))
+    yield from serve_for_tests(tmp_path_factory)

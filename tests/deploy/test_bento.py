@@ -26,11 +26,11 @@ import requests
 import soundfile
 import yaml
 
-from benchmarks.live_server import free_port
 from deploy.image.variant import write_variant
+from tests.live import free_port
 from tests.locks import read_pins
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -310,7 +310,6 @@ def libraries_mapped(root: int) -> set[str]:
     return mapped
 
 
-@pytest.mark.server
 def test_the_cpu_bento_speaks_offline_on_onnxruntime_and_no_process_loads_torch(bento_server):
     base, cache, pid = bento_server
     health = requests.get(f"{base}/tts/health", timeout=10).json()
@@ -323,7 +322,6 @@ def test_the_cpu_bento_speaks_offline_on_onnxruntime_and_no_process_loads_torch(
     assert not [path for path in mapped if "libtorch" in path], "a process of the CPU server loaded torch"
 
 
-@pytest.mark.server
 def test_the_gpu_bento_speaks_offline_from_its_own_weights_on_torch(gpu_bento, gpu_bento_server):
     base, pid = gpu_bento_server
     health = requests.get(f"{base}/tts/health", timeout=10).json()

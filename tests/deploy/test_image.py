@@ -30,6 +30,7 @@ TORCH_IN_IMAGE = {
 }
 
 
+@pytest.mark.unit
 def test_the_gpu_bentofile_adds_torchs_lock_the_weights_and_any_device():
     cpu = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
     gpu = yaml.safe_load((ROOT / write_variant("gpu")).read_text())
@@ -47,6 +48,7 @@ def test_the_gpu_bentofile_adds_torchs_lock_the_weights_and_any_device():
     assert write_variant("cpu") == Path("bentofile.yaml")
 
 
+@pytest.mark.unit
 def test_the_weights_model_is_the_one_the_service_loads():
     from service import WEIGHTS_MODEL as LOADED
 
@@ -67,6 +69,7 @@ def test_the_image_speaks_with_no_network(variant):
     assert re.search(TORCH_IN_IMAGE[variant], done.stdout), done.stdout[-2000:]
 
 
+@pytest.mark.unit
 def test_the_kubernetes_deployment_names_the_gpu_image_as_built():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     deployment = yaml.safe_load((ROOT / "deploy" / "k8s" / "deployment.yaml").read_text())

@@ -7,14 +7,13 @@ are errors), at the oldest and newest Kubernetes versions the manifests are mean
 import ast
 import copy
 import re
-import threading
-import time
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
-import requests
 import yaml
+
+pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -196,40 +195,3 @@ def test_prometheus_adapter_serves_that_metric_per_pod():
     assert rule["resources"]["overrides"]["pod"]["resource"] == "pod"
     assert rule["resources"]["overrides"]["namespace"]["resource"] == "namespace"
     assert "sum(" in rule["metricsQuery"] and "<<.GroupBy>>" in rule["metricsQuery"]
-
-
-def in_flight(base: str) -> float:
-    """tts_requests_in_flight summed over its per-process series, as the adapter's query does."""
-    text = requests.get(f"{base}/metrics", timeout=10).text
-    values = re.findall(rf"^{hpa_metric_name()}(?:\{{[^}}]*\}})? (\S+)$", text, flags=re.MULTILINE)
-    assert values, f"{hpa_metric_name()} is not on /metrics"
-    return sum(float(v) for v in values)
-
-
-@pytest.mark.server
-@pytest.mark.integration
-def test_live_metrics_export_the_hpa_metric_and_it_counts_requests(server):
-    """The metric exists on the live /metrics and rises while a request is being synthesised."""
-    metrics = requests.get(f"{server}/metrics", timeout=10).text
-    assert f"# TYPE {hpa_metric_name()} gauge" in metrics
-    for path in ("/readyz", "/livez"):  # what the probes ask
-        assert requests.get(f"{server}{path}", timeout=10).status_code == 200
-    assert in_flight(server) == 0
-    text = "A request that takes a while to speak, so that it is in flight when the metrics are read. " * 2
-    done = threading.Event()
-
-    def speak() -> None:
-        try:
-            requests.post(f"{server}/tts/", json={"text": text, "voice": "af_heart"}, timeout=300)
-        finally:
-            done.set()
-
-    worker = threading.Thread(target=speak)
-    worker.start()
-    peak = 0.0
-    while not done.is_set():
-        peak = max(peak, in_flight(server))
-        time.sleep(0.2)
-    worker.join()
-    assert peak >= 1, "the gauge never counted the request in flight"
-    assert in_flight(server) == 0

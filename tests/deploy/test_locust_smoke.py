@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = ROOT / "load_tests" / "locustfile.py"

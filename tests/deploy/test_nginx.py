@@ -22,10 +22,9 @@ import aiohttp
 import pytest
 import requests
 
-from benchmarks.live_server import free_port
-from tests.live import chunks_rendered
+from tests.live import chunks_rendered, free_port
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx.conf"

@@ -8,6 +8,8 @@ import soundfile
 
 from engine.audio import FORMATS, SAMPLE_RATE, STREAM_ENCODERS, UNKNOWN_SIZE, encode_whole, to_pcm16
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture
 def tone() -> np.ndarray:

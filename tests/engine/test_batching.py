@@ -13,11 +13,14 @@ decoder is therefore also compared on its own, given identical voiced inputs.
 """
 
 import numpy as np
+import pytest
 import torch
 
 from engine.batching import FRAMES_PER_TOKEN, decode_batch, estimated_frames, forward_batch, group_by_length
 from engine.synthesis import ChunkJob
 from engine.torch_forward import chunk_noise, forward
+
+pytestmark = pytest.mark.torch
 
 #: Float32 rounding only: sums taken in another order (batched matrix products, packed LSTMs,
 #: masked instance norm) move the tiny model's audio (amplitude ~2.5) by about 3e-6.

@@ -2,6 +2,8 @@ import pytest
 
 from engine import device
 
+pytestmark = pytest.mark.unit
+
 
 def test_auto_is_cpu_where_the_cuda_driver_sees_no_gpu(monkeypatch):
     monkeypatch.setattr(device, "cuda_device_count", lambda: 0)

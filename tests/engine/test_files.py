@@ -9,6 +9,8 @@ import pytest
 
 from engine.files import write_whole
 
+pytestmark = pytest.mark.unit
+
 
 def test_writers_starting_together_each_write_their_own_file(tmp_path):
     both_writing = threading.Barrier(2, timeout=10)

@@ -11,6 +11,8 @@ from engine.languages import Phonemizer, Phonemizers, resolve_language, split_at
 from engine.text import plan_chunks
 from engine.timing import word_timings
 
+pytestmark = pytest.mark.unit
+
 VOCAB = kokoro_config()["vocab"]
 
 

@@ -7,9 +7,11 @@ import pytest
 from engine.config import kokoro_config
 from engine.languages import Phonemizers
 from engine.lexicon import LexiconError, load_lexicon
-from engine.settings import Settings
+from engine.settings import ModelSettings, TextSettings
 from engine.tts import load_planner
 from engine.voices import VoiceLibrary
+
+pytestmark = pytest.mark.unit
 
 VOCAB = kokoro_config()["vocab"]
 
@@ -59,7 +61,7 @@ def test_the_lexicon_reaches_the_word_by_word_languages_too():
 
 
 def test_the_settings_lexicon_reaches_the_planner(tmp_path):
-    settings = Settings.from_env({"KOKORO_LEXICON": str(written(tmp_path, {"a": {"Kokoro": "kˈOkəɹO"}}))})
-    planner = load_planner(settings, VoiceLibrary(settings.voices_dir))
+    settings = TextSettings.from_env({"KOKORO_LEXICON": str(written(tmp_path, {"a": {"Kokoro": "kˈOkəɹO"}}))})
+    planner = load_planner(settings, VoiceLibrary(ModelSettings().voices_dir))
     (chunk,) = planner.plan("Kokoro speaks.", "af_heart", 1.0)
     assert (chunk.words[0].text, chunk.words[0].phonemes) == ("Kokoro", "kˈOkəɹO")

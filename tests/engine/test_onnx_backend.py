@@ -13,6 +13,8 @@ from engine.onnx_backend import prepared_graph_name, rewrite_source, trim_malloc
 from engine.onnx_graph import DURATIONS_TENSOR
 from engine.pypi_onnx import ONNX_SHA256
 
+pytestmark = pytest.mark.unit
+
 REWRITE = "def with_durations(model): ...\n"
 
 

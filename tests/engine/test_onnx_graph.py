@@ -7,6 +7,8 @@ from onnx import TensorProto, helper, numpy_helper
 from engine.device import cpu_has_vnni
 from engine.onnx_graph import convs_as_matmuls, with_durations
 
+pytestmark = pytest.mark.unit
+
 needs_vnni = pytest.mark.skipif(not cpu_has_vnni(), reason="the rewrite is exact, and used, only on CPUs with VNNI")
 
 #: (out, in, taps, dilation, stride, group): Kokoro's kinds of convolution, and two it must leave alone

@@ -6,6 +6,8 @@ import pytest
 from benchmarks.reading_corpus import CASES, evaluate
 from engine.reading import as_read, spans
 
+pytestmark = pytest.mark.unit
+
 
 def said(text: str) -> list[tuple[str, str, str]]:
     return [(text[start:end], kind, words) for start, end, kind, words in spans(text)]

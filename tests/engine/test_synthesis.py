@@ -11,6 +11,8 @@ from engine.timing import SAMPLES_PER_FRAME
 from engine.torch_forward import chunk_noise, forward, render
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory):

@@ -5,6 +5,8 @@ from engine.errors import NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
 from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
 
+pytestmark = pytest.mark.unit
+
 VOCAB = kokoro_config()["vocab"]
 #: the first chunk's budget for a whole answer (or a stream already playing): a short sentence fits
 WHOLE_ANSWER_FIRST = FIRST_CHUNK_PHONEMES[1]

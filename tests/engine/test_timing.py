@@ -4,6 +4,8 @@ from engine.languages import Word
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME, word_timings
 
+pytestmark = pytest.mark.unit
+
 FRAME_S = SAMPLES_PER_FRAME / 24_000
 
 

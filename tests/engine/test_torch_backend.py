@@ -6,6 +6,8 @@ from engine.synthesis import ChunkJob
 from engine.torch_backend import TorchBackend
 from engine.voices import PACK_SHAPE, VoiceLibrary
 
+pytestmark = pytest.mark.torch
+
 
 @pytest.fixture
 def voices(tmp_path):

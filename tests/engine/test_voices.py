@@ -12,6 +12,8 @@ from engine.errors import EngineError, InvalidInput, UnknownVoice
 from engine.settings import PROJECT_ROOT
 from engine.voices import PACK_SHAPE, VoiceLibrary, read_pack
 
+pytestmark = pytest.mark.torch
+
 STOCK_VOICES = PROJECT_ROOT / "voices"
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.weights_parity import measure
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.weights
 
 FOX = "The quick brown fox jumps over the lazy dog."
 FOX_WORDS = ["The", "quick", "brown", "fox", "jumps", "over", "the", "lazy", "dog"]

@@ -4,16 +4,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.live_server import ServerFailed, free_port, live_server
+from tests.live import serve_for_tests
 
 PREFERRED_PORT = 8123
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("server") / "serve.log"
-    try:
-        with live_server(free_port(PREFERRED_PORT), log) as base:
-            yield base
-    except ServerFailed as exc:
-        pytest.fail(str(exc))
+    yield from serve_for_tests(tmp_path_factory, PREFERRED_PORT)

@@ -38,7 +38,7 @@ from pipecat.services.cartesia.tts import CartesiaTTSService  # noqa: E402
 from pipecat.services.tts_service import TextAggregationMode  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 TURN = "Hello there, this is Kokoro. How are you today? I am fine, thank you."
 #: an answer long enough for many chunks, so that an interruption has work left to stop

@@ -19,7 +19,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from benchmarks.live_server import ServerFailed, free_port, live_server
+from tests.live import ServerFailed, free_port, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -56,8 +56,7 @@ return [
 """
 
 pytestmark = [
-    pytest.mark.server,
-    pytest.mark.integration,
+    pytest.mark.browser,
     pytest.mark.skipif(
         not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
         reason=f"no {CHROMIUM} or {CHROMEDRIVER}: apt-get install chromium chromium-driver (CI installs them)",

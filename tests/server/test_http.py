@@ -12,7 +12,7 @@ import soundfile
 
 from tests.live import chunks_rendered
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 
 def post(server: str, **kwargs) -> requests.Response:

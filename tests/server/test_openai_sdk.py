@@ -17,7 +17,7 @@ from openai import OpenAI
 
 from tests.server.test_readme_examples import run
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 TEXT = "Hello from Kokoro."
 FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]

@@ -13,7 +13,7 @@ import soundfile
 
 from schemas import TTSResponse, WordTimestamp
 
-pytestmark = [pytest.mark.server, pytest.mark.integration]
+pytestmark = pytest.mark.server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 DOCUMENTED_BASE = "http://localhost:5000"

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from engine.config import kokoro_config
 from engine.languages import Phonemizers
-from engine.settings import Settings
+from engine.settings import ModelSettings, TextSettings
 from engine.speech import SpeechPlanner
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.timing import SAMPLES_PER_FRAME
@@ -138,9 +138,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def planner() -> SpeechPlanner:
-    settings = Settings()
     planner = SpeechPlanner(
-        VoiceLibrary(settings.voices_dir), Phonemizers(), kokoro_config()["vocab"], settings.max_text_chars
+        VoiceLibrary(ModelSettings().voices_dir), Phonemizers(), kokoro_config()["vocab"], TextSettings().max_text_chars
     )
     list(planner.plan("Warming up.", "af_heart", 1.0))  # loads spaCy now, as the service does at start
     return planner

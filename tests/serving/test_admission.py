@@ -11,7 +11,7 @@ from serving.errors import Busy
 
 from .conftest import Clock, eventually
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
 
 def admission(clock: Clock | None = None, **limits: object) -> Admission:

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from schemas import TTSResponse
 from serving.config import ServingSettings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 SPEAK = {"text": "Hello there.", "voice": "af_heart"}
 

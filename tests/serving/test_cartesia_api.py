@@ -15,7 +15,7 @@ from serving.config import ServingSettings
 
 from .conftest import SocketClient, eventually, serve_until_done
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 PATH = cartesia_api.PATH
 
 

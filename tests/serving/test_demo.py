@@ -13,7 +13,7 @@ from schemas import AudioFormat
 from serving import demo
 from serving.config import ServingSettings
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 BASE = "http://tts.test"
 

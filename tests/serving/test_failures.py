@@ -17,7 +17,7 @@ from engine.audio import STREAM_ENCODERS
 
 from .conftest import WAIT_S
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 LONG = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 

@@ -14,7 +14,7 @@ import soundfile
 
 from schemas import TTSResponse
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 SPEAK = {"text": "Hello there. This is a second sentence.", "voice": "af_heart"}
 MEDIA_TYPES = {

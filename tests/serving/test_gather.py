@@ -5,6 +5,8 @@ import pytest
 from engine.languages import Phonemizers
 from serving.gather import TextGatherer
 
+pytestmark = pytest.mark.unit
+
 
 def gathered(pieces: list[str]) -> tuple[list[str], str]:
     """The sentences handed out as the pieces arrive, and what is left."""

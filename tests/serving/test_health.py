@@ -8,7 +8,7 @@ import pytest
 from serving.health import HealthMonitor
 from tests.serving.conftest import WAIT_S, Clock, FakeSynthesizer
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
 
 async def until_status(monitor: HealthMonitor, healthy: bool) -> None:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 JAPANESE = "今日は25度です。iPhoneで写真を撮りました！"
 MANDARIN = "今天25度。我用iPhone拍了照片！"

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from .conftest import eventually, serve_until_done
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 LONG_TEXT = "This sentence is one chunk of a long text, spoken clause after clause. " * 40
 

@@ -1,8 +1,11 @@
 """The gauges as Prometheus sees them across BentoML's processes: summed over live ones only."""
 
+import pytest
 from prometheus_client import Gauge
 
 from serving import metrics
+
+pytestmark = pytest.mark.unit
 
 
 def test_every_gauge_leaves_out_processes_that_are_gone():

@@ -13,7 +13,7 @@ from serving.openai_api import MODELS, OPENAI_VOICES, kokoro_speed
 
 from .conftest import serve_until_done
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
 SPEECH = {"model": "tts-1", "input": "Hello there. This is a second sentence.", "voice": "alloy"}
 MEDIA_TYPES = {

@@ -4,6 +4,8 @@ import pytest
 
 from serving.schedule import FairScheduler
 
+pytestmark = pytest.mark.unit
+
 
 def test_least_served_request_goes_first_once_the_slot_frees():
     async def scenario() -> list[str]:

@@ -11,7 +11,7 @@ from serving.synthesize import Lane, due_at, opening_lane, spoken_chunks
 
 from .conftest import WAIT_S, FakeSynthesizer, eventually
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
 LONG = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 
