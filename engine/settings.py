@@ -133,4 +133,3 @@ def env_choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], defa
     if value not in allowed:
         raise SettingError(f"{name}={value!r} is not one of {', '.join(allowed)}")
     return value
-

@@ -1,4 +1,4 @@
-"""What Japanese and Mandarin share: the user's text cut into words from the G2P's pieces, the
+"""What Japanese and Mandarin share: the user's text cut into words from the G2P's tokens, the
 word breaks misaki writes between them, and Latin words spoken as English."""
 
 import re
@@ -21,7 +21,7 @@ _GLOTTAL_PUNCTUATION = frozenset('!",.:;?»—…”')
 
 
 @dataclass(frozen=True)
-class Piece:
+class G2PToken:
     """A G2P token placed in the user's text: the characters [start, end), spoken as `phonemes`."""
 
     start: int
@@ -45,18 +45,18 @@ def english_words() -> Callable[[str], str]:
     return phonemize
 
 
-def cjk_words(text: str, pieces: Iterable[Piece]) -> list[Word]:
-    """The words of `text` from its G2P pieces, in order. Pieces that share characters of the text
-    (a number that is read as several words) become one word; characters that no piece covers
+def cjk_words(text: str, tokens: Iterable[G2PToken]) -> list[Word]:
+    """The words of `text` from its G2P tokens, in order. Tokens that share characters of the text
+    (a number that is read as several words) become one word; characters that no token covers
     become a silent word, so that every character of the text is in some word."""
     spans: list[tuple[int, int, str]] = []
-    for piece in pieces:
-        if spans and piece.start < spans[-1][1]:
+    for token in tokens:
+        if spans and token.start < spans[-1][1]:
             start, end, phonemes = spans[-1]
-            spans[-1] = (start, max(end, piece.end), " ".join(p for p in (phonemes, piece.phonemes) if p))
+            spans[-1] = (start, max(end, token.end), " ".join(p for p in (phonemes, token.phonemes) if p))
             continue
-        spans.extend(_silent_spans(text, spans[-1][1] if spans else 0, piece.start))
-        spans.append((piece.start, piece.end, piece.phonemes))
+        spans.extend(_silent_spans(text, spans[-1][1] if spans else 0, token.start))
+        spans.append((token.start, token.end, token.phonemes))
     spans.extend(_silent_spans(text, spans[-1][1] if spans else 0, len(text)))
     words = []
     for n, (start, end, phonemes) in enumerate(spans):

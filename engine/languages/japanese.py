@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from . import Phonemizer, Word, split_at_cjk_marks
-from .cjk import _LATIN_WORD, _NUMBER, Piece, cjk_words, english_words
+from .cjk import _LATIN_WORD, _NUMBER, G2PToken, cjk_words, english_words
 
 if TYPE_CHECKING:
     from misaki import cutlet
@@ -35,7 +35,7 @@ def _japanese() -> Callable[[str], list[Word]]:
 
     def phonemize(text: str) -> list[Word]:
         normalised, origin = _japanese_normalised(text, romaniser._normalize_text)
-        tokens: list[tuple[cutlet.Word, int, int]] = []  # with their [start, end) in `normalised`
+        nodes: list[tuple[cutlet.Word, int, int]] = []  # MeCab's, with their [start, end) in `normalised`
         cursor = 0
         for node in romaniser.tagger(normalised):
             start = normalised.find(node.surface, cursor)
@@ -43,18 +43,18 @@ def _japanese() -> Callable[[str], list[Word]]:
             cursor = start + len(node.surface)
             reading = jaconv.kata2hira(node.feature.pron or node.feature.kana or node.surface)
             char_type = 6 if node.char_type == 7 or not node.is_unk else node.char_type  # as Cutlet.__call__
-            tokens.append((cutlet.Word(node.surface, reading, char_type), start, cursor))
-        pieces = []
-        for first, last in _cutlet_groups([word for word, _, _ in tokens]):
-            group = [word for word, _, _ in tokens[first:last]]
+            nodes.append((cutlet.Word(node.surface, reading, char_type), start, cursor))
+        tokens = []
+        for first, last in _cutlet_groups([word for word, _, _ in nodes]):
+            group = [word for word, _, _ in nodes[first:last]]
             word = cutlet.Word("".join(w.surface for w in group), "".join(w.hira for w in group), group[0].char_type)
             if _LATIN_WORD.fullmatch(word.surface):
                 phonemes = english(word.surface)
             else:  # as Cutlet._romaji_tokens and Cutlet.__call__ finish a word
                 phonemes = _romaji(romaniser, word).replace("っ", "").replace("(", "«").replace(")", "»")
-            start, end = origin[tokens[first][1]][0], origin[tokens[last - 1][2] - 1][1]
-            pieces.append(Piece(start, end, phonemes.strip()))
-        return cjk_words(text, pieces)
+            start, end = origin[nodes[first][1]][0], origin[nodes[last - 1][2] - 1][1]
+            tokens.append(G2PToken(start, end, phonemes.strip()))
+        return cjk_words(text, tokens)
 
     return phonemize
 

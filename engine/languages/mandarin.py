@@ -5,7 +5,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 
 from . import Phonemizer, Word, split_at_cjk_marks
-from .cjk import _LATIN_WORD, _NUMBER, Piece, cjk_words, english_words
+from .cjk import _LATIN_WORD, _NUMBER, G2PToken, cjk_words, english_words
 
 _MAX_MANDARIN_NUMBER_DIGITS = 16
 _CHINESE_DIGITS = str.maketrans("0123456789.", "零一二三四五六七八九点")
@@ -15,7 +15,7 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
     return Phonemizer(code, _mandarin(), split_at_cjk_marks, lexicon)
 
 
-#: a Mandarin sentence's pieces: numbers (dates with their 年月日 read as cn2an reads them), runs of
+#: a Mandarin sentence's tokens: numbers (dates with their 年月日 read as cn2an reads them), runs of
 #: Han characters (jieba splits them into words), Latin words, spaces, any other single character
 _MANDARIN_PIECE = re.compile(
     rf"(?P<number>(?:[0-9０-９]+[年月日号])+|{_NUMBER}[%％]?)"
@@ -45,13 +45,13 @@ def _mandarin() -> Callable[[str], list[Word]]:
     english = english_words()
 
     def phonemize(text: str) -> list[Word]:
-        pieces = []
+        tokens = []
         for match in _MANDARIN_PIECE.finditer(text):
             kind, written, at = match.lastgroup, match.group(), match.start()
             if kind == "han":
                 for word, start, end in jieba.tokenize(written):
                     # chr(815) is the combining mark that legacy_call removes
-                    pieces.append(Piece(at + start, at + end, zh.ZHG2P.word2ipa(word).replace(chr(815), "")))
+                    tokens.append(G2PToken(at + start, at + end, zh.ZHG2P.word2ipa(word).replace(chr(815), "")))
             elif kind == "number":
                 plain = re.sub(r"(?<=\d),(?=\d{3})", "", unicodedata.normalize("NFKC", written))
                 if sum(c.isdigit() for c in plain) > _MAX_MANDARIN_NUMBER_DIGITS:
@@ -59,11 +59,11 @@ def _mandarin() -> Callable[[str], list[Word]]:
                 counted = text[match.end() : match.end() + 1] in _MEASURE_WORDS and text[at - 1 : at] != "第"
                 if plain == "2" and counted:
                     plain = "两"  # a count before a measure word: liǎng, not èr ("2本书"; "第2天" stays èr)
-                pieces.append(Piece(at, match.end(), g2p(plain)[0]))
+                tokens.append(G2PToken(at, match.end(), g2p(plain)[0]))
             elif kind == "latin":
-                pieces.append(Piece(at, match.end(), english(written)))
+                tokens.append(G2PToken(at, match.end(), english(written)))
             elif kind == "other":
-                pieces.append(Piece(at, match.end(), zh.ZHG2P.map_punctuation(written).strip()))
-        return cjk_words(text, pieces)
+                tokens.append(G2PToken(at, match.end(), zh.ZHG2P.map_punctuation(written).strip()))
+        return cjk_words(text, tokens)
 
     return phonemize
