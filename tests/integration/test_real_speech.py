@@ -69,9 +69,9 @@ def test_a_3000_character_text_is_spoken_whole_and_the_first_chunk_comes_first(e
     rendered: list[int] = []
     original = engine.render
 
-    def counting_render(ids, voice, speed):
-        rendered.append(len(ids))
-        return original(ids, voice, speed)
+    def counting_render(job):
+        rendered.append(len(job.token_ids))
+        return original(job)
 
     engine.render = counting_render  # instance attribute: the class's method is untouched
     try:
