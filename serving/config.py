@@ -39,12 +39,11 @@ class BatchingSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], device: str) -> "BatchingSettings":
-        defaults = cls()
         batch_size = env_number(env, "KOKORO_MAX_BATCH_SIZE", 0) or (1 if device == "cpu" else 16)
         bulk_lane = env_choice(env, "KOKORO_BULK_LANE", ("auto", "on", "off"), "auto")
         return cls(
             max_batch_size=batch_size,
-            max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", defaults.max_latency_ms),
+            max_latency_ms=env_number(env, "KOKORO_MAX_LATENCY_MS", cls.max_latency_ms),
             slots=env_number(env, "KOKORO_SYNTH_SLOTS", 0) or (1 if batch_size == 1 else 2 * batch_size),
             bulk_lane=bulk_lane == "on" or (bulk_lane == "auto" and device == "cpu"),
         )
