@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import base64
 import json
-import re
 import statistics
 import sys
 import time
@@ -28,6 +27,7 @@ import aiohttp
 
 from engine.audio import SAMPLE_RATE
 from load_tests.texts import SENTENCES
+from tests.live import llm_tokens
 
 #: a turn's reply: two or three sentences, as agents answer
 SENTENCES_PER_TURN = (2, 3, 2, 3, 2)
@@ -37,11 +37,6 @@ ABBREVIATIONS = frozenset({"Dr", "Mr", "Mrs", "St"})
 USER_REPLY_S = 1.0
 #: a bound on one turn, so that a stuck server fails the run rather than hanging it
 TURN_LIMIT_S = 120.0
-
-
-def tokens(text: str) -> list[str]:
-    """The text as an LLM streams it: words with their leading space, marks on their own."""
-    return re.findall(r" ?[\w'’]+| ?[^\w\s]", text)
 
 
 @dataclass
@@ -66,7 +61,7 @@ async def speak(ws: aiohttp.ClientWebSocketResponse, turn: Turn, voice: str, tok
     context = f"session-{turn.session}-turn-{turn.number}"
     base = {"context_id": context, "voice": {"mode": "id", "id": voice}, "add_timestamps": True,
             "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate": SAMPLE_RATE}}  # fmt: skip
-    pieces = tokens(turn.text)
+    pieces = llm_tokens(turn.text)
     first_end = next(
         n for n, piece in enumerate(pieces) if piece in ".!?" and pieces[n - 1].strip() not in ABBREVIATIONS
     )

@@ -1,7 +1,7 @@
 """A live `./serve.sh` (the README's start command) on a port, healthy before it is used: the
 live-server tests' fixture, and the benchmarks' and load tests' server, so that all of them
 measure the server users run. And what its /metrics say, for tests that assert order on them
-rather than on time.
+rather than on time; and the text an agent's LLM streams to it.
 """
 
 import contextlib
@@ -101,3 +101,8 @@ def chunks_rendered(server: str) -> float:
     """Chunks the synthesizers have rendered so far, summed over lanes."""
     metrics = requests.get(f"{server}/metrics", timeout=10).text
     return sum(float(v) for v in re.findall(r"^tts_chunks_rendered_total\{[^}]*\} (\S+)$", metrics, re.MULTILINE))
+
+
+def llm_tokens(text: str) -> list[str]:
+    """`text` as an LLM streams it to a voice agent: words with their leading space, marks on their own."""
+    return re.findall(r" ?[\w'’]+| ?[^\w\s]", text)

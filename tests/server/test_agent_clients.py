@@ -38,6 +38,8 @@ from pipecat.services.cartesia.tts import CartesiaTTSService  # noqa: E402
 from pipecat.services.tts_service import TextAggregationMode  # noqa: E402
 from pipecat.workers.runner import WorkerRunner  # noqa: E402
 
+from tests.live import llm_tokens  # noqa: E402
+
 pytestmark = pytest.mark.server
 
 TURN = "Hello there, this is Kokoro. How are you today? I am fine, thank you."
@@ -45,11 +47,6 @@ TURN = "Hello there, this is Kokoro. How are you today? I am fine, thank you."
 LONG_TURN = " ".join(["This is one sentence of a long answer that the user is about to interrupt."] * 10)
 #: a bound on waiting for what must come, so that a defect fails rather than hangs
 WAIT_S = 120.0
-
-
-def tokens(text: str) -> list[str]:
-    """The text as an LLM streams it: words with their leading space, marks on their own."""
-    return re.findall(r" ?\w+| ?[^\w\s]", text)
 
 
 class Collector(FrameProcessor):
@@ -129,7 +126,7 @@ def check_turn(collector: Collector, text: str, rate: int) -> None:
 
 @pytest.mark.parametrize(
     ("mode", "pieces"),
-    [(TextAggregationMode.SENTENCE, tokens(TURN)), (TextAggregationMode.TOKEN, tokens(TURN))],
+    [(TextAggregationMode.SENTENCE, llm_tokens(TURN)), (TextAggregationMode.TOKEN, llm_tokens(TURN))],
     ids=["sentence by sentence", "token by token"],
 )
 def test_a_turn_is_spoken_with_its_words_timed_in_order(server, mode, pieces):
@@ -138,8 +135,8 @@ def test_a_turn_is_spoken_with_its_words_timed_in_order(server, mode, pieces):
 
 
 def test_telephony_audio_at_16_khz_has_the_length_of_24_khz(server):
-    wide = asyncio.run(speak_turn(server, tokens(TURN), TextAggregationMode.SENTENCE, 24000))
-    narrow = asyncio.run(speak_turn(server, tokens(TURN), TextAggregationMode.SENTENCE, 16000))
+    wide = asyncio.run(speak_turn(server, llm_tokens(TURN), TextAggregationMode.SENTENCE, 24000))
+    narrow = asyncio.run(speak_turn(server, llm_tokens(TURN), TextAggregationMode.SENTENCE, 16000))
     check_turn(narrow, TURN, 16000)
     assert narrow.seconds() == pytest.approx(wide.seconds(), abs=0.01)
 
@@ -160,7 +157,7 @@ def in_flight(server: str) -> float:
 
 def test_an_interruption_stops_the_audio_and_the_work_within_one_chunk(server):
     before = rendered_chunks(server)
-    collector = asyncio.run(speak_turn(server, tokens(LONG_TURN), TextAggregationMode.TOKEN, 24000, interrupt=True))
+    collector = asyncio.run(speak_turn(server, llm_tokens(LONG_TURN), TextAggregationMode.TOKEN, 24000, interrupt=True))
     asyncio.run(_until(lambda: in_flight(server) == 0))
     spoken = rendered_chunks(server) - before
     assert not collector.errors
@@ -190,7 +187,7 @@ async def livekit_turns(server: str, rate: int) -> dict[str, tuple[int, list[tup
     async with aiohttp.ClientSession() as session:
         tts = cartesia.TTS(api_key="unused", base_url=server, voice="af_heart", sample_rate=rate, http_session=session)
         stream = tts.stream()
-        for token in tokens(TURN):
+        for token in llm_tokens(TURN):
             stream.push_text(token)
         stream.end_input()
         turns["streamed"] = await heard(stream)

@@ -97,11 +97,12 @@ def test_highlighting_components_use_the_served_fields(name):
 def test_pipecat_service_as_configured_speaks_a_turn(server):
     import asyncio
 
-    from tests.server.test_agent_clients import TURN, check_turn, run_turn, tokens
+    from tests.live import llm_tokens
+    from tests.server.test_agent_clients import TURN, check_turn, run_turn
 
     namespace: dict = {}
     exec(example("pipecat").replace("ws://localhost:5000", server.replace("http://", "ws://")), namespace)
-    collector = asyncio.run(run_turn(namespace["tts"], tokens(TURN), 16000))
+    collector = asyncio.run(run_turn(namespace["tts"], llm_tokens(TURN), 16000))
     check_turn(collector, TURN, 16000)
 
 
