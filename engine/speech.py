@@ -122,5 +122,7 @@ def speak(
 ) -> Iterator[PlacedChunk]:
     timeline = Timeline()
     for chunk in planner.plan(text, voice, speed, lang):
-        job = ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=speed)
-        yield timeline.add(chunk, silence(chunk.pause_s) if chunk.pause_s else render(job))
+        if chunk.pause_s:
+            yield timeline.add(chunk, silence(chunk.pause_s))
+        else:
+            yield timeline.add(chunk, render(ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=speed)))
