@@ -297,8 +297,8 @@ class AgentContext:
             include_timestamps=False,
         )
         async with self.socket.server.spoken(request, self.began, self.timeline.duration_s) as spoken:
-            async for chunk, rendered in spoken:
-                placed = self.timeline.add(chunk, rendered)
+            async for chunk, audio in spoken:
+                placed = self.timeline.add(chunk, audio)
                 await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.samples))
                 if self.first.add_timestamps and placed.words:
                     words = cartesia_words(placed.words, spaced)
