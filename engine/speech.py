@@ -14,7 +14,7 @@ from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
 from .synthesis import ChunkAudio, ChunkJob, silence
-from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, without_markup
+from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, speakable
 from .timing import WordTiming, word_timings
 from .voices import VoiceLibrary
 
@@ -55,7 +55,7 @@ class SpeechPlanner:
         language's phonemizer on its first use (a language not installed here is a 400 too)."""
         if len(text) > self.max_text_chars:
             raise TextTooLong(len(text), self.max_text_chars)
-        if not any(character.isalnum() for character in without_markup(text)):
+        if not speakable(text):
             raise NothingToSpeak("the text has nothing to speak: send words, not only spaces, symbols or tags")
         code = self.language_of(voice, speed, lang)
         check_script(code, text)

@@ -82,6 +82,12 @@ def without_markup(text: str) -> str:
     return html.unescape(untagged)
 
 
+def speakable(text: str) -> bool:
+    """Whether a text has anything to say: a letter or digit once its markup is read (a
+    <break/> is a pause, so it counts; a lone mark or tag does not)."""
+    return any(character.isalnum() for character in without_markup(text))
+
+
 def _pause_mark(tag: re.Match[str]) -> str:
     if tag["time"]:
         ms = float(tag["time"]) * (1 if tag["unit"].lower() == "ms" else 1000)

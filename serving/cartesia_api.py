@@ -31,6 +31,7 @@ from starlette.websockets import WebSocketState
 
 from engine.audio import SAMPLE_RATE, STREAM_ENCODERS
 from engine.speech import MAX_SPEED, MIN_SPEED, Timeline, WordTiming
+from engine.text import speakable
 from schemas import TTSRequest
 
 from . import request_id
@@ -169,7 +170,7 @@ def cartesia_words(words: Iterable[WordTiming], spaced: bool) -> WordTimestamps:
     found: list[list] = []  # [word, start, end]
     joins = False  # the token before had no space after it
     for word in words:
-        continues = joins if spaced else not _speakable(word.word)  # a mark, or a piece of a long word
+        continues = joins if spaced else not speakable(word.word)  # a mark, or a piece of a long word
         if found and continues:
             found[-1][0] += word.word
             found[-1][2] = max(found[-1][2], word.end_s)
@@ -250,7 +251,7 @@ class AgentContext:
         oldest = loop.time()  # when the oldest text not spoken yet arrived (about: when it was last handed out)
         while True:
             if message is not None:
-                if not _speakable(gatherer.pending):
+                if not speakable(gatherer.pending):
                     oldest = loop.time()
                 gatherer.add(message.transcript)
                 if message.max_buffer_delay_ms == 0 or message.flush or not message.continue_:
@@ -268,7 +269,7 @@ class AgentContext:
             if not self.inbox.empty():  # text that came while the last was spoken goes first
                 message = self.inbox.get_nowait()
                 continue
-            if not _speakable(gatherer.pending):  # a lone mark ('"') waits for the word it belongs to
+            if not speakable(gatherer.pending):  # a lone mark ('"') waits for the word it belongs to
                 wait = CONTEXT_IDLE_S
             elif gatherer.at_pause():
                 wait = PAUSE_WAIT_S
@@ -277,7 +278,7 @@ class AgentContext:
             try:
                 message = await asyncio.wait_for(self.inbox.get(), wait)
             except TimeoutError:
-                if not _speakable(gatherer.pending):
+                if not speakable(gatherer.pending):
                     raise ContextIdle(f"no text came for {CONTEXT_IDLE_S:.0f} s; the context is closed") from None
                 message = None
                 await self._speak(gatherer.rest(), spaced)
@@ -285,7 +286,7 @@ class AgentContext:
     async def _speak(self, text: str, spaced: bool) -> None:
         """Speaks a run of complete sentences, continuing the context's timeline; text with
         nothing to say (a lone mark, the " " that ends a context) is skipped."""
-        if not _speakable(text):
+        if not speakable(text):
             return
         if self.began is None:
             self.began = asyncio.get_running_loop().time()
@@ -309,10 +310,6 @@ class AgentContext:
         for at in range(0, len(data), MAX_MESSAGE_AUDIO_BYTES):
             piece = base64.b64encode(data[at : at + MAX_MESSAGE_AUDIO_BYTES]).decode("ascii")
             await self.socket.send(AudioChunk(context_id=self.id, data=piece))
-
-
-def _speakable(text: str) -> bool:
-    return any(c.isalnum() for c in text)
 
 
 class ContextIdle(ApiError):

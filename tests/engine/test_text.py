@@ -3,7 +3,15 @@ import pytest
 from engine.config import kokoro_config
 from engine.errors import NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
-from engine.text import CHUNK_PHONEMES, FIRST_CHUNK_PHONEMES, MAX_PHONEMES, normalise, plan_chunks, split_into_chunks
+from engine.text import (
+    CHUNK_PHONEMES,
+    FIRST_CHUNK_PHONEMES,
+    MAX_PHONEMES,
+    normalise,
+    plan_chunks,
+    speakable,
+    split_into_chunks,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -123,6 +131,24 @@ def test_word_spans_point_at_each_words_phonemes():
     (chunk,) = split_into_chunks("ab cd", LETTERS, VOCAB)
     assert chunk.token_ids == (VOCAB["a"], VOCAB["b"], VOCAB[" "], VOCAB["c"], VOCAB["d"])
     assert chunk.word_spans == ((0, 2), (3, 5))
+
+
+@pytest.mark.parametrize(
+    ("text", "says_something"),
+    [
+        ("Hi", True),
+        ("42", True),
+        ("こんにちは", True),
+        ('"', False),
+        (" ", False),
+        ("<p><br/></p>", False),
+        ("&amp;", False),
+        ("<break time='1s'/>", True),
+        ("<b>a</b>", True),
+    ],
+)
+def test_speakable_reads_the_markup_a_lone_mark_or_tag_says_nothing(text, says_something):
+    assert speakable(text) is says_something
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n\n", "%%% ###"])
