@@ -1,12 +1,12 @@
 """What a careful reader says for the English that misaki misreads or drops.
 
 misaki reads prose, money, times, dates, ordinals and percentages well, but reads a phone number
-as amounts, spells out a URL letter by letter, says "K M slash H", drops "-5" and reads "Mon."
-as "mon". Each rule here finds one kind of span and gives the words a reader says for it; the
-span is then handed to misaki as its own inline pronunciation, `[span](/phonemes of the words/)`,
-so the audio says the words while the word timestamps keep the user's spelling ("-5°C", one
-entry, spoken "minus five degrees Celsius"). No rule touches a span that already is an inline
-pronunciation.
+as amounts, spells out a URL letter by letter, says "K M slash H", drops "-5", reads "Mon." as
+"mon", "$1.5M" as "one dollar and five cents M" and "2-3 hours" as "two three hours". Each rule
+here finds one kind of span and gives the words a reader says for it; the span is then handed to
+misaki as its own inline pronunciation, `[span](/phonemes of the words/)`, so the audio says the
+words while the word timestamps keep the user's spelling ("-5°C", one entry, spoken "minus five
+degrees Celsius"). No rule touches a span that already is an inline pronunciation.
 """
 
 import re
@@ -77,6 +77,17 @@ REGNAL_NAMES = ("Henry", "Louis", "Elizabeth", "George", "Edward", "Richard", "C
 COUNTED_NAMES = ("World War", "Chapter", "Part", "Volume", "Book", "Act", "Episode", "Phase", "Section", "Article",
                  "Level", "Round", "Super Bowl", "Title", "Appendix", "Grade", "Class", "Type")  # fmt: skip
 ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+#: the letters after an amount that scale it ("$10K", "£3bn")
+SCALES = {"K": "thousand", "k": "thousand", "M": "million", "m": "million", "MM": "million", "mn": "million",
+          "B": "billion", "bn": "billion", "T": "trillion", "tn": "trillion"}  # fmt: skip
+#: plural nouns a hyphenated range of whole numbers counts: "2-3 hours" is "two to three hours"
+COUNTED_NOUNS = ("seconds", "minutes", "hours", "days", "nights", "weeks", "months", "years", "decades", "times",
+                 "people", "persons", "adults", "children", "kids", "guests", "players", "members", "students",
+                 "users", "employees", "workers", "items", "pieces", "slices", "servings", "portions", "cups",
+                 "tablespoons", "teaspoons", "tablets", "pills", "capsules", "doses", "drinks", "glasses", "sets",
+                 "reps", "laps", "rounds", "miles", "feet", "inches", "yards", "metres", "meters", "kilometres",
+                 "kilometers", "pounds", "ounces", "grams", "dollars", "euros", "cents", "degrees", "words", "lines",
+                 "pages", "seats", "rooms", "beds", "floors", "stars", "points", "goals")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -98,12 +109,18 @@ def _signed(sign: str) -> str:
 
 def _temperature(m: re.Match[str]) -> str:
     scale = {"C": " Celsius", "F": " Fahrenheit", "K": " kelvin"}.get(m["scale"] or "", "")
-    unit = "degree" if m["number"] == "1" else "degrees"
-    return f"{_signed(m['sign'])}{m['number']} {unit}{scale}"
+    unit = "degree" if m["number"] == "1" and not m["low"] else "degrees"
+    low = f"{m['low']} to " if m["low"] else ""
+    return f"{low}{_signed(m['sign'])}{m['number']} {unit}{scale}"
 
 
-def _phone(m: re.Match[str]) -> str:
-    return ", ".join(digits(group) for group in re.findall(r"\d+", m.group()))
+def _phone(m: re.Match[str]) -> str | None:
+    """Each group of digits digit by digit; an international number ("+44 20 7946 0958") says its
+    plus, and has eight digits at least (fewer are some other numbers after a plus)."""
+    groups = re.findall(r"\d+", m.group())
+    if m["international"] and len("".join(groups)) < 8:
+        return None
+    return ("plus " if m["international"] else "") + ", ".join(digits(group) for group in groups)
 
 
 def _email(m: re.Match[str]) -> str:
@@ -142,6 +159,9 @@ def _letters_and_digits(text: str) -> str:
 def _measure(m: re.Match[str]) -> str:
     singular, plural = UNITS[m["unit"]]
     sign = m.groupdict().get("sign") or ""
+    low = m.groupdict().get("low")
+    if low:
+        return f"{low} to {_signed(sign)}{m['number']} {plural}"
     return f"{_signed(sign)}{m['number']} {singular if m['number'] == '1' else plural}"
 
 
@@ -157,16 +177,35 @@ def _time(m: re.Match[str]) -> str:
     return f"{hour} oh {DIGIT_WORDS[int(minute[1])]}" if minute[0] == "0" else f"{hour} {num2words(int(minute))}"
 
 
+def _scaled_amount(m: re.Match[str]) -> str:
+    """ "$1.5M" is "1.5 million dollars"; "a $5M deal", describing a noun, a "5 million dollar" one."""
+    describes_a_noun = re.search(r"\b[Aa]n? $", m.string[: m.start()]) and re.match(r" [a-z]", m.string[m.end() :])
+    currency = CURRENCIES[m["currency"]] + ("" if describes_a_noun else "s")
+    return f"{m['number']} {SCALES[m['scale']]} {currency}"
+
+
+def _height(m: re.Match[str]) -> str:
+    return f"{m['feet']} foot" + ("" if m["inches"] == "0" else f" {m['inches']}")
+
+
 def _amount_before_noun(m: re.Match[str]) -> str:
     """An amount that describes a noun is said in the singular: "a five dollar bill"."""
     return f"{m['number']} {CURRENCIES[m['currency']]}"
 
 
 def _fraction(m: re.Match[str]) -> str | None:
-    """A proper fraction with a small denominator ("3/4"); anything else ("8/3", a score) is left."""
+    """A proper fraction with a small denominator ("3/4"), after a whole number or not ("2 1/2");
+    anything else ("8/3", a score) is left."""
     numerator, denominator = int(m["numerator"]), int(m["denominator"])
     if numerator >= denominator:
         return None
+    if m["whole"]:
+        part = {(1, 2): "a half", (1, 4): "a quarter"}.get((numerator, denominator))
+        return f"{m['whole']} and {part or _proper_fraction(numerator, denominator)}"
+    return _proper_fraction(numerator, denominator)
+
+
+def _proper_fraction(numerator: int, denominator: int) -> str:
     if denominator == 2:
         return "one half" if numerator == 1 else f"{numerator} halves"
     if denominator == 4:
@@ -222,27 +261,43 @@ def _alternatives(names: Iterable[str]) -> str:
     return "|".join(sorted(map(re.escape, names), key=len, reverse=True))
 
 
+#: marks spaCy always splits from the word after them: a span may start right after one
+OPENING_MARKS = frozenset("([{\"'“‘«")
+#: the start of a word: after a space, an opening mark or nothing
+_WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENING_MARKS)))}])"
 #: one regex per kind of span; a rule listed earlier wins where two would take the same characters
 URL = r"(?:https?://|(?=www\.))(?P<host>[\w-]+(?:\.[\w-]+)+)(?P<path>/[^\s<>\"]*?)?(?=[.,;:!?)]*(?:\s|$))"
 EMAIL = r"(?<![\w.+-])(?P<local>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)"
 PHONE = (
     r"(?<![\w-])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])"  # (555) 123-4567, 800-555-0199
     r"|(?<![\w-])\d{3}-\d{4}(?![\w-])"  # 555-0123
+    r"|(?<![\w+])(?P<international>\+)\d{1,3}(?:[ .-]\(?\d{1,4}\)?){2,5}(?![\w-])"  # +44 20 7946 0958
+    r"|(?<![\w.,-])0\d{2,4}[ -]\d{3,4}[ -]\d{3,4}(?![\w-])"  # 020 7946 0958, 0800 123 4567
 )
 #: an address or a phone number: one noun to a reader, though a tagger seldom knows it for one
 ADDRESS = re.compile(f"{URL}|{EMAIL}|{PHONE}", re.I)
-TEMPERATURE = rf"(?<![\w.])(?P<sign>[-−+]?)(?P<number>{_NUMBER}) ?° ?(?P<scale>[CFK]\b)?"
-ABOUT = rf"(?<!\S)~ ?(?P<number>{_NUMBER})(?: ?(?P<unit>{_UNIT}))?(?![\w/]|\.\d)"
-MEASURE = rf"(?<![\w.$£€])(?P<sign>[-−])?(?P<number>{_NUMBER}) ?(?P<unit>{_UNIT})(?![\w/])"
+#: "º" and "˚" stand in for "°" before a scale ("77 ºF"); alone, "º" is an ordinal ("1º")
+TEMPERATURE = (
+    rf"(?<![\w.])(?:(?P<low>{_NUMBER}) ?[-–] ?)?(?P<sign>[-−+]?)(?P<number>{_NUMBER})"
+    r" ?(?:°|[º˚](?= ?[CFK]\b)) ?(?P<scale>[CFK]\b)?"
+)
+ABOUT = rf"{_WORD_START}~ ?(?P<number>{_NUMBER})(?: ?(?P<unit>{_UNIT}))?(?![\w/]|\.\d)"
+MEASURE = (
+    rf"(?<![\w.$£€])(?:(?P<low>{_NUMBER}) ?[-–] ?)?(?P<sign>[-−])?(?P<number>{_NUMBER}) ?(?P<unit>{_UNIT})(?![\w/])"
+)
+PERCENT_RANGE = rf"(?<![\w.])(?P<first>{_NUMBER}) ?[-–] ?(?P<last>{_NUMBER}) ?%"
+SCALED_AMOUNT = rf"(?<![\w.])(?P<currency>[$£€])(?P<number>{_NUMBER})(?P<scale>{_alternatives(SCALES)})(?!\w)"
+HEIGHT = r"(?<![\w.'′])(?P<feet>[1-9])['′](?P<inches>1[01]|\d)(?:[\"″]|'')?(?![\w'′])"
 NEGATIVE = rf"(?<![\w.)-])[-−](?P<number>{_NUMBER})(?![\w-])"
 #: an en dash between numbers, or a hyphen after a word that counts ("pages 3-5")
 RANGE = (
     r"(?P<before>(?:pages?|pp\.|chapters?|verses?|items?|steps?|rooms?|years?|ages?|sizes?) )?"
     r"(?<![\w.])(?P<first>\d+)(?: ?– ?|(?(before)-|(?!)))(?P<last>\d+)(?!\w|\.\d)"
 )
+RANGE_BEFORE_NOUN = rf"(?<![\w.-])(?P<before>)(?P<first>\d+)-(?P<last>\d+)(?= (?:{_alternatives(COUNTED_NOUNS)})\b)"
 YEARS = r"(?<![\w.])(?P<before>)(?P<first>1\d{3}|20\d{2})[-–](?P<last>1\d{3}|20\d{2})(?!\w|\.\d)"
 SCORE = r"\b(?P<verb>scored|rated|got|scores?|rating) (?P<points>\d+)/(?P<of>\d+)(?![\w/]|\.\d)"
-FRACTION = r"(?<![\w/.])(?P<numerator>[1-9]|1[0-5])/(?P<denominator>[2-9]|1[0-6])(?![\w/]|\.\d)"
+FRACTION = r"(?<![\w/.,])(?:(?P<whole>\d+) )?(?P<numerator>[1-9]|1[0-5])/(?P<denominator>[2-9]|1[0-6])(?![\w/]|\.\d)"
 DATE = r"(?<![\w/.])(?P<month>0?[1-9]|1[0-2])/(?P<day>0?[1-9]|[12]\d|3[01])/(?P<year>\d{4}|\d{2})(?![\w/]|\.\d)"
 CURRENCIES = {"$": "dollar", "£": "pound", "€": "euro"}
 #: a whole amount after "a" or "an" and before a word that is no number: "a $5 bill"
@@ -256,7 +311,7 @@ VERSION = r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)"
 TIME = r"(?<![\w:.])(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)(?![\w:]|\.\d)"
 WEEKDAY = rf"\b(?P<day>{_alternatives(WEEKDAYS)})\.(?=,? (?:{_alternatives(MONTHS)}\b|\d|$))"
 MONTH = rf"\b(?P<month>{_alternatives(MONTHS)})\.(?= ?\d)"
-STREET = rf"(?<=\d )(?P<name>(?:[A-Z][a-z]+ )+)(?P<type>{_alternatives(STREET_TYPES)})(?=\.|\b)"
+STREET = rf"(?:(?<=\d )|(?<=\d[A-Z] ))(?P<name>(?:[A-Z][a-z]+ )+)(?P<type>{_alternatives(STREET_TYPES)})(?=\.|\b)"
 NUMBER_SIGN = r"\bNo\.(?= ?\d)|#(?=\d)"
 ABBREVIATION = rf"(?<!\w)(?:{_alternatives(LATIN_ABBREVIATIONS)})"
 REGNAL = rf"\b(?P<name>{_alternatives(REGNAL_NAMES)}) (?P<numeral>[IVXLC]+)\b"
@@ -269,10 +324,14 @@ RULES = (
     Rule("email", re.compile(EMAIL), _email),
     Rule("phone", re.compile(PHONE), _phone),
     Rule("temperature", re.compile(TEMPERATURE), _temperature),
+    Rule("scaled amount", re.compile(SCALED_AMOUNT), _scaled_amount),
+    Rule("height", re.compile(HEIGHT), _height),
     Rule("about", re.compile(ABOUT), _about),
     Rule("measure", re.compile(MEASURE), _measure),
+    Rule("percent range", re.compile(PERCENT_RANGE), lambda m: f"{m['first']} to {m['last']} percent"),
     Rule("negative", re.compile(NEGATIVE), _negative),
     Rule("range", re.compile(RANGE, re.I), _range),
+    Rule("range before noun", re.compile(RANGE_BEFORE_NOUN), _range),
     Rule("years", re.compile(YEARS), _range),
     Rule("date", re.compile(DATE), _date),
     Rule("score", re.compile(SCORE), lambda m: f"{m['verb']} {m['points']} out of {m['of']}"),
@@ -312,13 +371,20 @@ def spans(text: str) -> Iterable[tuple[int, int, str, str]]:
 
 def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
     """`text` with each span a rule reads turned into an inline pronunciation of its words;
-    `phonemes_of` phonemizes plain words."""
+    `phonemes_of` phonemizes plain words.
+
+    misaki matches an inline pronunciation to spaCy's tokens by the text's words between spaces,
+    so one that starts inside a word ("Sizes:5 kg", "10/-5°C") lands on the wrong tokens: a word
+    is said twice and the next one dropped. Such a span takes the start of its word with it."""
     out, at = [], 0
     for start, end, _, words in spans(text):
-        written = text[start:end]
-        phonemes = phonemes_of(words)
+        glued = start
+        while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENING_MARKS:
+            glued -= 1
+        written = text[glued:end]
+        phonemes = " ".join(filter(None, (phonemes_of(text[glued:start]) if glued < start else "", phonemes_of(words))))
         if "]" in written or ")" in phonemes or not phonemes:
             continue
-        out.append(text[at:start] + f"[{written}](/{phonemes}/)")
+        out.append(text[at:glued] + f"[{written}](/{phonemes}/)")
         at = end
     return "".join(out) + text[at:]

@@ -2,6 +2,7 @@
 rules of engine.reading for what misaki misreads."""
 
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -63,7 +64,7 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
 
     def phonemize(text: str) -> list[Word]:
         _, tokens = g2p(as_read(text, phonemes_of))
-        return [Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens]
+        return _ending_kept([Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens])
 
     def split_sentences(paragraph: str) -> list[str]:
         spans: list[list[int]] = []
@@ -79,6 +80,19 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         return [paragraph[start:end] for start, end in spans if paragraph[start:end].strip()]
 
     return Phonemizer(code, phonemize, split_sentences, lexicon)
+
+
+def _ending_kept(words: list[Word]) -> list[Word]:
+    """The sentence's last word with its full stop spoken. spaCy writes the stop into a word that
+    looks like an abbreviation ("Baker St.", "$2B."), and where that word is read as an inline
+    pronunciation misaki says no stop: the sentence would end without its fall."""
+    if not words:
+        return words
+    last = words[-1]
+    mark = last.text[-1:]
+    if mark in SENTENCE_END_MARKS and last.phonemes and last.phonemes[-1] not in SENTENCE_END_MARKS:
+        words[-1] = dataclasses.replace(last, phonemes=last.phonemes + mark)
+    return words
 
 
 #: what the tagger reads in place of an address: a plain noun phrase
