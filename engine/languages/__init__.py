@@ -19,6 +19,7 @@ import dataclasses
 import importlib
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -63,6 +64,24 @@ _KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+#: writing systems, by the first word of their letters' Unicode names ("CYRILLIC SMALL LETTER PE")
+WRITING_SYSTEMS = frozenset({
+    "LATIN", "GREEK", "CYRILLIC", "ARMENIAN", "GEORGIAN", "HEBREW", "ARABIC", "SYRIAC", "THAANA", "NKO",
+    "DEVANAGARI", "BENGALI", "GURMUKHI", "GUJARATI", "ORIYA", "TAMIL", "TELUGU", "KANNADA", "MALAYALAM",
+    "SINHALA", "THAI", "LAO", "TIBETAN", "MYANMAR", "KHMER", "MONGOLIAN", "ETHIOPIC", "CHEROKEE", "HANGUL",
+    "HIRAGANA", "KATAKANA", "CJK",
+})  # fmt: skip
+#: the writing systems each language's G2P reads; every one reads the Greek letters of technical
+#: text ("the α particle") but Mandarin, which passes them through unspoken
+READABLE_SCRIPTS = {
+    **dict.fromkeys(("a", "b", "e", "f", "i", "p"), frozenset({"LATIN", "GREEK"})),
+    "h": frozenset({"LATIN", "GREEK", "DEVANAGARI"}),
+    "j": frozenset({"LATIN", "GREEK", "HIRAGANA", "KATAKANA", "CJK"}),
+    "z": frozenset({"LATIN", "CJK"}),
+}
+SCRIPT_NAMES = {"CJK": "Chinese", "NKO": "N'Ko"}
+
+
 @dataclass(frozen=True)
 class Word:
     """One token of the user's text and how it is pronounced; `text` is the user's own spelling.
@@ -101,19 +120,30 @@ def resolve_language(requested: str | None, voice: str) -> str:
 def check_script(code: str, text: str) -> None:
     """Raises InvalidInput for text in a script language `code` cannot read, before any of it is
     spoken: Japanese or Chinese characters outside Japanese and Mandarin (English G2P would say
-    "Japanese letter" for each), and kana in Mandarin (it would skip them)."""
+    "Japanese letter" for each), kana in Mandarin (it would skip them), and letters of a writing
+    system no voice of the language reads ("Привет": "Cyrillic pe, Cyrillic er..." in English and
+    Spanish, nothing in Japanese)."""
     name = LANGUAGE_NAMES.get(code)
-    if name is None or code == "j":
+    if name is None:
         return
     japanese = "send lang 'ja' or use a Japanese voice (jf_*, jm_*)"
-    if _KANA.search(text):
+    if code != "j" and _KANA.search(text):
         script = "has Japanese kana" if code == "z" else "is Japanese"
         raise InvalidInput(f"the text {script}, which {name} (lang '{code}') cannot read: {japanese}")
-    if code != "z" and _HAN.search(text):
+    if code not in ("j", "z") and _HAN.search(text):
         raise InvalidInput(
             f"the text has Chinese characters, which {name} (lang '{code}') cannot read: send lang "
             "'zh' or 'ja', or use a Mandarin or Japanese voice (zf_*, zm_*, jf_*, jm_*)"
         )
+    for letter in dict.fromkeys(c for c in text if c.isalpha() and not c.isascii()):
+        script = unicodedata.name(letter, "").partition(" ")[0]
+        if script in WRITING_SYSTEMS and script not in READABLE_SCRIPTS[code]:
+            readers = ", ".join(f"'{c}' ({LANGUAGE_NAMES[c]})" for c in LANGUAGE_NAMES if script in READABLE_SCRIPTS[c])
+            raise InvalidInput(
+                f"the text has {SCRIPT_NAMES.get(script, script.title())} letters ('{letter}'), which {name} "
+                f"(lang '{code}') cannot read; "
+                + (f"send a lang that can: {readers}" if readers else "no voice here speaks a language written in it")
+            )
 
 
 def _codes() -> str:

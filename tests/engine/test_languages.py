@@ -6,8 +6,17 @@ import time
 import pytest
 
 from engine.config import kokoro_config
-from engine.errors import LanguageUnavailable, UnknownLanguage
-from engine.languages import Phonemizer, Phonemizers, resolve_language, split_at_cjk_marks, split_at_marks
+from engine.errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+from engine.languages import (
+    LANGUAGE_NAMES,
+    READABLE_SCRIPTS,
+    Phonemizer,
+    Phonemizers,
+    check_script,
+    resolve_language,
+    split_at_cjk_marks,
+    split_at_marks,
+)
 from engine.text import plan_chunks
 from engine.timing import word_timings
 
@@ -28,6 +37,30 @@ def test_language_comes_from_the_request_or_the_voice_prefix(lang, voice, code):
 def test_unknown_language_names_the_known_codes():
     with pytest.raises(UnknownLanguage, match="a, b, e, f, h, i, j, p, z"):
         resolve_language("klingon", "af_heart")
+
+
+def test_every_language_says_which_writing_systems_it_reads():
+    assert set(READABLE_SCRIPTS) == set(LANGUAGE_NAMES)
+
+
+@pytest.mark.parametrize("code", list(LANGUAGE_NAMES))
+def test_latin_and_letters_of_no_writing_system_are_read_by_every_language(code):
+    check_script(code, "Café naïve Øresund Łódź 5 µm, 1ª, ＦＵＬＬ")
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "letter"),
+    [("a", "Привет", "П"), ("e", "Say שלום", "ש"), ("f", "สวัสดี", "ส"), ("j", "Привет", "П"), ("z", "α", "α"),
+     ("p", "नमस्ते", "न"), ("i", "ქართული", "ქ")],
+)  # fmt: skip
+def test_a_letter_of_a_writing_system_the_language_cannot_read_is_refused_by_name(code, text, letter):
+    with pytest.raises(InvalidInput, match=f"letters \\('{letter}'\\), which {LANGUAGE_NAMES[code]}"):
+        check_script(code, text)
+
+
+@pytest.mark.parametrize(("code", "text"), [("a", "the α particle"), ("e", "Δx"), ("h", "नमस्ते"), ("j", "α こんにちは")])
+def test_greek_and_each_languages_own_script_are_read(code, text):
+    check_script(code, text)
 
 
 def test_english_phonemizes_offline_and_keeps_the_users_words():

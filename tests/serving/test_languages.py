@@ -48,7 +48,13 @@ async def test_a_japanese_or_mandarin_voice_told_to_speak_english_speaks_english
      ({"text": JAPANESE, "voice": "af_heart"}, "the text is Japanese, which American English (lang 'a') cannot read"),
      ({"text": MANDARIN, "voice": "bf_emma"}, "Chinese characters, which British English (lang 'b') cannot read"),
      ({"text": "Bonjour. " + JAPANESE, "voice": "ff_siwis"}, "French (lang 'f') cannot read"),
-     ({"text": JAPANESE, "voice": "zf_xiaobei"}, "Japanese kana, which Mandarin Chinese (lang 'z') cannot read")],
+     ({"text": JAPANESE, "voice": "zf_xiaobei"}, "Japanese kana, which Mandarin Chinese (lang 'z') cannot read"),
+     ({"text": "Say Привет.", "voice": "af_heart"}, "Cyrillic letters ('П'), which American English (lang 'a')"),
+     ({"text": "नमस्ते", "voice": "bf_emma"}, "send a lang that can: 'h' (Hindi)"),
+     ({"text": "α 你好", "voice": "zf_xiaobei"}, "Greek letters ('α'), which Mandarin Chinese (lang 'z') cannot read"),
+     ({"text": "Привет", "voice": "jf_alpha"}, "no voice here speaks a language written in it"),
+     ({"text": "안녕하세요", "voice": "ef_dora"}, "Hangul letters"),
+     ({"text": "مرحبا", "voice": "if_sara"}, "Arabic letters")],
 )  # fmt: skip
 async def test_text_a_language_cannot_read_is_a_400_that_says_which_lang_to_send(client, body, needle):
     for include_timestamps in (True, False):
@@ -67,7 +73,7 @@ async def test_any_voice_with_any_cjk_or_odd_text_is_speech_or_a_400_never_a_500
     reply = await client.post("/tts/", json={"text": text, "voice": voice, "lang": lang})
     assert reply.status_code in (200, 400), reply.text
     if reply.status_code == 400:
-        assert "nothing to speak" in reply.json()["error"]
+        assert re.search("nothing to speak|cannot read", reply.json()["error"])
 
 
 async def test_a_japanese_stream_starts(client):
