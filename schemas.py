@@ -2,6 +2,7 @@
 schema and the tests. Field names follow the Kokoro TTS API Server that clients already speak.
 """
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -21,8 +22,9 @@ class TTSRequest(BaseModel):
     text: str = Field(min_length=1, description="The text to speak", examples=["Hello world! This is Kokoro speaking."])
     voice: str = Field(
         min_length=1,
-        description="A voice name from GET /tts/voices, or up to 4 joined by commas",
-        examples=["af_heart", "af_bella,af_sky"],
+        description="A voice name from GET /tts/voices, or a blend of up to 4 joined by commas or pluses, each "
+        "weighted by a number in brackets or 1",
+        examples=["af_heart", "af_bella,af_sky", "af_bella(2)+af_sky(1)"],
     )
     speed: float = Field(1.0, ge=MIN_SPEED, le=MAX_SPEED, description="Speaking rate, 0.1 to 3.0")
     format: AudioFormat = Field(
@@ -39,9 +41,10 @@ class TTSRequest(BaseModel):
     @field_validator("voice")
     @classmethod
     def _voice_names(cls, voice: str) -> str:
-        """The names without the spaces around them ("af_heart\n" is af_heart), as the voice
-        library reads them: the response's X-Voice header carries this value."""
-        return ",".join(name.strip() for name in voice.split(","))
+        """The names without the spaces around them ("af_heart\n" is af_heart, "af_bella + af_sky"
+        af_bella+af_sky), as the voice library reads them: the response's X-Voice header carries
+        this value."""
+        return re.sub(r"\s*([,+()])\s*", r"\1", voice.strip())
 
 
 class WordTimestamp(BaseModel):

@@ -2,7 +2,9 @@
 
 Voice packs are the .pt files found in a folder at start (name = file stem), each a float32
 tensor of shape [510, 1, 256] whose row n styles a chunk of n phonemes. A request may blend
-voices by joining names with commas ("af_bella,af_sky"): their packs are averaged.
+voices by joining names with commas or pluses ("af_bella,af_sky", "af_bella+af_sky", as kokoro
+and other Kokoro servers write them), each weighted by a number in brackets or 1
+("af_bella(2)+af_sky(1)"): their packs' weighted mean.
 
 Packs are read into numpy without torch (see `read_pack`): the onnxruntime synthesizer and the
 HTTP face never import it.
@@ -24,6 +26,8 @@ from .errors import EngineError, InvalidInput, UnknownVoice
 VOICE_NAME = re.compile(r"^[a-z][a-z]_[a-z0-9_]+$")
 PACK_SHAPE = (510, 1, 256)
 MAX_BLEND = 4
+#: a part of a blend: a voice name and, in brackets, its weight ("af_bella(2)")
+_BLEND_PART = re.compile(r"(?P<name>[^()]*?)\s*(?:\(\s*(?P<weight>[^()]*?)\s*\))?")
 
 
 class VoiceLibrary:
@@ -42,19 +46,37 @@ class VoiceLibrary:
 
     def validate(self, voice: str) -> list[str]:
         """The voice names a request's `voice` field stands for; raises if any is unknown."""
-        names = [part.strip() for part in voice.split(",")]
-        if len(names) > MAX_BLEND:
-            raise InvalidInput(f"a blend may join at most {MAX_BLEND} voices; got {len(names)}")
-        for name in names:
+        return [name for name, _ in self.blend(voice)]
+
+    def blend(self, voice: str) -> list[tuple[str, float]]:
+        """Each voice of a request's `voice` field with its weight; raises if a voice is unknown
+        or a weight is not a number above 0."""
+        parts = re.split(r"[,+]", voice)
+        if len(parts) > MAX_BLEND:
+            raise InvalidInput(f"a blend may join at most {MAX_BLEND} voices; got {len(parts)}")
+        blend = []
+        for part in parts:
+            found = _BLEND_PART.fullmatch(part.strip())
+            name = found["name"] if found else part.strip()
             if name not in self._files:
                 raise UnknownVoice(name, self.names)
-        return names
+            try:
+                weight = 1.0 if found["weight"] is None else float(found["weight"])
+            except ValueError:
+                weight = math.nan
+            if not (0 < weight < math.inf):
+                raise InvalidInput(f"a voice's weight is a number above 0, as in af_bella(2); got '{part.strip()}'")
+            blend.append((name, weight))
+        return blend
 
     def style(self, voice: str, phoneme_count: int) -> np.ndarray:
         """The float32 [1, 256] style vector for a chunk of `phoneme_count` phonemes."""
-        packs = [self._pack(name) for name in self.validate(voice)]
-        pack = packs[0] if len(packs) == 1 else np.mean(packs, axis=0, dtype=np.float32)
-        return pack[min(max(phoneme_count, 1), PACK_SHAPE[0]) - 1]
+        row = min(max(phoneme_count, 1), PACK_SHAPE[0]) - 1
+        blend = self.blend(voice)
+        if len(blend) == 1:
+            return self._pack(blend[0][0])[row]
+        rows = [self._pack(name)[row] for name, _ in blend]
+        return np.average(rows, axis=0, weights=[weight for _, weight in blend]).astype(np.float32)
 
     def _pack(self, name: str) -> np.ndarray:
         with self._lock:

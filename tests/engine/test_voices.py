@@ -52,9 +52,34 @@ def test_a_blend_averages_its_voices(library):
     assert library.style("af_zero,am_rows", 101)[0, 0].item() == pytest.approx(50.0)
 
 
+@pytest.mark.parametrize("voice", ["af_zero+am_rows", "af_zero(1)+am_rows(1)", "af_zero(0.5), am_rows(0.5)"])
+def test_a_blend_joined_by_pluses_or_with_equal_weights_is_the_same_blend(library, voice):
+    np.testing.assert_array_equal(library.style(voice, 101), library.style("af_zero,am_rows", 101))
+
+
+def test_a_weighted_blend_is_the_weighted_mean(library):
+    assert library.style("af_zero(3)+am_rows(1)", 101)[0, 0].item() == pytest.approx(25.0)
+    assert library.style("am_rows(2.5)", 101)[0, 0].item() == 100.0
+    assert library.blend("af_zero(3) + am_rows") == [("af_zero", 3.0), ("am_rows", 1.0)]
+
+
+@pytest.mark.parametrize("weight", ["0", "-1", "x", "nan", "inf", ""])
+def test_a_weight_is_a_number_above_zero(library, weight):
+    with pytest.raises(InvalidInput, match="weight is a number above 0"):
+        library.validate(f"af_zero({weight})+am_rows")
+
+
+@pytest.mark.parametrize("voice", ["af_zero(2", "af_zero)2(", "af_zero(1)(2)", "af_nope(2)"])
+def test_a_malformed_or_unknown_part_is_an_unknown_voice(library, voice):
+    with pytest.raises(UnknownVoice):
+        library.validate(voice)
+
+
 def test_a_blend_has_a_bounded_size(library):
     with pytest.raises(InvalidInput, match="at most"):
         library.validate(",".join(["af_zero"] * 5))
+    with pytest.raises(InvalidInput, match="at most"):
+        library.validate("+".join(["af_zero(2)"] * 5))
 
 
 def test_packs_read_without_torch_equal_torch_load(tmp_path):

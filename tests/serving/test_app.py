@@ -29,6 +29,8 @@ def responses_counted(route: str, status: int) -> float:
         ({"text": "   ", "voice": "af_heart"}, "nothing to speak"),
         ({"text": "Hi", "voice": "xx_unknown"}, "Voice 'xx_unknown' not found. Available voices: ['af_alloy'"),
         ({"text": "Hi", "voice": "../voices/af_heart"}, "not found"),
+        ({"text": "Hi", "voice": "af_heart(0)+af_bella"}, "weight is a number above 0"),
+        ({"text": "Hi", "voice": "af_heart+af_nope"}, "Voice 'af_nope' not found"),
         ({"text": "Hi", "voice": "af_heart", "speed": 0}, "'speed'"),
         ({"text": "Hi", "voice": "af_heart", "speed": 3.5}, "'speed'"),
         ({"text": "Hi", "voice": "af_heart", "speed": "fast"}, "'speed'"),

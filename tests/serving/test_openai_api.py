@@ -65,6 +65,7 @@ async def test_mp3_is_the_default(client):
         *OPENAI_VOICES.items(),
         ("af_bella", "af_bella"),
         ("af_bella,af_sky", "af_bella,af_sky"),
+        ("af_bella(2) + af_sky", "af_bella(2)+af_sky"),
         ({"id": "bm_lewis"}, "bm_lewis"),
     ],
 )
