@@ -10,7 +10,9 @@ server takes any valid text, however long.
 The queue starts requests in arrival order, each once the work in flight leaves room for it
 (`max_requests`, `max_chars` of text not yet spoken); a request at the head that does not fit
 yet holds its turn, and no later one passes it, so a stream of short requests cannot starve a
-long one. A text longer than `max_chars` starts when nothing else is in flight.
+long one. A request counts at most half of `max_chars`, in flight or asking to start: a long
+text never holds the server alone, and a short request beside it starts at once (it waited for
+half the long one to be spoken before), its chunks interleaved with the long one's.
 
 For a fleet behind a load balancer, `max_wait_s` bounds the time in the queue: a request that
 cannot start by then is refused, so that the balancer sends it to another replica (deploy/k8s).
@@ -35,6 +37,11 @@ RATE_SMOOTHING = 0.3
 #: the measured rate is never taken below this share of the initial one: busy time also counts
 #: streams whose clients read slowly, which hold a place while the model idles
 MIN_RATE_SHARE = 0.25
+#: the rate is sampled only while at least this many characters are not yet spoken (about two
+#: full chunks of English): with less, the server mostly waits for its next request, and a sample
+#: would measure how fast short requests arrive, not how fast it speaks; a rate learnt that way
+#: from light traffic refused the next long text on a nearly idle server
+SATURATED_BACKLOG = 400
 
 
 @dataclass(frozen=True)
@@ -53,11 +60,12 @@ class Place:
     """A request's hold on the server. Its characters not yet spoken count in the backlog until
     `spoken` says they are, or the request ends."""
 
-    def __init__(self, admission: "Admission", chars: int, finish_by: float):
+    def __init__(self, admission: "Admission", chars: int, finish_by: float | None):
         self._admission = admission
         self.remaining = chars
         self.started = False
-        #: when the projection at admission said the request would be finished (the clock's time)
+        #: a request answered whole: when the projection at admission said it would be finished
+        #: (the clock's time), when its chunks are due; None for a stream, due as its audio plays
         self.finish_by = finish_by
 
     def spoken(self, chars: int) -> None:
@@ -76,6 +84,9 @@ class Admission:
         #: characters not yet spoken, of the requests in flight and of all of them
         self.in_flight_chars = 0
         self.backlog = 0
+        self._in_flight: set[Place] = set()
+        #: every place held, in flight or waiting
+        self._places: set[Place] = set()
         self._waiting: collections.deque[tuple[Place, asyncio.Future[None]]] = collections.deque()
         self._marked_at = clock()
         self._window_busy_s = 0.0
@@ -84,10 +95,18 @@ class Admission:
         self._publish()
 
     @contextlib.asynccontextmanager
-    async def admit(self, chars: int) -> AsyncIterator[Place]:
-        """Holds a place for a request of `chars` characters while the block runs; raises Busy."""
+    async def admit(self, chars: int, answered_whole: bool = False) -> AsyncIterator[Place]:
+        """Holds a place for a request of `chars` characters while the block runs; raises Busy.
+
+        A request `answered_whole` (JSON with timestamps) is due when the answers admitted before it,
+        and it, would be spoken at the measured rate: answers finish in arrival order. Streams are
+        not counted there: their chunks are due as their audio plays, and a long stream, far ahead
+        of its listener, does not hold an answer back for its whole length."""
         self._refuse_if_late(chars)
-        place = Place(self, chars, self._clock() + self.projected_s(chars))
+        answers = sum(place.remaining for place in self._places if place.finish_by is not None)
+        place = Place(self, chars, self._clock() + (answers + chars) / self.rate if answered_whole else None)
+        self._account_busy_time()
+        self._places.add(place)
         self.backlog += chars
         try:
             if self._waiting or not self._fits(chars):
@@ -122,10 +141,12 @@ class Admission:
     def _fits(self, chars: int) -> bool:
         if self.requests >= self.limits.max_requests:
             return False
-        return self.requests == 0 or self.in_flight_chars + chars <= self.limits.max_chars
+        share = self.limits.max_chars // 2
+        held = sum(min(place.remaining, share) for place in self._in_flight)
+        return held + min(chars, share) <= self.limits.max_chars
 
     def _start(self, place: Place) -> None:
-        self._account_busy_time()
+        self._in_flight.add(place)
         place.started = True
         self.requests += 1
         self.in_flight_chars += place.remaining
@@ -147,9 +168,11 @@ class Admission:
                 raise self._busy("no place came free in time", self.in_flight_chars / self.rate) from None
 
     def _end(self, place: Place) -> None:
+        self._account_busy_time()
+        self._places.discard(place)
         self.backlog -= place.remaining
         if place.started:
-            self._account_busy_time()
+            self._in_flight.discard(place)
             self.requests -= 1
             self.in_flight_chars -= place.remaining
         place.remaining = 0
@@ -157,12 +180,13 @@ class Admission:
         self._publish()
 
     def _spoken(self, place: Place, chars: int) -> None:
-        self._account_busy_time()
+        sampled = self._account_busy_time()
         place.remaining -= chars
         self.backlog -= chars
         if place.started:
             self.in_flight_chars -= chars
-        self._window_chars += chars
+        if sampled:
+            self._window_chars += chars
         if self._window_busy_s >= RATE_WINDOW_S:
             sample = self._window_chars / self._window_busy_s
             rate = sample if not self._measured else self.rate + RATE_SMOOTHING * (sample - self.rate)
@@ -172,12 +196,17 @@ class Admission:
         self._wake()
         self._publish()
 
-    def _account_busy_time(self) -> None:
-        """Adds the time since the last mark to the rate's window, if anything was in flight then."""
+    def _account_busy_time(self) -> bool:
+        """Adds the time since the last mark to the rate's window if the server was saturated
+        then (requests in flight, a backlog of SATURATED_BACKLOG); whether it did. Called before
+        each change to the requests in flight or the backlog, so that they are as they were
+        since the last mark."""
         now = self._clock()
-        if self.requests:
+        sampled = bool(self.requests) and self.backlog >= SATURATED_BACKLOG
+        if sampled:
             self._window_busy_s += now - self._marked_at
         self._marked_at = now
+        return sampled
 
     def _wake(self) -> None:
         """Starts waiting requests in arrival order; stops at the first that does not fit yet."""

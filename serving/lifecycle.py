@@ -98,10 +98,11 @@ class TTSServer:
 
     async def _respond(self, request: TTSRequest, language: str, streamer: Streamer) -> Response:
         async with contextlib.AsyncExitStack() as held:
-            place = await held.enter_async_context(self.admission.admit(len(request.text)))
+            place = await held.enter_async_context(
+                self.admission.admit(len(request.text), answered_whole=request.include_timestamps)
+            )
             plan = ChunkPlan(self.planner.chunks(request.text, language))
-            answer_by = place.finish_by if request.include_timestamps else None
-            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane, answer_by), place)
+            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane, place.finish_by), place)
             held.push_async_callback(spoken.aclose)
             if request.include_timestamps:
                 return await json_response(spoken, request)

@@ -107,19 +107,34 @@ async def test_a_request_that_would_finish_too_late_is_refused_at_once_with_the_
 
 
 async def test_a_long_text_waits_its_turn_and_no_later_request_passes_it(make_server):
+    served = make_server(held=True, max_requests=10, max_chars=1_000, deadline_s=600.0)  # each counts 500 at most
+    post = served.client.post
+    first = asyncio.ensure_future(post("/tts/", json={"text": LONG_TEXT[:400], "voice": "af_heart"}))
+    opening = await served.fake.next_call()
+    beside = asyncio.ensure_future(post("/tts/", json={"text": LONG_TEXT[:400], "voice": "af_heart"}))
+    await eventually(lambda: served.server.admission.requests == 2)
+    long = asyncio.ensure_future(post("/tts/", json={"text": LONG_TEXT[:900], "voice": "af_heart"}))
+    await eventually(lambda: served.server.admission.queued == 1)  # 400 + 400 + 500 do not fit 1,000
+    short = asyncio.ensure_future(post("/tts/", json={"text": "A short one.", "voice": "af_heart"}))
+    await eventually(lambda: served.server.admission.queued == 2)  # it would fit beside the first two, yet waits
+    assert served.server.admission.requests == 2
+    opening.release()
+    await serve_until_done(served.fake, first, beside, long, short)
+    assert [(await reply).status_code for reply in (first, beside, long, short)] == [200] * 4
+
+
+async def test_a_short_request_beside_a_text_longer_than_the_limit_is_answered_before_it(make_server):
     served = make_server(held=True, max_requests=10, max_chars=1_000, deadline_s=600.0)
     post = served.client.post
-    long_body = {"text": LONG_TEXT[:900], "voice": "af_heart"}
-    first = asyncio.ensure_future(post("/tts/", json=long_body))
+    long = asyncio.ensure_future(post("/tts/", json={"text": LONG_TEXT[:1_500], "voice": "af_heart"}))
     opening = await served.fake.next_call()
-    second = asyncio.ensure_future(post("/tts/", json=long_body))
-    await eventually(lambda: served.server.admission.queued == 1)
     short = asyncio.ensure_future(post("/tts/", json={"text": "A short one.", "voice": "af_heart"}))
-    await eventually(lambda: served.server.admission.queued == 2)  # it would fit beside the first, yet waits
-    assert served.fake.started == 1
+    await eventually(lambda: served.server.admission.requests == 2)  # started beside it, not queued
     opening.release()
-    await serve_until_done(served.fake, first, second, short)
-    assert [(await reply).status_code for reply in (first, second, short)] == [200, 200, 200]
+    await serve_until_done(served.fake, short)
+    assert (await short).status_code == 200 and not long.done()
+    await serve_until_done(served.fake, long)
+    assert (await long).status_code == 200
 
 
 async def test_invalid_requests_are_400_even_when_the_server_is_full(make_server):
