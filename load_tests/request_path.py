@@ -14,9 +14,12 @@ d. With the server full (4,000-character requests started one by one until one i
    Goal: 400 each within 100 ms. One more valid 4,000-character request is sent too and what it
    got is printed (429 while full). Then the background requests hang up. Goal: the server is
    idle within 15 s.
+e. Beside one 10,000-character mp3 stream (a nearly idle server), 5 s after it started: a short
+   stream and a short JSON answer with timestamps, one after the other. Goal: each 200 within
+   15 s (they neither wait for half the long text to be spoken nor are refused).
 
     ./serve.sh &                                  # the README's start command, default settings
-    .venv/bin/python -m load_tests.request_path --base http://127.0.0.1:5000 [--parts abcd]
+    .venv/bin/python -m load_tests.request_path --base http://127.0.0.1:5000 [--parts abcde]
 
 Prints each part's figures and whether each goal was met; exits 1 when one was not. Sends only to
 the given local server, at most 27 requests, each given up after the admission deadline (read
@@ -48,6 +51,9 @@ INVALID_LIMIT_S = 0.1
 #: a valid request sent while full that has no answer by then was admitted: it waits its turn
 VALID_WAIT_S = 5.0
 IDLE_WITHIN_S = 15.0
+#: how long the long stream of part e runs before the short requests, and their time limit
+BESIDE_AFTER_S = 5.0
+BESIDE_LIMIT_S = 15.0
 VOICE = "af_heart"
 
 
@@ -159,6 +165,26 @@ def when_full(base: str, timeout_s: float, goals: Goals) -> None:
     print(f"  after: {Metrics.read(base).admission()}")
 
 
+def short_beside_long(base: str, timeout_s: float, goals: Goals) -> None:
+    print(f"[e] a short stream and a short JSON answer {BESIDE_AFTER_S:.0f} s into a {LONG_CHARS:,}-character "
+          "mp3 stream")  # fmt: skip
+    long = Call(base, "/tts/", tts(LONG_CHARS, 50, format="mp3", include_timestamps=False), timeout_s)
+    time.sleep(BESIDE_AFTER_S)
+    shorts = {
+        "short stream, mp3": tts(60, 51, format="mp3", include_timestamps=False),
+        "short JSON with timestamps": tts(60, 52),
+    }
+    for label, fields in shorts.items():
+        outcome = Call(base, "/tts/", fields, timeout_s).wait()
+        print(f"  {label}: {outcome}")
+        goals.check(
+            outcome.status == 200 and outcome.seconds < BESIDE_LIMIT_S, f"{label}: 200 within {BESIDE_LIMIT_S:.0f} s"
+        )
+    long.close()
+    print(f"  the long stream, hung up: {long.wait()}")
+    goals.check(settled(base, IDLE_WITHIN_S), f"the server is idle within {IDLE_WITHIN_S:.0f} s of it leaving")
+
+
 def settled(base: str, within_s: float) -> bool:
     """Whether nothing is in flight, queued or in the backlog by `within_s` from now."""
     give_up = time.monotonic() + within_s
@@ -175,10 +201,10 @@ def settled(base: str, within_s: float) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", default="http://127.0.0.1:5000")
-    parser.add_argument("--parts", default="abcd", help="which parts to run, in order (default: abcd)")
+    parser.add_argument("--parts", default="abcde", help="which parts to run, in order (default: abcde)")
     args = parser.parse_args()
-    if not args.parts or set(args.parts) - set("abcd"):
-        parser.error(f"--parts takes letters of abcd, not {args.parts!r}")
+    if not args.parts or set(args.parts) - set("abcde"):
+        parser.error(f"--parts takes letters of abcde, not {args.parts!r}")
     sys.stdout.reconfigure(line_buffering=True)  # progress shows while it runs, even into a file
 
     if requests.get(f"{args.base}/tts/health", timeout=10).status_code != 200:
@@ -195,6 +221,7 @@ def main() -> int:
         "b": lambda: at_once(args.base, deadline_s, timeout_s, goals),
         "c": lambda: large_beside_medium(args.base, timeout_s, goals),
         "d": lambda: when_full(args.base, timeout_s, goals),
+        "e": lambda: short_beside_long(args.base, timeout_s, goals),
     }
     for part in args.parts:
         started = time.perf_counter()
