@@ -63,9 +63,9 @@ def long_text(characters: int) -> str:
     return text[:characters].rsplit(" ", 1)[0] + "."
 
 
-def test_a_3000_character_text_is_spoken_whole_and_the_first_chunk_comes_first(engine):
-    text = long_text(3_000)
-    assert len(text) >= 2_950
+def test_a_1500_character_text_is_spoken_whole_and_the_first_chunk_comes_first(engine):
+    text = long_text(1_500)
+    assert len(text) >= 1_450
     rendered: list[int] = []
     original = engine.render
 
@@ -89,4 +89,4 @@ def test_a_3000_character_text_is_spoken_whole_and_the_first_chunk_comes_first(e
     assert all(s1 <= s2 and e1 <= s2 for (s1, e1), (s2, _) in zip(times, times[1:], strict=False))
     total_s = sum(c.samples.shape[0] for c in spoken) / 24_000
     assert times[-1][1] <= total_s
-    assert total_s > 150  # ~3,000 characters is minutes of speech, not a truncated first chunk
+    assert total_s > 75  # ~1,500 characters is over a minute of speech, not a truncated first chunk
