@@ -80,12 +80,8 @@ class Admission:
         self._clock = clock
         self.rate = limits.initial_rate
         self._measured = False
-        self.requests = 0
-        #: characters not yet spoken, of the requests in flight and of all of them
-        self.in_flight_chars = 0
-        self.backlog = 0
+        #: the places of the requests in flight, and of all of them (in flight or waiting)
         self._in_flight: set[Place] = set()
-        #: every place held, in flight or waiting
         self._places: set[Place] = set()
         self._waiting: collections.deque[tuple[Place, asyncio.Future[None]]] = collections.deque()
         self._marked_at = clock()
@@ -107,7 +103,6 @@ class Admission:
         place = Place(self, chars, self._clock() + (answers + chars) / self.rate if answered_whole else None)
         self._account_busy_time()
         self._places.add(place)
-        self.backlog += chars
         try:
             if self._waiting or not self._fits(chars):
                 await self._wait_for_turn(place)
@@ -121,6 +116,20 @@ class Admission:
     @property
     def queued(self) -> int:
         return len(self._waiting)
+
+    @property
+    def requests(self) -> int:
+        return len(self._in_flight)
+
+    @property
+    def in_flight_chars(self) -> int:
+        """Characters not yet spoken of the requests in flight."""
+        return sum(place.remaining for place in self._in_flight)
+
+    @property
+    def backlog(self) -> int:
+        """Characters not yet spoken of every request taken, in flight or waiting."""
+        return sum(place.remaining for place in self._places)
 
     @property
     def capacity_chars(self) -> float:
@@ -148,8 +157,6 @@ class Admission:
     def _start(self, place: Place) -> None:
         self._in_flight.add(place)
         place.started = True
-        self.requests += 1
-        self.in_flight_chars += place.remaining
 
     async def _wait_for_turn(self, place: Place) -> None:
         turn = asyncio.get_running_loop().create_future()
@@ -170,11 +177,7 @@ class Admission:
     def _end(self, place: Place) -> None:
         self._account_busy_time()
         self._places.discard(place)
-        self.backlog -= place.remaining
-        if place.started:
-            self._in_flight.discard(place)
-            self.requests -= 1
-            self.in_flight_chars -= place.remaining
+        self._in_flight.discard(place)
         place.remaining = 0
         self._wake()
         self._publish()
@@ -182,9 +185,6 @@ class Admission:
     def _spoken(self, place: Place, chars: int) -> None:
         sampled = self._account_busy_time()
         place.remaining -= chars
-        self.backlog -= chars
-        if place.started:
-            self.in_flight_chars -= chars
         if sampled:
             self._window_chars += chars
         if self._window_busy_s >= RATE_WINDOW_S:
