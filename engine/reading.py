@@ -178,10 +178,12 @@ def _time(m: re.Match[str]) -> str:
 
 
 def _scaled_amount(m: re.Match[str]) -> str:
-    """ "$1.5M" is "1.5 million dollars"; "a $5M deal", describing a noun, a "5 million dollar" one."""
-    describes_a_noun = re.search(r"\b[Aa]n? $", m.string[: m.start()]) and re.match(r" [a-z]", m.string[m.end() :])
-    currency = CURRENCIES[m["currency"]] + ("" if describes_a_noun else "s")
-    return f"{m['number']} {SCALES[m['scale']]} {currency}"
+    return f"{m['number']} {SCALES[m['scale']]} {CURRENCIES[m['currency']]}s"
+
+
+def _scaled_amount_before_noun(m: re.Match[str]) -> str:
+    """ "a $5M deal" is a "5 million dollar" one, as "a $5 bill" is a "5 dollar" one."""
+    return f"{m['number']} {SCALES[m['scale']]} {CURRENCIES[m['currency']]}"
 
 
 def _height(m: re.Match[str]) -> str:
@@ -286,7 +288,8 @@ MEASURE = (
     rf"(?<![\w.$£€])(?:(?P<low>{_NUMBER}) ?[-–] ?)?(?P<sign>[-−])?(?P<number>{_NUMBER}) ?(?P<unit>{_UNIT})(?![\w/])"
 )
 PERCENT_RANGE = rf"(?<![\w.])(?P<first>{_NUMBER}) ?[-–] ?(?P<last>{_NUMBER}) ?%"
-SCALED_AMOUNT = rf"(?<![\w.])(?P<currency>[$£€])(?P<number>{_NUMBER})(?P<scale>{_alternatives(SCALES)})(?!\w)"
+_SCALED = rf"(?P<currency>[$£€])(?P<number>{_NUMBER})(?P<scale>{_alternatives(SCALES)})"
+SCALED_AMOUNT = rf"(?<![\w.]){_SCALED}(?!\w)"
 HEIGHT = r"(?<![\w.'′])(?P<feet>[1-9])['′](?P<inches>1[01]|\d)(?:[\"″]|'')?(?![\w'′])"
 NEGATIVE = rf"(?<![\w.)-])[-−](?P<number>{_NUMBER})(?![\w-])"
 #: an en dash between numbers, or a hyphen after a word that counts ("pages 3-5")
@@ -301,10 +304,10 @@ FRACTION = r"(?<![\w/.,])(?:(?P<whole>\d+) )?(?P<numerator>[1-9]|1[0-5])/(?P<den
 DATE = r"(?<![\w/.])(?P<month>0?[1-9]|1[0-2])/(?P<day>0?[1-9]|[12]\d|3[01])/(?P<year>\d{4}|\d{2})(?![\w/]|\.\d)"
 CURRENCIES = {"$": "dollar", "£": "pound", "€": "euro"}
 #: a whole amount after "a" or "an" and before a word that is no number: "a $5 bill"
-AMOUNT_BEFORE_NOUN = (
-    r"(?:(?<=\b[Aa] )|(?<=\b[Aa]n ))(?P<currency>[$£€])(?P<number>\d+)"
-    r"(?= (?!(?:hundred|thousand|million|billion|trillion)\b)[a-z])"
-)
+_AFTER_AN_ARTICLE = r"(?:(?<=\b[Aa] )|(?<=\b[Aa]n ))"
+_BEFORE_A_NOUN = r"(?= (?!(?:hundred|thousand|million|billion|trillion)\b)[a-z])"
+AMOUNT_BEFORE_NOUN = rf"{_AFTER_AN_ARTICLE}(?P<currency>[$£€])(?P<number>\d+){_BEFORE_A_NOUN}"
+SCALED_AMOUNT_BEFORE_NOUN = rf"{_AFTER_AN_ARTICLE}{_SCALED}{_BEFORE_A_NOUN}"
 #: a number, a colon and one digit: no time of day ("16:9")
 RATIO = r"(?<![\w:.])(?P<first>\d+):(?P<last>\d)(?![\w:]|\.\d)"
 VERSION = r"(?<![\w.])\d+(?:\.\d+){2,}(?![\w]|\.\d)"
@@ -324,6 +327,7 @@ RULES = (
     Rule("email", re.compile(EMAIL), _email),
     Rule("phone", re.compile(PHONE), _phone),
     Rule("temperature", re.compile(TEMPERATURE), _temperature),
+    Rule("scaled amount", re.compile(SCALED_AMOUNT_BEFORE_NOUN), _scaled_amount_before_noun),
     Rule("scaled amount", re.compile(SCALED_AMOUNT), _scaled_amount),
     Rule("height", re.compile(HEIGHT), _height),
     Rule("about", re.compile(ABOUT), _about),
