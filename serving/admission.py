@@ -63,10 +63,14 @@ class Place:
     def __init__(self, admission: "Admission", chars: int, finish_by: float | None):
         self._admission = admission
         self.remaining = chars
-        self.started = False
         #: a request answered whole: when the projection at admission said it would be finished
         #: (the clock's time), when its chunks are due; None for a stream, due as its audio plays
         self.finish_by = finish_by
+
+    @property
+    def started(self) -> bool:
+        """Whether the request is in flight (not waiting for its turn, nor ended)."""
+        return self in self._admission._in_flight
 
     def spoken(self, chars: int) -> None:
         """`chars` more characters of the request's text have been rendered."""
@@ -156,7 +160,6 @@ class Admission:
 
     def _start(self, place: Place) -> None:
         self._in_flight.add(place)
-        place.started = True
 
     async def _wait_for_turn(self, place: Place) -> None:
         turn = asyncio.get_running_loop().create_future()
