@@ -71,15 +71,12 @@ class SpeechPlanner:
         self.phonemizers.get(code)
         return code
 
-    def chunks(self, text: str, code: str, heard_at_once: bool = True) -> Iterator[Chunk]:
+    def chunks(self, text: str, code: str, cut_for_latency: bool = False) -> Iterator[Chunk]:
         """A validated text's chunks, phonemized lazily; NothingToSpeak at the first if G2P finds
-        nothing to say in it. `heard_at_once`: the first chunk is played as soon as it exists, so
-        it is kept to a few words (a whole answer is cut the same way, so that every route gives
-        the same audio); a stream whose audio is already playing (an agent's next sentence) lets
-        it hold a whole short sentence."""
-        first_budget = (
-            self.first_chunk_phonemes if heard_at_once else max(self.first_chunk_phonemes, FIRST_CHUNK_PHONEMES[1])
-        )
+        nothing to say in it. Each sentence is spoken in one pass where it fits the model;
+        `cut_for_latency` (a stream whose first audio is awaited) cuts the first chunks to
+        `first_chunk_phonemes` and the budgets after it instead."""
+        first_budget = self.first_chunk_phonemes if cut_for_latency else None
         return plan_chunks(text, self.phonemizers.get(code), self.vocab, first_budget)
 
     def plan(self, text: str, voice: str, speed: float, lang: str | None = None) -> Iterator[Chunk]:

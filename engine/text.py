@@ -1,14 +1,19 @@
 """Text -> chunks the model can speak: normalise, phonemize, split at sentence and clause ends.
 
-The model sees at most MAX_PHONEMES phonemes at once. The first chunks are kept short so that
-the first audio leaves quickly, and grow to CHUNK_PHONEMES; each cut is made
-at the last sentence end that fits, else the last clause mark, else the last word. Where the
-sentences end is the language's call (`Phonemizer.sentences`), not a full stop's, so "Dr. Smith"
-is never cut.
+The model sees at most MAX_PHONEMES phonemes at once. A chunk gathers whole sentences up to
+CHUNK_PHONEMES, and a sentence is spoken in one pass wherever it fits the model: each pass is
+spoken as a whole utterance (its own falling end, its own silence after it), so a sentence cut in
+two is heard as two sentences. Only a sentence longer than the model's limit is cut, at its last
+clause mark that fits, else its last word. Where the sentences end is the language's call
+(`Phonemizer.sentences`), not a full stop's, so "Dr. Smith" is never cut.
+
+A stream may ask for a first budget (`first_budget`): then the first chunks are cut wherever
+their budget runs out, so that the first audio leaves sooner, at the price of those seams.
 """
 
 import dataclasses
 import html
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -19,10 +24,9 @@ from .languages import Phonemizer, Word
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
 MAX_PHONEMES = 510
-#: Phoneme budgets of the first chunks, so the first audio leaves soon: a first chunk of two to
-#: four words (on a 2-core CPU the model renders 13 phonemes in 0.43 s, the 77 of a whole first
-#: sentence in 1.28 s: the first audio's time is the first chunk's), then about 1.3 and 2.6 s of
-#: speech. KOKORO_FIRST_CHUNK_PHONEMES sets the first budget.
+#: Phoneme budgets of the first chunks of a stream that asks to be cut for latency: a first chunk
+#: of two to four words (on a 2-core CPU the model renders 13 phonemes in 0.43 s, the 77 of a
+#: whole first sentence in 1.28 s), then about 1.3 and 2.6 s of speech.
 FIRST_CHUNK_PHONEMES = (20, 100, 200)
 #: Budget of every later chunk, about 4 s of speech: long enough for natural prosody, short enough
 #: that a request arriving behind a long stream's chunk waits about 1.5 s on a 2-core CPU, not 3.
@@ -104,15 +108,18 @@ def normalise(text: str) -> str:
 
 
 def split_into_chunks(
-    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int = FIRST_CHUNK_PHONEMES[0]
+    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int | None = None
 ) -> Iterator[Chunk]:
     """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist.
 
-    The first chunk ends with the first sentence at the latest, and holds at most `first_budget`
-    phonemes, so the first audio waits only for the G2P of one sentence and the synthesis of a
-    few words."""
-    budgets = iter((first_budget, *(budget for budget in FIRST_CHUNK_PHONEMES[1:] if budget > first_budget)))
-    budget = next(budgets)
+    The first chunk ends with the first sentence at the latest, so the first audio waits only for
+    the G2P of one sentence. With `first_budget`, it holds at most that many phonemes, and the
+    next ones grow through FIRST_CHUNK_PHONEMES, each cut wherever its budget runs out."""
+    latency_budgets = [] if first_budget is None else [first_budget]
+    latency_budgets += [budget for budget in FIRST_CHUNK_PHONEMES[1:] if first_budget and budget > first_budget]
+    # each chunk's budget, and whether it is one of those cut for latency
+    budgets = itertools.chain(((b, True) for b in latency_budgets), itertools.repeat((CHUNK_PHONEMES, False)))
+    budget, for_latency = next(budgets)
     produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
         # a pause ends what is before it: text, milliseconds, text, ...
@@ -126,17 +133,19 @@ def split_into_chunks(
                     pending.append(word)
                     ends.append(n == len(fitted) - 1)
                     while len(_make_chunk(pending, vocab).token_ids) > budget:
-                        cut = _best_cut(pending, ends, vocab, budget)
+                        cut = _best_cut(pending, ends, vocab, budget, whole_sentences=not for_latency)
+                        if cut is None:
+                            break  # the sentence under way fits the model: it is spoken whole once read
                         yield _make_chunk(pending[:cut], vocab)
                         produced, pending, ends = True, pending[cut:], ends[cut:]
-                        budget = next(budgets, CHUNK_PHONEMES)
+                        budget, for_latency = next(budgets)
                 if not produced and _make_chunk(pending, vocab).token_ids:
                     yield _make_chunk(pending, vocab)
                     produced, pending, ends = True, [], []
-                    budget = next(budgets, CHUNK_PHONEMES)
+                    budget, for_latency = next(budgets)
             if pending and _make_chunk(pending, vocab).token_ids:
                 yield _make_chunk(pending, vocab)
-                budget = next(budgets, CHUNK_PHONEMES)
+                budget, for_latency = next(budgets)
             if int(pause_ms) and produced:
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
@@ -164,11 +173,16 @@ def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
     return [vocab[p] for p in word.phonemes if p in vocab]
 
 
-def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int], budget: int) -> int:
-    """How many leading words to speak now: end at a sentence, else a clause, else a word.
+def _best_cut(
+    words: list[Word], ends: list[bool], vocab: Mapping[str, int], budget: int, whole_sentences: bool
+) -> int | None:
+    """How many leading words to speak now: end at a sentence, else a clause, else a word; None to
+    wait for more words.
 
     `ends` marks the words that end a sentence. A full stop inside a sentence is no sentence end:
-    misaki phonemizes "St." as "sənt." and "Ave." as "Ave" then "."."""
+    misaki phonemizes "St." as "sənt." and "Ave." as "Ave" then ".". With `whole_sentences`, a
+    sentence longer than the budget is still spoken whole if it fits the model: its end is
+    awaited, and only a sentence longer than MAX_PHONEMES is cut inside."""
     fitting, total = 0, 0
     for word in words:
         ids = len(_word_ids(word, vocab))
@@ -180,6 +194,10 @@ def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int], bud
     for end in range(fitting, 0, -1):
         if ends[end - 1]:
             return end
+    if whole_sentences:
+        sentence = next((n + 1 for n, end in enumerate(ends) if end), len(words))
+        if len(_make_chunk(words[:sentence], vocab).token_ids) <= MAX_PHONEMES:
+            return sentence if ends[sentence - 1] else None
     for end in range(fitting, 0, -1):
         if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_MARKS:
             return end
@@ -222,7 +240,7 @@ def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
 
 
 def plan_chunks(
-    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int = FIRST_CHUNK_PHONEMES[0]
+    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int | None = None
 ) -> Iterator[Chunk]:
     """split_into_chunks, raising before anything is yielded if the text is silent (NothingToSpeak)."""
     chunks = split_into_chunks(text, phonemizer, vocab, first_budget)

@@ -397,7 +397,7 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
         framing = Framing("cartesia-bytes", frame, failure=None)
         return await framed_stream(spoken, tts, on_close, framing, media_type=media_type, headers=dict(NO_BUFFERING))
 
-    return await server.answer(http_request, speech, streamer)
+    return await server.answer(http_request, speech, streamer, played_as_sent=False)
 
 
 def register(app: FastAPI) -> None:

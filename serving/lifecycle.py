@@ -68,15 +68,20 @@ class TTSServer:
             http_request, request.model_copy(update={"include_timestamps": False}), ndjson_response
         )
 
-    async def answer(self, http_request: Request, request: TTSRequest, streamer: Streamer) -> Response:
+    async def answer(
+        self, http_request: Request, request: TTSRequest, streamer: Streamer, played_as_sent: bool = True
+    ) -> Response:
         """A request whose fields have been read, through the one lifecycle: validation (every 400),
         readiness (503), admission (429), plan, lanes, cancel on disconnect. `streamer` shapes the
         body when timestamps are off, so that other APIs (the OpenAI-compatible routes) frame the
-        same chunks their own way."""
+        same chunks their own way. `played_as_sent`: the client plays the audio as it arrives, so
+        the first audio's time is what it waits for; otherwise (a file kept whole) the text is
+        never cut for latency."""
         language = await validate_speech(self.planner, request)
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
-        return await until_client_leaves(http_request, self._respond(request, language, streamer))
+        cut_for_latency = played_as_sent and not request.include_timestamps
+        return await until_client_leaves(http_request, self._respond(request, language, streamer, cut_for_latency))
 
     @contextlib.asynccontextmanager
     async def spoken(
@@ -90,18 +95,19 @@ class TTSServer:
         if await self.health.status() is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
         async with self.admission.admit(len(request.text)) as place:
-            plan = ChunkPlan(self.planner.chunks(request.text, language, heard_at_once=not sent_s))
+            # a turn's later sentences continue audio that is already playing: nothing to win by a cut
+            plan = ChunkPlan(self.planner.chunks(request.text, language, cut_for_latency=not sent_s))
             chunks = spoken_chunks(plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s)
             spoken = counted(chunks, place)
             async with contextlib.aclosing(spoken):
                 yield spoken
 
-    async def _respond(self, request: TTSRequest, language: str, streamer: Streamer) -> Response:
+    async def _respond(self, request: TTSRequest, language: str, streamer: Streamer, cut_for_latency: bool) -> Response:
         async with contextlib.AsyncExitStack() as held:
             place = await held.enter_async_context(
                 self.admission.admit(len(request.text), answered_whole=request.include_timestamps)
             )
-            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            plan = ChunkPlan(self.planner.chunks(request.text, language, cut_for_latency))
             spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane, place.finish_by), place)
             held.push_async_callback(spoken.aclose)
             if request.include_timestamps:

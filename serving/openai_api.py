@@ -77,6 +77,11 @@ class SpeechRequest(BaseModel):
         description=f"0.25 to 4.0; Kokoro's rate multiplier, capped at {MAX_SPEED}",
     )
     stream_format: Literal["audio", "sse"] = "audio"
+    stream: bool = Field(
+        True,
+        description="Whether the audio is played as it arrives (Kokoro-FastAPI's field): false asks for a file "
+        "kept whole, whose text is never cut to make its first audio sooner",
+    )
 
     @field_validator("voice", mode="before")
     @classmethod
@@ -191,7 +196,8 @@ async def speech(request: Request) -> Response:
     if speech_request.model not in MODELS:
         raise InvalidField(f"unknown model '{speech_request.model}'; use one of {', '.join(MODELS)}", "model")
     streamer = sse_response if speech_request.stream_format == "sse" else stream_response
-    return await server.answer(request, speech_request.to_tts(), streamer)
+    played_as_sent = speech_request.stream or speech_request.stream_format == "sse"
+    return await server.answer(request, speech_request.to_tts(), streamer, played_as_sent)
 
 
 @router.get("/models", response_model=ModelList)

@@ -16,8 +16,8 @@ from engine.text import (
 pytestmark = pytest.mark.unit
 
 VOCAB = kokoro_config()["vocab"]
-#: the first chunk's budget for a whole answer (or a stream already playing): a short sentence fits
-WHOLE_ANSWER_FIRST = FIRST_CHUNK_PHONEMES[1]
+#: the first chunk's budget of a stream cut for latency
+LATENCY_FIRST = FIRST_CHUNK_PHONEMES[0]
 
 
 def letters(text: str) -> list[Word]:
@@ -86,30 +86,46 @@ def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
     assert len(chunks) > 5
 
 
-def test_first_chunks_are_short_and_grow():
+def test_a_stream_cut_for_latency_has_first_chunks_short_and_growing():
     text = " ".join("Short sentences arrive quickly." for _ in range(40))
-    sizes = [len(c.token_ids) for c in split_into_chunks(text, LETTERS, VOCAB)]
+    sizes = [len(c.token_ids) for c in split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)]
     for size, budget in zip(sizes, FIRST_CHUNK_PHONEMES, strict=False):
         assert size <= budget
     assert max(sizes) > FIRST_CHUNK_PHONEMES[-1] // 2
 
 
+def test_a_sentence_is_spoken_in_one_pass_wherever_it_fits_the_model():
+    plain = "Word " + " ".join(["word"] * 89) + " end."  # 454 phonemes: over a chunk's budget, within the model's
+    assert len(letters(plain)) == 91
+    chunks = list(split_into_chunks(f"Hello there. {plain} Bye now.", LETTERS, VOCAB))
+    assert [c.text for c in chunks] == ["Hello there.", plain, "Bye now."]
+    assert CHUNK_PHONEMES < len(chunks[1].token_ids) <= MAX_PHONEMES
+
+
+def test_the_first_sentence_is_whole_unless_cut_for_latency():
+    text = "The quick brown fox jumps over the lazy dog. It barks."
+    assert [c.text for c in split_into_chunks(text, LETTERS, VOCAB)][
+        0
+    ] == "The quick brown fox jumps over the lazy dog."
+    assert not next(split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)).text.endswith(".")
+
+
 def test_cuts_fall_at_sentence_ends_when_one_fits():
     text = "One two three four five six seven. " * 30
-    chunks = list(split_into_chunks(text, LETTERS, VOCAB, WHOLE_ANSWER_FIRST))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert all(c.words[-1].text.endswith(".") for c in chunks)
 
 
-def test_the_first_chunk_is_a_few_words_and_the_next_ends_its_sentence():
+def test_cut_for_latency_the_first_chunk_is_a_few_words_and_the_next_ends_its_sentence():
     text = "One two three four five six seven. " * 30
-    first, second, *_ = split_into_chunks(text, LETTERS, VOCAB)
+    first, second, *_ = split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)
     assert 0 < len(first.token_ids) <= FIRST_CHUNK_PHONEMES[0]
     assert second.words[-1].text.endswith(".") and not first.words[-1].text.endswith(".")
 
 
 def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
     text = "alpha beta gamma delta epsilon, " * 40
-    chunks = list(split_into_chunks(text, LETTERS, VOCAB, WHOLE_ANSWER_FIRST))
+    chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
 
 
@@ -179,8 +195,8 @@ def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():
     def one_sentence(paragraph: str) -> list[str]:
         return [paragraph]
 
-    text = "Meet me on Main St. at noon, then walk on, " * 10
-    chunks = list(split_into_chunks(text, Phonemizer("test", letters, one_sentence), VOCAB, WHOLE_ANSWER_FIRST))
+    text = "Meet me on Main St. at noon, then walk on, " * 20  # one sentence, over the model's limit
+    chunks = list(split_into_chunks(text, Phonemizer("test", letters, one_sentence), VOCAB))
     assert all(c.words[-1].text.endswith(",") for c in chunks[:-1])
 
 
@@ -189,18 +205,18 @@ def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():
     ["Dr. Smith will see you now.", "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day."],
 )
 def test_english_sentences_are_not_cut_after_abbreviations(english, text):
-    assert [c.text for c in split_into_chunks(text, english, VOCAB, WHOLE_ANSWER_FIRST)] == [text]
+    assert [c.text for c in split_into_chunks(text, english, VOCAB)] == [text]
 
 
 def test_english_chunks_end_at_sentences_or_clauses_never_after_abbreviations(english):
     text = "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day, e.g. on Mondays. " * 4
-    chunks = list(split_into_chunks(text, english, VOCAB, WHOLE_ANSWER_FIRST))
-    assert chunks[0].text == "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day,"
-    assert all(c.words[-1].text == "." for c in chunks[1:])
+    chunks = list(split_into_chunks(text, english, VOCAB))
+    assert len(chunks) > 1
+    assert all(c.words[-1].text == "." and c.text.endswith("on Mondays.") for c in chunks)
+    cut = list(split_into_chunks(text, english, VOCAB, LATENCY_FIRST))
+    assert cut[1].text.endswith("every day,") and all(c.words[-1].text == "." for c in cut[2:])
 
 
 def test_two_english_sentences_are_still_two(english):
-    chunks = split_into_chunks(
-        "Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB, WHOLE_ANSWER_FIRST
-    )
+    chunks = split_into_chunks("Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB)
     assert [c.text for c in chunks] == ["Dr. Smith is late.", "He will see you at 9 a.m. tomorrow."]

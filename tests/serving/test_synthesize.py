@@ -102,7 +102,7 @@ async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(pla
     one is finished before the later one goes on."""
     lane = Lane(FakeSynthesizer(held=True), FairScheduler(1))
     older_text = LONG * 2
-    newer_text = "Meanwhile, a different speaker reads another passage aloud, slowly and with care. " * 4
+    newer_text = "Meanwhile, a different speaker reads another passage aloud, slowly and with care. " * 8
     owner = {tuple(chunk.token_ids): "newer" for chunk in planner.plan(newer_text, "af_heart", 1.0)}
     owner |= {tuple(chunk.token_ids): "older" for chunk in planner.plan(older_text, "af_heart", 1.0)}
     now = asyncio.get_running_loop().time()
