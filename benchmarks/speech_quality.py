@@ -5,9 +5,9 @@ predictor distilled from XLS-R SQA, on 16 kHz audio. It is the measure the bench
 audio against a reference render with; a difference of a few hundredths is within its noise on
 one text, so compare means over many texts.
 
-Silences: a 10 ms frame is voiced when its RMS is within 40 dB of the loudest frame's; a silent
-run is a run of unvoiced frames between the first and the last voiced frame. A seam a listener
-hears is a run of at least 200 ms there.
+Silences: a 10 ms frame is voiced when its RMS is within 40 dB of the loudest frame's (the
+definition the server trims by, engine.trim); a silent run is a run of unvoiced frames between the
+first and the last voiced frame. A seam a listener hears is a run of at least 200 ms there.
 """
 
 import importlib
@@ -18,11 +18,12 @@ from functools import cache
 
 import numpy as np
 
+from engine import trim
+
 SAMPLE_RATE = 24_000
 MOS_RATE = 16_000
 FRAME_S = 0.010
 #: a frame this far below the loudest is silence
-SILENCE_DB = 40.0
 #: the shortest silent run counted as a pause
 MIN_PAUSE_S = 0.200
 
@@ -33,10 +34,12 @@ def _mos_model():  # noqa: ANN202 (torch is imported here only)
 
     try:
         importlib.import_module("torchaudio")
-    except OSError:
+    except (ImportError, OSError):
         # distillmos imports torchaudio at the top for file loading and resampling this scorer does
-        # not use (it resamples with soxr); PyPI's torchaudio for this torch fails to load its C
-        # extension, so the import gets a module with just the names distillmos reads at import
+        # not use (it resamples with soxr). PyPI's torchaudio for this torch fails to load its C
+        # extension, and installed beside transformers it breaks transformers' import, so it is not
+        # installed (benchmarks/requirements-quality.txt): distillmos gets a module with just the
+        # names it reads at import
         stand_in = types.ModuleType("torchaudio")
         stand_in.transforms = types.SimpleNamespace(MFCC=None, Resample=None)
         sys.modules["torchaudio"] = stand_in
@@ -69,13 +72,11 @@ def _as_float(samples: np.ndarray) -> np.ndarray:
 
 def voiced_frames(samples: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Whether each 10 ms frame is voiced (see the module's docstring)."""
-    audio = _as_float(samples)
-    frame = round(rate * FRAME_S)
-    count = audio.shape[0] // frame
-    if count == 0:
-        return np.zeros(0, dtype=bool)
-    rms = np.sqrt(np.mean(audio[: count * frame].reshape(count, frame) ** 2, axis=1) + 1e-12)
-    return 20 * np.log10(rms / rms.max()) > -SILENCE_DB
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        samples = soxr.resample(_as_float(samples), rate, SAMPLE_RATE)
+    return trim.voiced_frames(_as_float(samples))
 
 
 def first_voiced_s(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float | None:

@@ -5,6 +5,7 @@ everything after it, and `speak` joins both around a renderer for in-process use
 produced lazily: the first chunk's audio exists before the rest of the text is phonemized.
 """
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
@@ -13,12 +14,18 @@ import numpy as np
 from .audio import SAMPLE_RATE
 from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
-from .synthesis import ChunkAudio, ChunkJob, silence
+from .synthesis import FADE_SAMPLES, ChunkAudio, ChunkJob, silence
 from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, speakable
 from .timing import WordTiming, word_timings
+from .trim import voiced_span
 from .voices import VoiceLibrary
 
 MIN_SPEED, MAX_SPEED = 0.1, 3.0
+#: kept before an answer's first voiced frame: a soft first sound's onset (the first speech is
+#: then within 50 ms of the answer's start)
+LEAD_SAMPLES = round(0.03 * SAMPLE_RATE)
+#: kept after a chunk's last voiced frame: the last sound's decay, and an answer's short end
+TAIL_SAMPLES = round(0.15 * SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
@@ -92,23 +99,58 @@ def _prepend(first: Chunk, rest: Iterator[Chunk]) -> Iterator[Chunk]:
 
 
 class Timeline:
-    """Places each chunk's audio after the audio before it, so word times are absolute."""
+    """Places each chunk's audio after the audio before it, so word times are absolute.
+
+    The silence before the first chunk's first sound is trimmed to LEAD_S: the first speech is
+    heard at once. Each chunk's silence after its last sound, beyond TAIL_S, is held back and
+    placed before the next chunk's audio, so the pauses between chunks are the model's own and an
+    answer ends TAIL_S after its last sound, whichever chunk turns out to be the last (engine.trim
+    says where the sound is). Word times follow the trimmed audio."""
 
     def __init__(self) -> None:
         self.samples = 0
         self.chunks = 0
+        self._held = np.zeros(0, dtype=np.int16)
 
     def add(self, chunk: Chunk, audio: ChunkAudio) -> PlacedChunk:
-        start_s = self.samples / SAMPLE_RATE
         samples = audio.samples
-        placed = PlacedChunk(self.chunks, start_s, samples, word_timings(chunk, audio.frames, start_s))
-        self.samples += samples.shape[0]
+        span = None if chunk.pause_s else voiced_span(samples)
+        lead, end = 0, samples.shape[0]
+        if span is not None:
+            if self.samples == 0 and self._held.size == 0:
+                lead = max(0, span[0] - LEAD_SAMPLES)
+            end = min(end, span[1] + TAIL_SAMPLES)
+        placed_samples = np.concatenate([self._held, _faded_in(samples[lead:end]) if lead else samples[:end]])
+        start_s, end_s = self.samples / SAMPLE_RATE, (self.samples + placed_samples.shape[0]) / SAMPLE_RATE
+        offset_s = (self.samples + self._held.shape[0] - lead) / SAMPLE_RATE
+        words = [_within(word, start_s, end_s) for word in word_timings(chunk, audio.frames, offset_s)]
+        placed = PlacedChunk(self.chunks, start_s, placed_samples, words)
+        self._held = samples[end:]
+        self.samples += placed_samples.shape[0]
         self.chunks += 1
         return placed
 
     @property
     def duration_s(self) -> float:
         return self.samples / SAMPLE_RATE
+
+
+def _faded_in(samples: np.ndarray) -> np.ndarray:
+    """A trimmed start rises from silence over FADE_SAMPLES, as the model's own edges do."""
+    length = min(FADE_SAMPLES, samples.shape[0])
+    faded = samples.copy()
+    faded[:length] = (faded[:length] * np.linspace(0.0, 1.0, length, dtype=np.float32)).astype(np.int16)
+    return faded
+
+
+def _within(word: WordTiming, start_s: float, end_s: float) -> WordTiming:
+    """A word's times kept inside the audio placed so far (a trimmed edge can cut a silent phoneme,
+    such as a sentence's final stop)."""
+    return dataclasses.replace(
+        word,
+        start_s=round(min(max(word.start_s, start_s), end_s), 3),
+        end_s=round(min(max(word.end_s, start_s), end_s), 3),
+    )
 
 
 Renderer = Callable[[ChunkJob], ChunkAudio]
