@@ -73,9 +73,26 @@ STREET_TYPES = {"St": "Street", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevar
 LATIN_ABBREVIATIONS = {"e.g.": "for example", "i.e.": "that is", "vs.": "versus", "etc.": "et cetera"}
 #: names after which a roman numeral is an ordinal ("Henry the Eighth"); after the others it counts
 REGNAL_NAMES = ("Henry", "Louis", "Elizabeth", "George", "Edward", "Richard", "Charles", "James", "William",
-                "John", "Mary", "Philip", "Frederick", "Napoleon", "Pius", "Leo", "Benedict", "Gregory")  # fmt: skip
+                "John", "Mary", "Philip", "Frederick", "Napoleon", "Pius", "Leo", "Benedict", "Gregory", "Paul",
+                "Peter", "Alexander", "Nicholas", "Catherine", "Ivan", "Francis", "Wilhelm", "Ferdinand",
+                "Constantine")  # fmt: skip
 COUNTED_NAMES = ("World War", "Chapter", "Part", "Volume", "Book", "Act", "Episode", "Phase", "Section", "Article",
-                 "Level", "Round", "Super Bowl", "Title", "Appendix", "Grade", "Class", "Type")  # fmt: skip
+                 "Level", "Round", "Super Bowl", "Title", "Appendix", "Grade", "Class", "Type", "Apollo", "Gemini",
+                 "Vatican")  # fmt: skip
+#: verbs in the form the pronoun "I" takes and a third person does not: after one of these, "Mary I"
+#: is Mary spoken to ("Mary I love you"), never Mary the First, who "loves". A history is told in the
+#: past, so the negated present modals are here too ("John I can't come"); "said", "was", "could"
+#: fit both, and there the numeral stays ("Elizabeth I was queen")
+FIRST_PERSON_VERBS = ("am", "have", "haven't", "haven’t", "do", "don't", "don’t", "can't", "can’t", "cannot",
+                      "won't", "won’t", "love", "think", "know", "want", "need", "like", "hope", "miss", "mean",
+                      "see", "feel", "guess", "believe", "wish", "agree", "understand", "remember", "forget",
+                      "promise", "swear", "appreciate", "apologize", "apologise", "suppose", "doubt", "wonder",
+                      "adore", "hate", "owe", "trust", "prefer", "admit", "realize", "realise", "recommend",
+                      "suggest", "thank", "get", "go", "say", "ask")  # fmt: skip
+#: the adverbs that may stand between the pronoun and its verb ("Mary I really love you")
+ADVERBS_BEFORE_A_VERB = ("just", "really", "also", "still", "never", "always", "truly", "honestly", "actually",
+                         "only", "totally", "absolutely", "definitely", "certainly", "already", "sometimes",
+                         "often")  # fmt: skip
 ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
 #: the letters after an amount that scale it ("$10K", "£3bn")
 SCALES = {"K": "thousand", "k": "thousand", "M": "million", "m": "million", "MM": "million", "mn": "million",
@@ -317,8 +334,14 @@ MONTH = rf"\b(?P<month>{_alternatives(MONTHS)})\.(?= ?\d)"
 STREET = rf"(?:(?<=\d )|(?<=\d[A-Z] ))(?P<name>(?:[A-Z][a-z]+ )+)(?P<type>{_alternatives(STREET_TYPES)})(?=\.|\b)"
 NUMBER_SIGN = r"\bNo\.(?= ?\d)|#(?=\d)"
 ABBREVIATION = rf"(?<!\w)(?:{_alternatives(LATIN_ABBREVIATIONS)})"
-REGNAL = rf"\b(?P<name>{_alternatives(REGNAL_NAMES)}) (?P<numeral>[IVXLC]+)\b"
-COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) (?P<numeral>[IVXLC]+)\b"
+#: a roman numeral after a name. Alone, C and L are letters ("Type C", "Louis C.K.", "Size L"), as D and M
+#: are; I, V and X are numerals ("Part I", "Henry V", "Louis X"), but for the pronoun: an "I" with its
+#: contraction ("Mary I'm", not "Charles I's") or before a first-person verb ("Mary I really love you")
+_FIRST_PERSON_VERB = rf"(?:(?:{_alternatives(ADVERBS_BEFORE_A_VERB)}) )?(?:{_alternatives(FIRST_PERSON_VERBS)})\b"
+_PRONOUN_AFTER = rf"['’](?!s\b)| {_FIRST_PERSON_VERB}"
+_NUMERAL = rf"(?P<numeral>[IVXLC]{{2,}}|[VX]|I(?!{_PRONOUN_AFTER}))\b"
+REGNAL = rf"\b(?P<name>{_alternatives(REGNAL_NAMES)}) {_NUMERAL}"
+COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) {_NUMERAL}"
 SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "×": "times"}
 SYMBOL = rf"(?<= )[{''.join(SYMBOLS)}](?= )"
 

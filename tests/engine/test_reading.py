@@ -39,6 +39,12 @@ def said(text: str) -> list[tuple[str, str, str]]:
                                   ("#", "number sign", "number"), ("e.g.", "abbreviation", "for example")]),
         ("Henry VIII and World War II", [("Henry VIII", "regnal", "Henry the eighth"),
                                          ("World War II", "counted", "World War two")]),
+        ("Mary I of England, Charles I's", [("Mary I", "regnal", "Mary the first"),
+                                           ("Charles I", "regnal", "Charles the first")]),
+        ("Elizabeth I never married", [("Elizabeth I", "regnal", "Elizabeth the first")]),
+        ("Henry V and Louis X", [("Henry V", "regnal", "Henry the fifth"), ("Louis X", "regnal", "Louis the tenth")]),
+        ("Pope John Paul II", [("Paul II", "regnal", "Paul the second")]),
+        ("Type I diabetes, Apollo XI", [("Type I", "counted", "Type one"), ("Apollo XI", "counted", "Apollo eleven")]),
         ("Add 1/2 cup, 3/4 and 2/3.", [("1/2", "fraction", "one half"), ("3/4", "fraction", "3 quarters"),
                                        ("2/3", "fraction", "2 thirds")]),
         ("She scored 8/10.", [("scored 8/10", "score", "scored 8 out of 10")]),
@@ -72,7 +78,8 @@ def test_each_rule_takes_its_span_and_says_the_words(text, expected):
     "text",
     ["It costs $4.99.", "a $5 million deal", "a $5.", "The 1960s.", "40% off.", "2.5 cups", "Dr. Smith", "co-op 3",
      "+5 and 7", "+1 2 3", "1º", "21-14 this year", "Henry VX", "oranges&pears", "I was 5", "8/3 of it", "13/25/2024",
-     "at 3:60"],
+     "at 3:60", "USB Type C", "Louis C.K.", "Grade C", "Part L", "Section D", "Size M", "Mary I love you",
+     "Mary I'm here", "George I don’t know", "James I really need it"],
 )  # fmt: skip
 def test_what_misaki_reads_well_or_is_not_a_span_is_left_alone(text):
     assert said(text) == []
