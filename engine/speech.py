@@ -16,7 +16,7 @@ from .errors import InvalidInput, NothingToSpeak, TextTooLong
 from .languages import Phonemizers, check_script, resolve_language
 from .synthesis import FADE_SAMPLES, ChunkAudio, ChunkJob, silence
 from .text import FIRST_CHUNK_PHONEMES, Chunk, plan_chunks, speakable
-from .timing import WordTiming, word_timings
+from .timing import SAMPLES_PER_FRAME, WordTiming, word_timings
 from .trim import voiced_span
 from .voices import VoiceLibrary
 
@@ -114,16 +114,19 @@ class Timeline:
 
     def add(self, chunk: Chunk, audio: ChunkAudio) -> PlacedChunk:
         samples = audio.samples
+        timed = word_timings(chunk, audio.frames, 0.0)
         span = None if chunk.pause_s else voiced_span(samples)
         lead, end = 0, samples.shape[0]
         if span is not None:
             if self.samples == 0 and self._held.size == 0:
                 lead = max(0, span[0] - LEAD_SAMPLES)
-            end = min(end, span[1] + TAIL_SAMPLES)
+            # the last word keeps a frame at least: a sentence's stop is a word, and silent
+            last_start = round(timed[-1].start_s * SAMPLE_RATE) + SAMPLES_PER_FRAME if timed else 0
+            end = min(end, max(span[1] + TAIL_SAMPLES, last_start))
         placed_samples = np.concatenate([self._held, _faded_in(samples[lead:end]) if lead else samples[:end]])
         start_s, end_s = self.samples / SAMPLE_RATE, (self.samples + placed_samples.shape[0]) / SAMPLE_RATE
         offset_s = (self.samples + self._held.shape[0] - lead) / SAMPLE_RATE
-        words = [_within(word, start_s, end_s) for word in word_timings(chunk, audio.frames, offset_s)]
+        words = [_placed(word, offset_s, start_s, end_s) for word in timed]
         placed = PlacedChunk(self.chunks, start_s, placed_samples, words)
         self._held = samples[end:]
         self.samples += placed_samples.shape[0]
@@ -143,14 +146,14 @@ def _faded_in(samples: np.ndarray) -> np.ndarray:
     return faded
 
 
-def _within(word: WordTiming, start_s: float, end_s: float) -> WordTiming:
-    """A word's times kept inside the audio placed so far (a trimmed edge can cut a silent phoneme,
-    such as a sentence's final stop)."""
-    return dataclasses.replace(
-        word,
-        start_s=round(min(max(word.start_s, start_s), end_s), 3),
-        end_s=round(min(max(word.end_s, start_s), end_s), 3),
-    )
+def _placed(word: WordTiming, offset_s: float, start_s: float, end_s: float) -> WordTiming:
+    """A word timed from its chunk's start, placed `offset_s` later and kept inside the audio
+    placed so far (a trimmed edge may cut a silent stop or a final consonant's closure)."""
+
+    def inside(time_s: float) -> float:
+        return round(min(max(time_s + offset_s, start_s), end_s), 3)
+
+    return dataclasses.replace(word, start_s=inside(word.start_s), end_s=inside(word.end_s))
 
 
 Renderer = Callable[[ChunkJob], ChunkAudio]
