@@ -342,6 +342,14 @@ def test_probes_metrics_and_docs_pass_through_nginx(proxy):
     assert requests.get(f"{proxy}/docs.json", timeout=30).json()["info"]["title"]
 
 
+def test_through_nginx_the_server_tells_its_own_pages_from_others(proxy):
+    """The service compares a page's Origin with Host: nginx must pass Host with its port."""
+    own = requests.get(f"{proxy}/tts/voices", headers={"Origin": proxy}, timeout=30)
+    assert own.status_code == 200, own.text
+    other = requests.get(f"{proxy}/tts/voices", headers={"Origin": "http://192.168.1.50:8000"}, timeout=30)
+    assert other.status_code == 403 and "cross-origin" in other.json()["error"]
+
+
 def test_an_agent_socket_speaks_through_nginx(proxy):
     """The WebSocket upgrade passes the proxy: a context's audio and its done come back."""
 
@@ -349,7 +357,8 @@ def test_an_agent_socket_speaks_through_nginx(proxy):
         message = {"context_id": "c", "transcript": "Through the proxy.", "continue": False,
                    "voice": {"mode": "id", "id": "af_heart"}, "add_timestamps": True}  # fmt: skip
         url = proxy.replace("http", "ws", 1) + "/tts/websocket"
-        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        # as the demo page's browser would open it: Origin is the proxy's, which the server must see as its own
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, origin=proxy) as ws:
             await ws.send_str(json.dumps(message))
             answers = []
             async for reply in ws:
