@@ -23,6 +23,7 @@ from serving.app import create_app
 from serving.config import Settings
 from serving.health import HealthMonitor
 from serving.lifecycle import TTSServer
+from serving.log_redaction import redact_api_keys
 from serving.model_worker import ModelWorker
 from serving.schedule import FairScheduler
 from serving.synthesize import Lane
@@ -52,6 +53,7 @@ def _log_to_stderr(*names: str) -> None:
 
 
 _log_to_stderr("engine", "kokoro_tts")
+redact_api_keys()
 
 SYNTHESIZER_CONFIG = {
     # One model per process: a second worker would double the memory and fight for the same

@@ -1,4 +1,5 @@
-"""The HTTP face as an ASGI app: the seed's routes, CORS, the optional API key, status metrics.
+"""The HTTP face as an ASGI app: the seed's routes, CORS and the origin guard, the optional API key,
+status metrics.
 
 The app is built without a model: service.py (or a test) puts a `TTSServer` in
 `app.state.server` once it has one; until then the TTS routes answer 503. Every answer that is
@@ -35,6 +36,7 @@ from .lifecycle import TTSServer, server_of
 from .metrics import RESPONSES
 from .openai_api import openai_error
 from .openai_api import register as register_openai_api
+from .origins import OriginGuard
 
 log = logging.getLogger("kokoro_tts")
 VERSION = "0.2.0"
@@ -172,7 +174,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
         """Registered last: BentoML's outer router would answer a plain-text 404."""
         return error_response(404, f"no route /tts/{unknown}; see GET /tts/ for the endpoints")
 
-    # added innermost first: the record sees every answer, CORS headers go on 401s too
+    # added innermost first: the record sees every answer, CORS headers go on 401s too, a page
+    # of another origin is refused before anything else
     if settings.api_key:
         app.add_middleware(ApiKeyMiddleware, key=settings.api_key)
     if settings.cors_origins:
@@ -184,6 +187,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
             expose_headers=list(STREAM_HEADERS),
             max_age=600,
         )
+    app.add_middleware(OriginGuard, allowed=settings.cors_origins)
     app.add_middleware(RequestRecordMiddleware)
     return app
 

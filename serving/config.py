@@ -79,8 +79,10 @@ class ServingSettings:
     #: largest request body accepted, in bytes; more is a 413 (10,000 characters of text fit, even
     #: written as JSON \\u escapes: 6 bytes each)
     max_body_bytes: int = 256 * 1024
-    #: origins a browser may call from (CORS); ("*",) lets any page call the API
-    cors_origins: tuple[str, ...] = ("*",)
+    #: origins of the web pages that may call the API, besides the server's own (the demo page):
+    #: CORS headers for them, and a 403 for a page of any other origin (serving.origins). None by
+    #: default, so that no page elsewhere on the network can drive the server; ("*",) lets any in
+    cors_origins: tuple[str, ...] = ()
     #: when set, every route but health and the probes wants `Authorization: Bearer <key>`
     api_key: str | None = None
     #: health answers from its last look at the synthesizers and looks again in the background

@@ -51,6 +51,7 @@ OPENAI_MIN_SPEED, OPENAI_MAX_SPEED = 0.25, 4.0
 ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
+    403: ("invalid_request_error", "origin_not_allowed"),
     404: ("invalid_request_error", "unknown_url"),
     413: ("invalid_request_error", "request_too_large"),
     429: ("rate_limit_error", "rate_limit_exceeded"),

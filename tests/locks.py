@@ -7,23 +7,35 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
-#: one line of a lock: a name, '==', an exact version, nothing else (no ranges, markers or URLs)
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)$")
+#: one requirement of a lock, its continuation lines joined: a name, '==', an exact version, and
+#: the sha256 digests of its files, nothing else (no ranges, markers or URLs)
+PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[A-Za-z0-9.+!_-]+)"
+    r"(?P<hashes>(?: +--hash=sha256:[0-9a-f]{64})*)$"
+)
 
 
-def read_pins(path: Path) -> dict[str, str]:
-    """Every requirement line of a lock file, as name -> version; fails on any line that is not `name==version`."""
-    pins: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
+def read_locked(path: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """Every requirement of a lock file, as name -> (version, the sha256 digests it allows); fails
+    on any requirement that is not `name==version`, with or without `--hash=sha256:` options."""
+    locked: dict[str, tuple[str, frozenset[str]]] = {}
+    for line in path.read_text().replace("\\\n", " ").splitlines():
+        line = " ".join(line.split())
         if not line or line.startswith("#"):
             continue
         match = PIN.match(line)
-        assert match, f"{path.name}: {line!r} is not an exact pin (name==version)"
+        assert match, f"{path.name}: {line[:200]!r} is not an exact pin (name==version, hashes)"
         name = canonicalize_name(match["name"])
-        assert pins.get(name, match["version"]) == match["version"], f"{name} pinned twice, differently"
-        pins[name] = match["version"]
-    return pins
+        hashes = frozenset(re.findall(r"sha256:([0-9a-f]{64})", match["hashes"]))
+        version, known = locked.get(name, (match["version"], frozenset()))
+        assert version == match["version"], f"{name} pinned twice, differently"
+        locked[name] = (version, known | hashes)
+    return locked
+
+
+def read_pins(path: Path) -> dict[str, str]:
+    """Every requirement of a lock file, as name -> version."""
+    return {name: version for name, (version, _) in read_locked(path).items()}
 
 
 def read_requirements(path: Path) -> list[Requirement]:

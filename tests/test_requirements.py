@@ -1,10 +1,10 @@
 """The two installs: the CPU server's (requirements.txt) without torch, and CUDA's (requirements-gpu.txt)
-adding it; each frozen for the images by its lock (deploy/lock.sh)."""
+adding it; each frozen for the images by its lock (deploy/lock.sh), every file's digest with it."""
 
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.locks import ROOT, read_pins, read_requirements
+from tests.locks import ROOT, read_locked, read_pins, read_requirements
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +30,20 @@ def test_each_lock_pins_its_requirements_at_the_same_versions(requirements, lock
         assert requirement.specifier.contains(pins[name]), f"{name}: {lock} has {pins[name]}, {requirements} wants it"
 
 
+@pytest.mark.parametrize("lock", [lock for _, lock in INSTALLS])
+def test_every_pin_of_a_lock_carries_its_files_digests(lock):
+    """An image's install then refuses any file whose sha256 differs from PyPI's at lock time."""
+    unhashed = [name for name, (_, hashes) in read_locked(ROOT / lock).items() if not hashes]
+    assert not unhashed, f"{lock}: no --hash for {unhashed} (rerun deploy/lock.sh)"
+
+
+def test_the_development_constraints_are_the_gpu_lock_without_its_hashes():
+    """pip would turn hash checking on for the whole development install, test tools included."""
+    constraints = read_locked(ROOT / "constraints-dev.txt")
+    assert {name: version for name, (version, _) in constraints.items()} == read_pins(ROOT / "requirements-gpu.lock")
+    assert not any(hashes for _, hashes in constraints.values())
+
+
 def test_the_cpu_install_pulls_in_nothing_only_torch_needs():
     pins = read_pins(ROOT / "requirements.lock")
     assert not [name for name in pins if torch_only(name)]
@@ -47,4 +61,4 @@ def test_the_development_install_is_the_gpu_install_and_the_test_tools():
     dev = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-dev.txt")}
     gpu = {canonicalize_name(r.name) for r in read_requirements(ROOT / "requirements-gpu.txt")}
     assert gpu < dev and {"pytest", "ruff"} <= dev
-    assert "-c requirements-gpu.lock" in (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert "-c constraints-dev.txt" in (ROOT / "requirements-dev.txt").read_text().splitlines()

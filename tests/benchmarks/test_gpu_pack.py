@@ -5,6 +5,7 @@ import pytest
 
 from benchmarks.gpu import pack
 from benchmarks.gpu.server_load import describe_batches, text_for
+from tests.locks import read_pins
 
 pytestmark = pytest.mark.unit
 
@@ -16,11 +17,7 @@ def normalised(name: str) -> str:
 
 
 def test_the_gpu_wheels_pin_the_locks_versions():
-    locked = {}
-    for line in LOCK.read_text().splitlines():
-        if "==" in line and not line.startswith("#"):
-            name, version = line.split("==")
-            locked[normalised(name.split("[")[0])] = version.strip()
+    locked = read_pins(LOCK)
     for requirement in pack.requirements():
         name, version = requirement.split("==")
         assert locked.get(normalised(name)) == version, f"{requirement} is not what requirements-gpu.lock pins"

@@ -1,7 +1,7 @@
 """deploy/nginx.conf, run by Debian's nginx in front of the live server and of a header-echoing stub.
 
-The conf is used as written except for its two marked lines (upstream address, listen port),
-so what passes here is what a user installs. Needs the `nginx` binary (apt-get install nginx).
+The conf is used as written except for its three marked lines (upstream address, listen port,
+access log path), so what passes here is what a user installs. Needs the `nginx` binary (apt-get install nginx).
 """
 
 import asyncio
@@ -29,6 +29,8 @@ pytestmark = pytest.mark.server
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+#: where the rendered conf's own access log goes, in each nginx's folder
+ACCESS_LOG = "kokoro-tts.access.log"
 
 #: ~1,500 characters of plain English prose, many sentences: minutes of audio on a CPU.
 LONG_TEXT = (
@@ -53,14 +55,17 @@ LONG_TEXT = (
 )
 
 
-def render(upstream: str, listen_port: int) -> str:
-    """deploy/nginx.conf with its two marked lines pointed at `upstream` and `listen_port`."""
+def render(upstream: str, listen_port: int, access_log: Path) -> str:
+    """deploy/nginx.conf with its three marked lines pointed at `upstream`, `listen_port` and `access_log`."""
     text = CONF.read_text()
     text, upstreams = re.subn(r"server \S+;(\s*# upstream: rendered by the test)", rf"server {upstream};\1", text)
     text, listens = re.subn(
         r"listen \S+;(\s*# listen: rendered by the test)", rf"listen 127.0.0.1:{listen_port};\1", text
     )
-    assert (upstreams, listens) == (1, 1), "deploy/nginx.conf lost its marked upstream/listen lines"
+    text, logs = re.subn(
+        r"access_log \S+ (\w+;\s*# access log: rendered by the test)", rf"access_log {access_log} \1", text
+    )
+    assert (upstreams, listens, logs) == (1, 1, 1), "deploy/nginx.conf lost its marked upstream/listen/log lines"
     return text
 
 
@@ -71,7 +76,7 @@ def running_nginx(upstream: str, folder: Path) -> Iterator[str]:
         pytest.fail("nginx is not installed: apt-get install -y nginx")
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    (folder / "kokoro-tts.conf").write_text(render(upstream, port))
+    (folder / "kokoro-tts.conf").write_text(render(upstream, port, folder / ACCESS_LOG))
     # Run as root (as CI does), nginx's workers would switch to `nobody`, who cannot enter pytest's
     # private temporary folders; the main config here is the harness, not the file under test.
     user = "user root;\n" if os.geteuid() == 0 else ""
@@ -81,7 +86,7 @@ def running_nginx(upstream: str, folder: Path) -> Iterator[str]:
     (folder / "main.conf").write_text(
         f"{user}worker_processes 1;\nerror_log {folder / 'error.log'} info;\npid {folder / 'nginx.pid'};\n"
         "events { worker_connections 256; }\n"
-        f"http {{\n    access_log {folder / 'access.log'};\n{temp_paths}"
+        f"http {{\n    access_log {folder / 'main-access.log'};\n{temp_paths}"
         f"    include {folder / 'kokoro-tts.conf'};\n}}\n"
     )
     command = [NGINX, "-p", str(folder), "-c", str(folder / "main.conf"), "-e", str(folder / "error.log")]
@@ -147,12 +152,18 @@ class Echo(BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def echo_proxy(tmp_path_factory) -> Iterator[str]:
+def echo_folder(tmp_path_factory) -> Path:
+    """The folder of the nginx in front of the stub: its config and logs."""
+    return tmp_path_factory.mktemp("nginx-echo")
+
+
+@pytest.fixture(scope="module")
+def echo_proxy(echo_folder) -> Iterator[str]:
     stub = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     thread = threading.Thread(target=stub.serve_forever, daemon=True)
     thread.start()
     try:
-        with running_nginx(f"127.0.0.1:{stub.server_address[1]}", tmp_path_factory.mktemp("nginx-echo")) as base:
+        with running_nginx(f"127.0.0.1:{stub.server_address[1]}", echo_folder) as base:
             yield base
     finally:
         stub.shutdown()
@@ -175,7 +186,7 @@ def test_client_address_and_scheme_are_forwarded(echo_proxy):
     assert headers["x-real-ip"] == "127.0.0.1"
     assert headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
-    assert headers["host"] == "127.0.0.1"
+    assert headers["host"] == echo_proxy.removeprefix("http://"), "the service compares Origin with Host: keep its port"
 
 
 @pytest.mark.parametrize(
@@ -185,6 +196,11 @@ def test_client_address_and_scheme_are_forwarded(echo_proxy):
         ("POST", "/tts"),
         ("GET", "/tts/voices"),
         ("GET", "/tts/health"),
+        ("GET", "/tts/demo"),
+        ("POST", "/tts/bytes"),
+        ("POST", "/v1/audio/speech"),
+        ("GET", "/v1/models"),
+        ("GET", "/v1/audio/voices"),
         ("GET", "/livez"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
@@ -206,6 +222,20 @@ def test_other_paths_are_answered_by_nginx_as_json_404(echo_proxy, path):
     assert reply.status_code == 404
     assert "no such route" in reply.json()["error"]
     assert len(Echo.seen) == before, "forwarded a path that is not the service's"
+
+
+def test_the_access_log_holds_no_query_string(echo_proxy, echo_folder):
+    """A browser's WebSocket sends the API key as ?api_key=: nginx's log must not keep it."""
+    agent = "access-log-check/1"
+    reply = requests.get(f"{echo_proxy}/tts/voices?api_key=s3cret-key&x=1", headers={"User-Agent": agent}, timeout=10)
+    assert reply.status_code == 200 and reply.json()["path"] == "/tts/voices?api_key=s3cret-key&x=1"
+    log = echo_folder / ACCESS_LOG
+    deadline = time.monotonic() + 10  # nginx writes the line once the answer has left: wait for it
+    while agent not in (text := log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = next(line for line in text.splitlines() if agent in line)
+    assert '"GET /tts/voices HTTP/1.1" 200' in line
+    assert "s3cret" not in text and "api_key" not in text
 
 
 def test_streamed_responses_are_not_buffered_by_the_conf(echo_proxy):
@@ -290,6 +320,19 @@ def test_service_errors_pass_through_nginx_as_json_400(server, proxy, request_kw
     assert needle in proxied.json()["error"]
 
 
+def test_openai_routes_through_nginx_answer_as_directly(server, proxy):
+    models = [requests.get(f"{base}/v1/models", timeout=30) for base in (server, proxy)]
+    assert models[0].status_code == models[1].status_code == 200
+    assert models[1].json() == models[0].json() and models[1].json()["data"]
+    speech = {"model": "tts-1", "input": "Through the proxy.", "voice": "alloy", "response_format": "wav"}
+    direct, proxied = (requests.post(f"{base}/v1/audio/speech", json=speech, timeout=300) for base in (server, proxy))
+    assert direct.status_code == proxied.status_code == 200, proxied.text
+    assert proxied.headers["Content-Type"] == direct.headers["Content-Type"] == "audio/wav"
+    assert proxied.content == direct.content and proxied.content[:4] == b"RIFF"
+    unknown = requests.get(f"{proxy}/v1/nothing", timeout=30)
+    assert unknown.status_code == 404 and "no route /v1/nothing" in unknown.json()["error"]["message"]
+
+
 def test_probes_metrics_and_docs_pass_through_nginx(proxy):
     for path in ("/livez", "/readyz", "/tts/health", "/tts/voices", "/tts/", "/tts", "/docs.json", "/openapi.json"):
         assert requests.get(f"{proxy}{path}", timeout=30).status_code == 200, path
@@ -299,6 +342,14 @@ def test_probes_metrics_and_docs_pass_through_nginx(proxy):
     assert requests.get(f"{proxy}/docs.json", timeout=30).json()["info"]["title"]
 
 
+def test_through_nginx_the_server_tells_its_own_pages_from_others(proxy):
+    """The service compares a page's Origin with Host: nginx must pass Host with its port."""
+    own = requests.get(f"{proxy}/tts/voices", headers={"Origin": proxy}, timeout=30)
+    assert own.status_code == 200, own.text
+    other = requests.get(f"{proxy}/tts/voices", headers={"Origin": "http://192.168.1.50:8000"}, timeout=30)
+    assert other.status_code == 403 and "cross-origin" in other.json()["error"]
+
+
 def test_an_agent_socket_speaks_through_nginx(proxy):
     """The WebSocket upgrade passes the proxy: a context's audio and its done come back."""
 
@@ -306,7 +357,8 @@ def test_an_agent_socket_speaks_through_nginx(proxy):
         message = {"context_id": "c", "transcript": "Through the proxy.", "continue": False,
                    "voice": {"mode": "id", "id": "af_heart"}, "add_timestamps": True}  # fmt: skip
         url = proxy.replace("http", "ws", 1) + "/tts/websocket"
-        async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        # as the demo page's browser would open it: Origin is the proxy's, which the server must see as its own
+        async with aiohttp.ClientSession() as http, http.ws_connect(url, origin=proxy) as ws:
             await ws.send_str(json.dumps(message))
             answers = []
             async for reply in ws:

@@ -30,7 +30,7 @@ def test_serving_defaults_by_device():
     cpu = ServingSettings.from_env({}, "cpu")
     assert cpu == ServingSettings()  # the defaults are the CPU server's
     assert (cpu.max_in_flight, cpu.max_in_flight_chars, cpu.initial_rate_chars_s) == (16, 5_000, 45.0)
-    assert cpu.api_key is None and cpu.cors_origins == ("*",) and not cpu.debug
+    assert cpu.api_key is None and cpu.cors_origins == () and not cpu.debug
     assert (cpu.admission_deadline_s, cpu.max_queue_wait_s) == (300.0, None)  # wait as the deadline allows
     cuda = ServingSettings.from_env({}, "cuda")
     assert (cuda.max_in_flight, cuda.max_in_flight_chars, cuda.initial_rate_chars_s) == (256, 200_000, 2_000.0)
