@@ -2,7 +2,9 @@
 
 The front (engine.onnx_windows) runs once on the whole sentence; the decoder then runs on windows
 of `window` frames, each given `context` more frames on either side, and each window's own frames
-are kept and joined with no fade. Printed per setting, over plain sentences in three voices:
+are kept and joined with no fade. A setting "WxC" cuts the whole sentence in windows of W frames;
+"W+xC" decodes the first W frames, then all the rest in one window (a stream's first audio, then
+the sentence's remainder). Printed per setting, over plain sentences in three voices:
 
 - log-mel L1 (dB, over the whole render's bins within 60 dB of its loudest) and log-mel cosine
   against the whole decode;
@@ -14,10 +16,11 @@ are kept and joined with no fade. Printed per setting, over plain sentences in t
   (front + whole decode), and the whole windowed render's time over the whole render's, measured
   side by side in this one run.
 
-Run: python -m benchmarks.windowed_decode [--sentences N] [--settings 40x16,80x16]
+Run: python -m benchmarks.windowed_decode [--sentences N] [--settings 40x16,40+x16]
 """
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -67,23 +70,26 @@ SENTENCES = (
     "My brother collects old postcards from every town he visits on his long summer road trips.",
 )
 VOICES = ("af_heart", "am_michael", "bf_emma")
-#: (window, context) in frames of 25 ms
-SETTINGS = ((20, 4), (20, 8), (20, 16), (40, 4), (40, 8), (40, 16), (40, 32), (80, 8), (80, 16), (80, 32))
+#: window x context in frames of 25 ms; "W+" is a first window of W frames, then the rest
+SETTINGS = "20x4,20x8,20x16,40x4,40x8,40x16,40x32,80x8,80x16,80x32,20+x16,40+x16,80+x16"
 MEL_FLOOR_DB = 60.0
 
 
-def windowed(backend: OnnxBackend, front: Front, window: int, context: int) -> tuple[np.ndarray, list[float]]:
-    """The windows' samples joined, and each window's decode time (the front's not included)."""
+def windowed(backend: OnnxBackend, front: Front, setting: str) -> tuple[np.ndarray, list[int], list[float]]:
+    """The windows' samples joined, where they join (in frames), and each window's decode time
+    (the front's not included)."""
+    window, context = setting.split("x")
     count = front.frame_count
+    size = int(window.rstrip("+"))
+    cuts = [0, min(size, count), count] if window.endswith("+") else [*range(0, count, size), count]
     pieces, seconds = [], []
-    for start in range(0, count, window):
-        end = min(count, start + window)
-        first, last = decoded_span(start, end, count, context)
+    for start, end in itertools.pairwise(dict.fromkeys(cuts)):
+        first, last = decoded_span(start, end, count, int(context))
         started = time.perf_counter()
         samples = backend.decode(front, first, last)
         seconds.append(time.perf_counter() - started)
         pieces.append(samples[(start - first) * SAMPLES_PER_FRAME : (end - first) * SAMPLES_PER_FRAME])
-    return np.concatenate(pieces), seconds
+    return np.concatenate(pieces), [cut for cut in cuts[1:-1] if 0 < cut < count], seconds
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:
@@ -101,11 +107,11 @@ def mel_distances(samples: np.ndarray, reference: np.ndarray) -> tuple[float, fl
     return l1, float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def join_step_ratio(samples: np.ndarray, reference: np.ndarray, window: int) -> float:
+def join_step_ratio(samples: np.ndarray, reference: np.ndarray, cuts: list[int]) -> float:
     """The largest step across a join over the largest step anywhere in the whole render."""
-    joins = np.arange(window, samples.shape[0] // SAMPLES_PER_FRAME, window) * SAMPLES_PER_FRAME
-    if joins.size == 0:
+    if not cuts:
         return 0.0
+    joins = np.array(cuts) * SAMPLES_PER_FRAME
     steps = np.abs(samples[joins] - samples[joins - 1])
     return float(steps.max() / np.abs(np.diff(reference)).max())
 
@@ -113,16 +119,18 @@ def join_step_ratio(samples: np.ndarray, reference: np.ndarray, window: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sentences", type=int, default=len(SENTENCES))
-    parser.add_argument("--settings", help="window x context pairs, e.g. 40x16,80x16 (default: all)")
+    parser.add_argument("--settings", default=SETTINGS, help=f"window x context, comma-separated (default: {SETTINGS})")
     args = parser.parse_args()
-    settings = SETTINGS
-    if args.settings:
-        settings = tuple(tuple(int(n) for n in pair.split("x")) for pair in args.settings.split(","))
+    settings = args.settings.split(",")
     engine = KokoroEngine.load(ModelSettings.from_env())
     backend = engine.backend
     if not isinstance(backend, OnnxBackend):
         raise SystemExit("this measures the onnxruntime backend: run with KOKORO_BACKEND=onnx on CPU")
-    rows: dict[tuple[int, ...], dict[str, list[float]]] = {setting: {} for setting in settings}
+    for voice in VOICES:
+        # each language's G2P is built before the scorer is loaded, whose stand-in torchaudio
+        # module breaks the import of transformers that English's spaCy pipeline does
+        engine.planner.validate("Hello.", voice, 1.0)
+    rows: dict[str, dict[str, list[float]]] = {setting: {} for setting in settings}
     whole_scores, front_share, frame_counts = [], [], []
     for n, sentence in enumerate(SENTENCES[: args.sentences]):
         voice = VOICES[n % len(VOICES)]
@@ -139,15 +147,15 @@ def main() -> None:
         frame_counts.append(front.frame_count)
         whole_score = mos(fade_edges(whole))
         whole_scores.append(whole_score)
-        for window, context in settings:
-            samples, seconds = windowed(backend, front, window, context)
+        for setting in settings:
+            samples, cuts, seconds = windowed(backend, front, setting)
             l1, cos = mel_distances(samples, whole)
-            row = rows[(window, context)]
+            row = rows[setting]
             for key, value in (
                 ("l1", l1),
                 ("cos", cos),
                 ("mos", mos(fade_edges(samples)) - whole_score),
-                ("join", join_step_ratio(samples, whole, window)),
+                ("join", join_step_ratio(samples, whole, cuts)),
                 ("first", (front_s + seconds[0]) / whole_s),
                 ("total", (front_s + sum(seconds)) / whole_s),
             ):
@@ -157,10 +165,10 @@ def main() -> None:
         f"({min(frame_counts)}-{max(frame_counts)} frames, voices {', '.join(VOICES)}), onnxruntime int8; "
         f"whole render: DistillMOS {np.mean(whole_scores):.3f}, front {np.mean(front_share):.0%} of its time"
     )
-    print(" window context | mel L1 dB  cosine | MOS diff mean  worst | join step max | first/whole  total/whole")
-    for (window, context), row in rows.items():
+    print(" setting | mel L1 dB  cosine | MOS diff mean  worst | join step max | first/whole  total/whole")
+    for setting, row in rows.items():
         print(
-            f" {window:6d} {context:7d} | {np.mean(row['l1']):9.2f}  {np.mean(row['cos']):6.4f} | "
+            f" {setting:>7} | {np.mean(row['l1']):9.2f}  {np.mean(row['cos']):6.4f} | "
             f"{np.mean(row['mos']):+13.3f} {min(row['mos']):+6.3f} | {max(row['join']):13.2f} | "
             f"{np.median(row['first']):11.2f}  {np.median(row['total']):11.2f}"
         )
