@@ -10,6 +10,10 @@ predicted duration, which the word timestamps need, becomes a second output, and
 the convolutions run as faster signed int8 products, bit for bit the same. And the export's iSTFT
 skips the window normalisation torch's applies, so its audio is 1.5x louder: the sum of the
 squared Hann windows that overlap at each sample, for kokoro's n_fft 20 and hop 5.
+
+The graph runs in two sessions, its front and its decoder (engine.onnx_windows): together they
+give the whole graph's samples, and a job may ask for a window of its frames, whose decoder then
+runs on that window and some context around it.
 """
 
 import ctypes
@@ -25,6 +29,7 @@ import onnxruntime
 
 from .device import cpu_has_vnni
 from .files import write_whole
+from .onnx_windows import CONTEXT_FRAMES, Front, cut_graphs, decoded_span
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
 from .synthesis import ChunkAudio, ChunkJob, finish
 from .timing import SAMPLES_PER_FRAME
@@ -39,10 +44,20 @@ LOUDNESS = 1 / 1.5
 class OnnxBackend:
     device = "cpu"
     source = ONNX_SOURCE
+    decodes_windows = True
 
-    def __init__(self, session: onnxruntime.InferenceSession, voices: VoiceLibrary):
-        self.session = session
+    def __init__(
+        self,
+        front: onnxruntime.InferenceSession,
+        decoder: onnxruntime.InferenceSession,
+        voices: VoiceLibrary,
+        context_frames: int = CONTEXT_FRAMES,
+    ):
+        """`context_frames`: how many frames beyond a window's each side its decoder is given."""
+        self.front = front
+        self.decoder = decoder
         self.voices = voices
+        self.context_frames = context_frames
         self.run_options = onnxruntime.RunOptions()
         self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
@@ -53,7 +68,8 @@ class OnnxBackend:
 
     @classmethod
     def from_graph(cls, graph: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
-        """`threads`: onnxruntime's intra-op threads (0: one per core).
+        """`threads`: onnxruntime's intra-op threads (0: one per core). The graph is cut into front
+        and decoder once, cached beside it (engine.onnx_windows).
 
         The session is made on the calling thread, whose CPU priority onnxruntime's threads
         inherit (serving.model_worker lowers it for the bulk lane)."""
@@ -71,28 +87,54 @@ class OnnxBackend:
         # instead (`run_options`), which costs 5% and holds the process near 250 MB. Memory patterns are
         # planned per input shape, and nearly every chunk has a new one: planning cost 30% more.
         options.enable_mem_pattern = False
-        session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        front, decoder = (
+            onnxruntime.InferenceSession(str(part), options, providers=["CPUExecutionProvider"])
+            for part in cut_graphs(graph)
+        )
         log.info("onnxruntime %s: Kokoro-82M from %s on CPU", onnxruntime.__version__, ONNX_SOURCE)
-        return cls(session, voices)
+        return cls(front, decoder, voices)
 
     def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
         return [self.render(job) for job in jobs]
 
     def render(self, job: ChunkJob) -> ChunkAudio:
-        samples, frames = self.session.run(
+        """The job's frames [frames_from, frames_to), as far as the chunk has them; for the whole
+        chunk, the whole graph's own samples."""
+        front = self.run_front(job)
+        count = front.frame_count
+        start = min(job.frames_from, count)
+        end = count if job.frames_to is None else max(start, min(job.frames_to, count))
+        first, last = decoded_span(start, end, count, self.context_frames)
+        wanted = slice((start - first) * SAMPLES_PER_FRAME, (end - first) * SAMPLES_PER_FRAME)
+        samples = self.decode(front, first, last)[wanted]
+        return finish(samples, front.durations, fade_in=start == 0, fade_out=end == count)
+
+    def run_front(self, job: ChunkJob) -> Front:
+        style = self.voices.style(job.voice, len(job.token_ids)).reshape(1, -1)
+        outputs = self.front.run(
             None,
             {
                 "tokens": np.array([[0, *job.token_ids, 0]], dtype=np.int64),
-                "style": self.voices.style(job.voice, len(job.token_ids)).reshape(1, -1),
+                "style": style,
                 "speed": np.array([job.speed], dtype=np.float32),
             },
             self.run_options,
         )
-        frames = frames.reshape(-1).astype(np.int64)
+        durations, aligned, pitch, energy, source = outputs
+        durations = durations.reshape(-1).astype(np.int64)
+        if aligned.shape[2] != durations.sum():
+            raise RuntimeError(f"model aligned {aligned.shape[2]} frames for {durations.sum()} frames of durations")
+        return Front(durations, aligned, pitch, energy, source, style)
+
+    def decode(self, front: Front, first: int, last: int) -> np.ndarray:
+        """The float samples of frames [first, last), decoded from those frames alone."""
+        if first == last:
+            return np.zeros(0, dtype=np.float32)
+        (samples,) = self.decoder.run(None, front.window(first, last), self.run_options)
         samples = samples.reshape(-1).astype(np.float32) * np.float32(LOUDNESS)
-        if samples.shape[0] != frames.sum() * SAMPLES_PER_FRAME:
-            raise RuntimeError(f"model gave {samples.shape[0]} samples for {frames.sum()} frames")
-        return finish(samples, frames)
+        if samples.shape[0] != (last - first) * SAMPLES_PER_FRAME:
+            raise RuntimeError(f"model gave {samples.shape[0]} samples for {last - first} frames")
+        return samples
 
 
 def prepared_graph(cache_dir: Path) -> Path:

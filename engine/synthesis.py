@@ -28,6 +28,17 @@ class ChunkJob(BaseModel):
     token_ids: list[int] = Field(description="Phoneme token ids, without the start and end tokens")
     voice: str
     speed: float
+    frames_from: int = Field(
+        default=0, ge=0, description="First duration frame whose audio is wanted; a backend that decodes windows only"
+    )
+    frames_to: int | None = Field(
+        default=None, ge=1, description="Frame after the last one wanted; None (or past the end): to the chunk's end"
+    )
+
+    @property
+    def whole(self) -> bool:
+        """Whether the whole chunk's audio is asked for, as every backend can give."""
+        return self.frames_from == 0 and self.frames_to is None
 
 
 class ChunkAudio(BaseModel):
@@ -35,8 +46,10 @@ class ChunkAudio(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    pcm16: bytes = Field(description="24 kHz mono little-endian int16 samples, edges faded")
-    frames: list[int] = Field(description="pred_dur per input token, start and end tokens included")
+    pcm16: bytes = Field(
+        description="24 kHz mono little-endian int16 samples of the frames asked for, the chunk's own edges faded"
+    )
+    frames: list[int] = Field(description="pred_dur per input token, start and end tokens included: the whole chunk's")
 
     @property
     def samples(self) -> np.ndarray:
@@ -54,6 +67,9 @@ class Backend(Protocol):
     #: where the model runs ('cpu', 'cuda', ...) and where its weights came from, for /tts/health
     device: str
     source: str
+    #: whether a job may ask for a window of its frames (`ChunkJob.frames_from`, `frames_to`): the
+    #: model's front is run on the whole chunk, its decoder on the window and some context around it
+    decodes_windows: bool
 
     def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
         """A batch of chunks, from one request or many, in the order given."""
@@ -65,17 +81,23 @@ def silence(seconds: float) -> ChunkAudio:
     return ChunkAudio(pcm16=bytes(2 * round(seconds * SAMPLE_RATE)), frames=[0, 0])
 
 
-def finish(samples: np.ndarray, frames: np.ndarray) -> ChunkAudio:
-    """The model's float samples faded at the edges and rounded to PCM16: audio's one float -> int16 step."""
-    return ChunkAudio(pcm16=to_pcm16(fade_edges(samples)).astype("<i2").tobytes(), frames=frames.tolist())
+def finish(samples: np.ndarray, frames: np.ndarray, fade_in: bool = True, fade_out: bool = True) -> ChunkAudio:
+    """The model's float samples faded at the edges and rounded to PCM16: audio's one float -> int16 step.
+
+    A window of a chunk's frames is faded only at the chunk's own edges (`fade_in`: it starts the
+    chunk, `fade_out`: it ends it): inside the chunk, windows join with no fade between them."""
+    faded = fade_edges(samples, fade_in, fade_out)
+    return ChunkAudio(pcm16=to_pcm16(faded).astype("<i2").tobytes(), frames=frames.tolist())
 
 
-def fade_edges(samples: np.ndarray) -> np.ndarray:
+def fade_edges(samples: np.ndarray, fade_in: bool = True, fade_out: bool = True) -> np.ndarray:
     length = min(FADE_SAMPLES, samples.shape[0] // 2)
-    if length == 0:
+    if length == 0 or not (fade_in or fade_out):
         return samples
     ramp = np.linspace(0.0, 1.0, length, dtype=np.float32)
     faded = samples.copy()
-    faded[:length] *= ramp
-    faded[-length:] *= ramp[::-1]
+    if fade_in:
+        faded[:length] *= ramp
+    if fade_out:
+        faded[-length:] *= ramp[::-1]
     return faded

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class TorchBackend:
+    #: kokoro's generator makes the harmonic source inside its forward pass, from the whole pitch
+    #: curve it is given: a window of frames would get a source of its own, not the chunk's
+    decodes_windows = False
+
     def __init__(
         self,
         model: KModel,
@@ -50,6 +54,8 @@ class TorchBackend:
         return str(self.model.device)
 
     def render_many(self, jobs: Sequence[ChunkJob]) -> list[ChunkAudio]:
+        if not all(job.whole for job in jobs):
+            raise ValueError("the torch backend renders whole chunks only (decodes_windows is False)")
         styles = [self._style(job) for job in jobs]
         if self.batched_stages == "off" or len(jobs) < 2:
             return [

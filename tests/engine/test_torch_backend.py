@@ -45,3 +45,10 @@ def test_a_batch_over_the_frame_cap_is_split_and_keeps_the_callers_order(tiny_mo
     backend = TorchBackend(tiny_model, "tiny", voices, batched_stages="all", max_batch_frames=40)
     rendered = backend.render_many(jobs)
     assert [len(r.frames) for r in rendered] == [22, 4, 12]
+
+
+def test_the_torch_backend_renders_whole_chunks_only_and_says_so(tiny_model, voices):
+    backend = TorchBackend(tiny_model, "tiny", voices)
+    assert backend.decodes_windows is False
+    with pytest.raises(ValueError, match="whole chunks only"):
+        backend.render_many([ChunkJob(token_ids=[10, 20], voice="af_one", speed=1.0, frames_to=4)])

@@ -1,0 +1,178 @@
+"""A sentence decoded in windows of frames against the same sentence decoded whole (onnxruntime, CPU).
+
+The front (engine.onnx_windows) runs once on the whole sentence; the decoder then runs on windows
+of `window` frames, each given `context` more frames on either side, and each window's own frames
+are kept and joined with no fade. A setting "WxC" cuts the whole sentence in windows of W frames;
+"W+xC" decodes the first W frames, then all the rest in one window (a stream's first audio, then
+the sentence's remainder). Printed per setting, over plain sentences in three voices:
+
+- log-mel L1 (dB, over the whole render's bins within 60 dB of its loudest) and log-mel cosine
+  against the whole decode;
+- DistillMOS (benchmarks.speech_quality.mos): the windowed render's mean minus the whole's, and
+  the worst sentence's difference;
+- the joins: the largest step between two samples across a join, against the largest step
+  anywhere in the whole render of the same sentence (above 1: a step the whole render never makes);
+- time to the first window (front + first window's decode) over the time of the whole render
+  (front + whole decode), and the whole windowed render's time over the whole render's, measured
+  side by side in this one run.
+
+Run: python -m benchmarks.windowed_decode [--sentences N] [--settings 40x16,40+x16]
+"""
+
+import argparse
+import itertools
+import time
+
+import numpy as np
+
+from benchmarks.speech_quality import mos
+from engine.onnx_backend import OnnxBackend
+from engine.onnx_windows import Front, decoded_span
+from engine.settings import ModelSettings
+from engine.synthesis import ChunkJob, fade_edges
+from engine.text import CHUNK_PHONEMES, plan_chunks
+from engine.timing import SAMPLES_PER_FRAME
+from engine.tts import KokoroEngine
+
+#: plain sentences, no inner punctuation, 6 to 40 words
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Every morning the lighthouse keeper climbed the narrow stairs to polish the great brass lamp.",
+    "She left the keys on the kitchen table before she walked out into the rain.",
+    "Our train was delayed by almost an hour because of a signal failure near the bridge.",
+    "Please remember to water the tomato plants on the balcony while I am away next week.",
+    "The museum opens at nine and the new exhibition about ancient maps is on the second floor.",
+    "He had never seen so many stars in the sky as he did that night in the desert.",
+    "A small boat drifted slowly along the river while the children waved from the bank.",
+    "The committee will announce the winners of the science fair at the end of the month.",
+    "My grandmother used to bake bread every Sunday and the whole house smelled of warm crust.",
+    "If you turn left at the old church you will find the bakery right across the square.",
+    "The engineers spent three weeks testing the new engine before they let anyone fly the plane.",
+    "Rain fell steadily on the tin roof and the dog slept soundly by the fire.",
+    "Nobody expected the quiet student in the back row to win the national chess championship.",
+    "The recipe calls for two cups of flour and a pinch of salt.",
+    "We watched the sun sink slowly behind the mountains as the air grew cold and still.",
+    "The library will be closed on Monday for repairs to the heating system.",
+    "After the storm passed the villagers gathered on the beach to collect the driftwood.",
+    "Her voice carried across the empty hall like a bell ringing in the distance.",
+    "The children built a tall snowman in the garden and gave him a carrot for a nose.",
+    "Scientists believe the comet will be visible from the northern hemisphere for about two weeks.",
+    "I would like a cup of black coffee and a slice of apple pie please.",
+    "The old clock on the wall stopped exactly at midnight and nobody ever wound it again.",
+    "Thousands of birds fly south every autumn to escape the long and bitter winter.",
+    "The taxi driver knew every shortcut in the city and got us to the airport in twenty minutes.",
+    "Tom finally fixed the squeaky door that had annoyed the whole family for years.",
+    "The ferry leaves the harbour every two hours and the crossing takes about forty minutes.",
+    "When the music started everyone in the room stood up and began to dance together.",
+    "The farmer checked the fences along the northern field before the cattle were let out in the morning.",
+    "A gentle breeze moved through the tall grass and carried the scent of wild flowers across the valley.",
+    "The students waited nervously outside the examination hall until the doors finally opened at ten.",
+    "My brother collects old postcards from every town he visits on his long summer road trips.",
+)
+VOICES = ("af_heart", "am_michael", "bf_emma")
+#: window x context in frames of 25 ms; "W+" is a first window of W frames, then the rest
+SETTINGS = "20x4,20x8,20x16,40x4,40x8,40x16,40x32,80x8,80x16,80x32,20+x16,40+x16,80+x16"
+MEL_FLOOR_DB = 60.0
+
+
+def windowed(backend: OnnxBackend, front: Front, setting: str) -> tuple[np.ndarray, list[int], list[float]]:
+    """The windows' samples joined, where they join (in frames), and each window's decode time
+    (the front's not included)."""
+    window, context = setting.split("x")
+    count = front.frame_count
+    size = int(window.rstrip("+"))
+    cuts = [0, min(size, count), count] if window.endswith("+") else [*range(0, count, size), count]
+    pieces, seconds = [], []
+    for start, end in itertools.pairwise(dict.fromkeys(cuts)):
+        first, last = decoded_span(start, end, count, int(context))
+        started = time.perf_counter()
+        samples = backend.decode(front, first, last)
+        seconds.append(time.perf_counter() - started)
+        pieces.append(samples[(start - first) * SAMPLES_PER_FRAME : (end - first) * SAMPLES_PER_FRAME])
+    return np.concatenate(pieces), [cut for cut in cuts[1:-1] if 0 < cut < count], seconds
+
+
+def log_mel(samples: np.ndarray) -> np.ndarray:
+    import librosa
+
+    power = librosa.feature.melspectrogram(y=samples, sr=24_000, n_fft=1024, hop_length=256, n_mels=80)
+    return 10 * np.log10(power + 1e-10)
+
+
+def mel_distances(samples: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    ours, theirs = log_mel(samples), log_mel(reference)
+    loud = theirs > theirs.max() - MEL_FLOOR_DB
+    l1 = float(np.abs(ours - theirs)[loud].mean())
+    a, b = ours.ravel() - ours.mean(), theirs.ravel() - theirs.mean()
+    return l1, float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def join_step_ratio(samples: np.ndarray, reference: np.ndarray, cuts: list[int]) -> float:
+    """The largest step across a join over the largest step anywhere in the whole render."""
+    if not cuts:
+        return 0.0
+    joins = np.array(cuts) * SAMPLES_PER_FRAME
+    steps = np.abs(samples[joins] - samples[joins - 1])
+    return float(steps.max() / np.abs(np.diff(reference)).max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sentences", type=int, default=len(SENTENCES))
+    parser.add_argument("--settings", default=SETTINGS, help=f"window x context, comma-separated (default: {SETTINGS})")
+    args = parser.parse_args()
+    settings = args.settings.split(",")
+    engine = KokoroEngine.load(ModelSettings.from_env())
+    backend = engine.backend
+    if not isinstance(backend, OnnxBackend):
+        raise SystemExit("this measures the onnxruntime backend: run with KOKORO_BACKEND=onnx on CPU")
+    for voice in VOICES:
+        # each language's G2P is built before the scorer is loaded, whose stand-in torchaudio
+        # module breaks the import of transformers that English's spaCy pipeline does
+        engine.planner.validate("Hello.", voice, 1.0)
+    rows: dict[str, dict[str, list[float]]] = {setting: {} for setting in settings}
+    whole_scores, front_share, frame_counts = [], [], []
+    for n, sentence in enumerate(SENTENCES[: args.sentences]):
+        voice = VOICES[n % len(VOICES)]
+        code = engine.planner.validate(sentence, voice, 1.0)
+        (chunk,) = plan_chunks(sentence, engine.planner.phonemizers.get(code), engine.planner.vocab, CHUNK_PHONEMES)
+        job = ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=1.0)
+        started = time.perf_counter()
+        front = backend.run_front(job)
+        front_s = time.perf_counter() - started
+        started = time.perf_counter()
+        whole = backend.decode(front, 0, front.frame_count)
+        whole_s = front_s + time.perf_counter() - started
+        front_share.append(front_s / whole_s)
+        frame_counts.append(front.frame_count)
+        whole_score = mos(fade_edges(whole))
+        whole_scores.append(whole_score)
+        for setting in settings:
+            samples, cuts, seconds = windowed(backend, front, setting)
+            l1, cos = mel_distances(samples, whole)
+            row = rows[setting]
+            for key, value in (
+                ("l1", l1),
+                ("cos", cos),
+                ("mos", mos(fade_edges(samples)) - whole_score),
+                ("join", join_step_ratio(samples, whole, cuts)),
+                ("first", (front_s + seconds[0]) / whole_s),
+                ("total", (front_s + sum(seconds)) / whole_s),
+            ):
+                row.setdefault(key, []).append(value)
+    print(
+        f"[windowed decode] {time.strftime('%Y-%m-%d %H:%M')}, {len(whole_scores)} sentences "
+        f"({min(frame_counts)}-{max(frame_counts)} frames, voices {', '.join(VOICES)}), onnxruntime int8; "
+        f"whole render: DistillMOS {np.mean(whole_scores):.3f}, front {np.mean(front_share):.0%} of its time"
+    )
+    print(" setting | mel L1 dB  cosine | MOS diff mean  worst | join step max | first/whole  total/whole")
+    for setting, row in rows.items():
+        print(
+            f" {setting:>7} | {np.mean(row['l1']):9.2f}  {np.mean(row['cos']):6.4f} | "
+            f"{np.mean(row['mos']):+13.3f} {min(row['mos']):+6.3f} | {max(row['join']):13.2f} | "
+            f"{np.median(row['first']):11.2f}  {np.median(row['total']):11.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
