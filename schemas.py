@@ -169,3 +169,4 @@ class ErrorResponse(BaseModel):
 class SynthesizerStatus(BaseModel):
     device: str
     weights_source: str
+    decodes_windows: bool = Field(False, description="Whether a chunk job may ask for a window of its frames")

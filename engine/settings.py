@@ -13,13 +13,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from .device import choose_device, torch_installed
-from .text import FIRST_CHUNK_PHONEMES
+from .speech import FIRST_WINDOW_FRAMES
 
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: a first chunk's budget below this would cut most words apart from their neighbours
-MIN_FIRST_CHUNK_PHONEMES = 10
 #: KOKORO_BATCHED_FORWARD's values
 BATCHED_STAGES = ("auto", "all", "front", "off")
 
@@ -30,13 +28,13 @@ class SettingError(ValueError):
 
 @dataclass(frozen=True)
 class TextSettings:
-    """Text and languages: how long a text may be, how its first chunk is cut, and the
-    pronunciations that override G2P."""
+    """Text and languages: how long a text may be, how a stream's first sentence is decoded, and
+    the pronunciations that override G2P."""
 
     #: TTS_MAX_TEXT_LENGTH
     max_text_chars: int = 10_000
-    #: most phonemes in a text's first chunk: the first audio waits for its synthesis
-    first_chunk_phonemes: int = FIRST_CHUNK_PHONEMES[0]
+    #: frames of a stream's first sentence decoded before the rest (0: the whole sentence at once)
+    first_window_frames: int = FIRST_WINDOW_FRAMES
     #: a JSON pronunciation lexicon: language -> word -> phonemes (engine.lexicon)
     lexicon: Path | None = None
 
@@ -46,8 +44,8 @@ class TextSettings:
         defaults = cls()
         return cls(
             max_text_chars=env_number(env, "TTS_MAX_TEXT_LENGTH", defaults.max_text_chars),
-            first_chunk_phonemes=env_number(
-                env, "KOKORO_FIRST_CHUNK_PHONEMES", defaults.first_chunk_phonemes, minimum=MIN_FIRST_CHUNK_PHONEMES
+            first_window_frames=env_number(
+                env, "KOKORO_FIRST_WINDOW_FRAMES", defaults.first_window_frames, int, minimum=0
             ),
             lexicon=Path(env["KOKORO_LEXICON"]) if env.get("KOKORO_LEXICON", "").strip() else None,
         )

@@ -50,6 +50,7 @@ class ChunkAudio(BaseModel):
         description="24 kHz mono little-endian int16 samples of the frames asked for, the chunk's own edges faded"
     )
     frames: list[int] = Field(description="pred_dur per input token, start and end tokens included: the whole chunk's")
+    frames_from: int = Field(default=0, ge=0, description="The frame `pcm16` starts at: 0 for a chunk's first audio")
 
     @property
     def samples(self) -> np.ndarray:
@@ -81,13 +82,13 @@ def silence(seconds: float) -> ChunkAudio:
     return ChunkAudio(pcm16=bytes(2 * round(seconds * SAMPLE_RATE)), frames=[0, 0])
 
 
-def finish(samples: np.ndarray, frames: np.ndarray, fade_in: bool = True, fade_out: bool = True) -> ChunkAudio:
+def finish(samples: np.ndarray, frames: np.ndarray, frames_from: int = 0, fade_out: bool = True) -> ChunkAudio:
     """The model's float samples faded at the edges and rounded to PCM16: audio's one float -> int16 step.
 
-    A window of a chunk's frames is faded only at the chunk's own edges (`fade_in`: it starts the
-    chunk, `fade_out`: it ends it): inside the chunk, windows join with no fade between them."""
-    faded = fade_edges(samples, fade_in, fade_out)
-    return ChunkAudio(pcm16=to_pcm16(faded).astype("<i2").tobytes(), frames=frames.tolist())
+    A window of a chunk's frames is faded only at the chunk's own edges (it starts the chunk at
+    frame 0; `fade_out`: it ends it): inside the chunk, windows join with no fade between them."""
+    faded = fade_edges(samples, fade_in=frames_from == 0, fade_out=fade_out)
+    return ChunkAudio(pcm16=to_pcm16(faded).astype("<i2").tobytes(), frames=frames.tolist(), frames_from=frames_from)
 
 
 def fade_edges(samples: np.ndarray, fade_in: bool = True, fade_out: bool = True) -> np.ndarray:

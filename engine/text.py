@@ -7,13 +7,12 @@ two is heard as two sentences. Only a sentence longer than the model's limit is 
 clause mark that fits, else its last word. Where the sentences end is the language's call
 (`Phonemizer.sentences`), not a full stop's, so "Dr. Smith" is never cut.
 
-A stream may ask for a first budget (`first_budget`): then the first chunks are cut wherever
-their budget runs out, so that the first audio leaves sooner, at the price of those seams.
+A stream's first audio is not won by cutting its first sentence (the cut would be heard as a full
+stop): the model decodes that sentence in windows of frames instead (engine.synthesis.ChunkJob).
 """
 
 import dataclasses
 import html
-import itertools
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
@@ -24,10 +23,6 @@ from .languages import Phonemizer, Word
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
 MAX_PHONEMES = 510
-#: Phoneme budgets of the first chunks of a stream that asks to be cut for latency: a first chunk
-#: of two to four words (on a 2-core CPU the model renders 13 phonemes in 0.43 s, the 77 of a
-#: whole first sentence in 1.28 s), then about 1.3 and 2.6 s of speech.
-FIRST_CHUNK_PHONEMES = (20, 100, 200)
 #: Budget of every later chunk, about 4 s of speech: long enough for natural prosody, short enough
 #: that a request arriving behind a long stream's chunk waits about 1.5 s on a 2-core CPU, not 3.
 CHUNK_PHONEMES = 300
@@ -107,19 +102,11 @@ def normalise(text: str) -> str:
     return re.sub(r"[ \t\f\v]+", " ", text).strip()
 
 
-def split_into_chunks(
-    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int | None = None
-) -> Iterator[Chunk]:
+def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int]) -> Iterator[Chunk]:
     """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist.
 
-    The first chunk ends with the first sentence at the latest, so the first audio waits only for
-    the G2P of one sentence. With `first_budget`, it holds at most that many phonemes, and the
-    next ones grow through FIRST_CHUNK_PHONEMES, each cut wherever its budget runs out."""
-    latency_budgets = [] if first_budget is None else [first_budget]
-    latency_budgets += [budget for budget in FIRST_CHUNK_PHONEMES[1:] if first_budget and budget > first_budget]
-    # each chunk's budget, and whether it is one of those cut for latency
-    budgets = itertools.chain(((b, True) for b in latency_budgets), itertools.repeat((CHUNK_PHONEMES, False)))
-    budget, for_latency = next(budgets)
+    The first chunk is the first sentence, so the first audio waits only for the G2P of one
+    sentence."""
     produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
         # a pause ends what is before it: text, milliseconds, text, ...
@@ -132,20 +119,17 @@ def split_into_chunks(
                 for n, word in enumerate(fitted):
                     pending.append(word)
                     ends.append(n == len(fitted) - 1)
-                    while len(_make_chunk(pending, vocab).token_ids) > budget:
-                        cut = _best_cut(pending, ends, vocab, budget, whole_sentences=not for_latency)
+                    while len(_make_chunk(pending, vocab).token_ids) > CHUNK_PHONEMES:
+                        cut = _best_cut(pending, ends, vocab)
                         if cut is None:
                             break  # the sentence under way fits the model: it is spoken whole once read
                         yield _make_chunk(pending[:cut], vocab)
                         produced, pending, ends = True, pending[cut:], ends[cut:]
-                        budget, for_latency = next(budgets)
                 if not produced and _make_chunk(pending, vocab).token_ids:
                     yield _make_chunk(pending, vocab)
                     produced, pending, ends = True, [], []
-                    budget, for_latency = next(budgets)
             if pending and _make_chunk(pending, vocab).token_ids:
                 yield _make_chunk(pending, vocab)
-                budget, for_latency = next(budgets)
             if int(pause_ms) and produced:
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
@@ -173,31 +157,28 @@ def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
     return [vocab[p] for p in word.phonemes if p in vocab]
 
 
-def _best_cut(
-    words: list[Word], ends: list[bool], vocab: Mapping[str, int], budget: int, whole_sentences: bool
-) -> int | None:
+def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int]) -> int | None:
     """How many leading words to speak now: end at a sentence, else a clause, else a word; None to
     wait for more words.
 
     `ends` marks the words that end a sentence. A full stop inside a sentence is no sentence end:
-    misaki phonemizes "St." as "sənt." and "Ave." as "Ave" then ".". With `whole_sentences`, a
-    sentence longer than the budget is still spoken whole if it fits the model: its end is
-    awaited, and only a sentence longer than MAX_PHONEMES is cut inside."""
+    misaki phonemizes "St." as "sənt." and "Ave." as "Ave" then ".". A sentence longer than
+    CHUNK_PHONEMES is still spoken whole if it fits the model: its end is awaited, and only a
+    sentence longer than MAX_PHONEMES is cut inside, within CHUNK_PHONEMES."""
     fitting, total = 0, 0
     for word in words:
         ids = len(_word_ids(word, vocab))
         # a word's trailing space is only spoken if another word follows it in the chunk
-        if fitting and total + ids > budget:
+        if fitting and total + ids > CHUNK_PHONEMES:
             break
         total += ids + (1 if word.space_after and ids else 0)
         fitting += 1
     for end in range(fitting, 0, -1):
         if ends[end - 1]:
             return end
-    if whole_sentences:
-        sentence = next((n + 1 for n, end in enumerate(ends) if end), len(words))
-        if len(_make_chunk(words[:sentence], vocab).token_ids) <= MAX_PHONEMES:
-            return sentence if ends[sentence - 1] else None
+    sentence = next((n + 1 for n, end in enumerate(ends) if end), len(words))
+    if len(_make_chunk(words[:sentence], vocab).token_ids) <= MAX_PHONEMES:
+        return sentence if ends[sentence - 1] else None
     for end in range(fitting, 0, -1):
         if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_MARKS:
             return end
@@ -239,11 +220,9 @@ def _make_chunk(words: list[Word], vocab: Mapping[str, int]) -> Chunk:
     return Chunk(tuple(words), tuple(token_ids), tuple(spans))
 
 
-def plan_chunks(
-    text: str, phonemizer: Phonemizer, vocab: Mapping[str, int], first_budget: int | None = None
-) -> Iterator[Chunk]:
+def plan_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int]) -> Iterator[Chunk]:
     """split_into_chunks, raising before anything is yielded if the text is silent (NothingToSpeak)."""
-    chunks = split_into_chunks(text, phonemizer, vocab, first_budget)
+    chunks = split_into_chunks(text, phonemizer, vocab)
     first = next(chunks, None)
     if first is None:
         raise NothingToSpeak("the text has nothing to speak: send words, not only spaces or symbols")

@@ -31,7 +31,7 @@ def load_planner(settings: TextSettings, voices: VoiceLibrary) -> SpeechPlanner:
     """The planner the settings describe: the voices, and G2P with the lexicon if one is set."""
     vocab = kokoro_config()["vocab"]
     lexicon = load_lexicon(settings.lexicon, vocab) if settings.lexicon else {}
-    return SpeechPlanner(voices, Phonemizers(lexicon), vocab, settings.max_text_chars, settings.first_chunk_phonemes)
+    return SpeechPlanner(voices, Phonemizers(lexicon), vocab, settings.max_text_chars, settings.first_window_frames)
 
 
 class KokoroEngine:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from engine.speech import SpeechPlanner
 from engine.synthesis import ChunkAudio
 from engine.text import Chunk
-from schemas import TTSRequest
+from schemas import SynthesizerStatus, TTSRequest
 
 from .admission import Admission, Place
 from .errors import ClientLeft, NotReady
@@ -75,13 +75,18 @@ class TTSServer:
         readiness (503), admission (429), plan, lanes, cancel on disconnect. `streamer` shapes the
         body when timestamps are off, so that other APIs (the OpenAI-compatible routes) frame the
         same chunks their own way. `played_as_sent`: the client plays the audio as it arrives, so
-        the first audio's time is what it waits for; otherwise (a file kept whole) the text is
-        never cut for latency."""
+        the first audio's time is what it waits for: its first sentence is decoded in windows
+        (`first_window`); a file kept whole is not."""
         language = await validate_speech(self.planner, request)
-        if await self.health.status() is None:
+        status = await self.health.status()
+        if status is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
-        cut_for_latency = played_as_sent and not request.include_timestamps
-        return await until_client_leaves(http_request, self._respond(request, language, streamer, cut_for_latency))
+        window = self.first_window(status) if played_as_sent and not request.include_timestamps else None
+        return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
+
+    def first_window(self, status: SynthesizerStatus) -> int | None:
+        """The frames of a stream's first sentence to decode before the rest, where the model can."""
+        return (self.planner.first_window_frames or None) if status.decodes_windows else None
 
     @contextlib.asynccontextmanager
     async def spoken(
@@ -92,23 +97,32 @@ class TTSServer:
         (Busy), the lanes. `began` and `sent_s`: when the stream this text continues began (loop
         time), and how much audio it has had, so that its chunks are due as that audio plays."""
         language = await validate_speech(self.planner, request)
-        if await self.health.status() is None:
+        status = await self.health.status()
+        if status is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
         async with self.admission.admit(len(request.text)) as place:
-            # a turn's later sentences continue audio that is already playing: nothing to win by a cut
-            plan = ChunkPlan(self.planner.chunks(request.text, language, cut_for_latency=not sent_s))
-            chunks = spoken_chunks(plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s)
+            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            # a turn's later sentences continue audio already playing: their first audio is not awaited
+            window = None if sent_s else self.first_window(status)
+            chunks = spoken_chunks(
+                plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s, first_window=window
+            )
             spoken = counted(chunks, place)
             async with contextlib.aclosing(spoken):
                 yield spoken
 
-    async def _respond(self, request: TTSRequest, language: str, streamer: Streamer, cut_for_latency: bool) -> Response:
+    async def _respond(
+        self, request: TTSRequest, language: str, streamer: Streamer, first_window: int | None
+    ) -> Response:
         async with contextlib.AsyncExitStack() as held:
             place = await held.enter_async_context(
                 self.admission.admit(len(request.text), answered_whole=request.include_timestamps)
             )
-            plan = ChunkPlan(self.planner.chunks(request.text, language, cut_for_latency))
-            spoken = counted(spoken_chunks(plan, request, self.first_lane, self.later_lane, place.finish_by), place)
+            plan = ChunkPlan(self.planner.chunks(request.text, language))
+            chunks = spoken_chunks(
+                plan, request, self.first_lane, self.later_lane, place.finish_by, first_window=first_window
+            )
+            spoken = counted(chunks, place)
             held.push_async_callback(spoken.aclose)
             if request.include_timestamps:
                 return await json_response(spoken, request)
@@ -122,10 +136,12 @@ class TTSServer:
 
 
 async def counted(spoken: Spoken, place: Place) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
-    """`spoken`, telling admission how much of the text each chunk spoke."""
+    """`spoken`, telling admission how much of the text each chunk spoke (once, at its first
+    audio: a chunk may come in windows)."""
     async with contextlib.aclosing(spoken):
         async for chunk, audio in spoken:
-            place.spoken(len(chunk.text))
+            if audio.frames_from == 0:
+                place.spoken(len(chunk.text))
             yield chunk, audio
 
 

@@ -80,7 +80,9 @@ class ModelWorker:
         signal.signal(signal.SIGTERM, on_sigterm)
 
     def status(self) -> SynthesizerStatus:
-        return SynthesizerStatus(device=self.backend.device, weights_source=self.backend.source)
+        return SynthesizerStatus(
+            device=self.backend.device, weights_source=self.backend.source, decodes_windows=self.backend.decodes_windows
+        )
 
 
 def lower_cpu_priority(niceness: int) -> None:

@@ -51,11 +51,19 @@ class Lane:
     scheduler: FairScheduler
 
 
-async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float) -> ChunkAudio:
-    """One chunk's audio, once the lane's fair queue lets it through; a pause needs no model."""
+#: a chunk's frames [from, to) to render; to None: to its end
+Frames = tuple[int, int | None]
+WHOLE: Frames = (0, None)
+
+
+async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float, frames: Frames = WHOLE) -> ChunkAudio:
+    """A chunk's audio (or a window of its frames), once the lane's fair queue lets it through; a
+    pause needs no model."""
     if chunk.pause_s:
         return silence(chunk.pause_s)
-    job = ChunkJob(token_ids=chunk.token_ids, voice=request.voice, speed=request.speed)
+    job = ChunkJob(
+        token_ids=chunk.token_ids, voice=request.voice, speed=request.speed, frames_from=frames[0], frames_to=frames[1]
+    )
     return (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
 
 
@@ -109,6 +117,7 @@ async def spoken_chunks(
     answer_by: float | None = None,
     began: float | None = None,
     sent_s: float = 0.0,
+    first_window: int | None = None,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
@@ -116,6 +125,11 @@ async def spoken_chunks(
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
     audio plays out, not at once.
+
+    With `first_window`, the first chunk comes in two: its first `first_window` frames, then the
+    rest (the model's front runs on the whole sentence both times, so both have its prosody), the
+    rest through the opening lane again, as urgent as the first: its listener is already hearing
+    the sentence.
 
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
@@ -125,20 +139,27 @@ async def spoken_chunks(
     served_s = sent_s
     chunks = aiter(plan)
 
-    async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
+    async def submit(
+        choose_lane: Callable[[], Lane], frames: Frames = WHOLE, chunk: Chunk | None = None
+    ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
+        """The next chunk of the plan (or the rest of `chunk`) sent for rendering."""
         due = due_at(started, served_s, answer_by)  # by the audio rendered before this chunk is asked for
-        chunk = await anext(chunks, None)
+        if chunk is None:
+            chunk = await anext(chunks, None)
         if chunk is None:
             return None
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
-            return chunk, await render(choose_lane(), chunk, request, due)
+            return chunk, await render(choose_lane(), chunk, request, due, frames)
 
         return asyncio.ensure_future(rendered())
 
-    pending = await submit(lambda: opening_lane(first_lane, later_lane))
+    def opening() -> Lane:
+        return opening_lane(first_lane, later_lane)
+
+    pending = await submit(opening, WHOLE if first_window is None else (0, first_window))
     upcoming = None
     first = True
     try:
@@ -151,7 +172,10 @@ async def spoken_chunks(
                 if not sent_s:
                     FIRST_AUDIO.observe(loop.time() - started)
                 first = False
-                upcoming = await submit(lambda: later_lane)
+                if first_window is not None and sum(audio.frames) > first_window:
+                    upcoming = await submit(opening, (first_window, None), chunk)
+                else:
+                    upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None
             yield chunk, audio
     finally:

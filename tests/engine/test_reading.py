@@ -1,7 +1,6 @@
 """Reading real-world English: which spans the rules take, what a reader says for them, and the
 reading corpus read through the whole G2P."""
 
-
 import pytest
 
 from benchmarks.reading_corpus import CASES, evaluate

@@ -24,11 +24,11 @@ def gpu_with_torch(monkeypatch):
 
 
 def test_text_defaults_and_values():
-    assert TextSettings.from_env({}) == TextSettings(max_text_chars=10_000, first_chunk_phonemes=20, lexicon=None)
+    assert TextSettings.from_env({}) == TextSettings(max_text_chars=10_000, first_window_frames=40, lexicon=None)
     text = TextSettings.from_env(
-        {"TTS_MAX_TEXT_LENGTH": "500", "KOKORO_FIRST_CHUNK_PHONEMES": "60", "KOKORO_LEXICON": "/l.json"}
+        {"TTS_MAX_TEXT_LENGTH": "500", "KOKORO_FIRST_WINDOW_FRAMES": "60", "KOKORO_LEXICON": "/l.json"}
     )
-    assert text == TextSettings(max_text_chars=500, first_chunk_phonemes=60, lexicon=Path("/l.json"))
+    assert text == TextSettings(max_text_chars=500, first_window_frames=60, lexicon=Path("/l.json"))
 
 
 @pytest.mark.parametrize("value", ["many", "0", "-3", "1.5"])
@@ -37,9 +37,9 @@ def test_a_bad_number_names_the_setting(value):
         TextSettings.from_env({"TTS_MAX_TEXT_LENGTH": value})
 
 
-def test_a_first_chunk_too_small_to_hold_a_word_is_refused():
-    with pytest.raises(SettingError, match="KOKORO_FIRST_CHUNK_PHONEMES='5' must be at least 10"):
-        TextSettings.from_env({"KOKORO_FIRST_CHUNK_PHONEMES": "5"})
+def test_a_negative_first_window_is_refused():
+    with pytest.raises(SettingError, match="KOKORO_FIRST_WINDOW_FRAMES='-5' must be at least 0"):
+        TextSettings.from_env({"KOKORO_FIRST_WINDOW_FRAMES": "-5"})
 
 
 def test_model_values_are_read_and_typed(cpu_only):

@@ -70,3 +70,19 @@ def test_a_timeline_that_continues_audio_already_played_keeps_the_lead():
     timeline.add(Chunk((), (), (), pause_s=0.2), silence(0.2))
     placed = timeline.add(two_words(), spoken_pass())
     assert voiced_span(placed.samples)[0] == START_FRAMES * SAMPLES_PER_FRAME
+
+
+def test_a_chunk_in_windows_is_placed_as_the_whole_chunk_is():
+    whole = spoken_pass()
+    cut = 20 * SAMPLES_PER_FRAME * 2  # bytes: the first window holds 20 frames, "hi" and the space
+    windows = [
+        ChunkAudio(pcm16=whole.pcm16[:cut], frames=whole.frames),
+        ChunkAudio(pcm16=whole.pcm16[cut:], frames=whole.frames, frames_from=20),
+    ]
+    at_once = Timeline().add(two_words(), whole)
+    timeline = Timeline()
+    placed = [timeline.add(two_words(), window) for window in windows]
+    assert np.array_equal(np.concatenate([p.samples for p in placed]), at_once.samples)
+    assert [[w.word for w in p.words] for p in placed] == [["hi"], ["you"]]
+    assert [w for p in placed for w in p.words] == at_once.words
+    assert timeline.duration_s == pytest.approx(at_once.samples.shape[0] / SAMPLE_RATE)

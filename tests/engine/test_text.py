@@ -5,7 +5,6 @@ from engine.errors import NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
 from engine.text import (
     CHUNK_PHONEMES,
-    FIRST_CHUNK_PHONEMES,
     MAX_PHONEMES,
     normalise,
     plan_chunks,
@@ -16,8 +15,6 @@ from engine.text import (
 pytestmark = pytest.mark.unit
 
 VOCAB = kokoro_config()["vocab"]
-#: the first chunk's budget of a stream cut for latency
-LATENCY_FIRST = FIRST_CHUNK_PHONEMES[0]
 
 
 def letters(text: str) -> list[Word]:
@@ -86,14 +83,6 @@ def test_every_word_is_kept_in_order_and_chunks_fit_the_model():
     assert len(chunks) > 5
 
 
-def test_a_stream_cut_for_latency_has_first_chunks_short_and_growing():
-    text = " ".join("Short sentences arrive quickly." for _ in range(40))
-    sizes = [len(c.token_ids) for c in split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)]
-    for size, budget in zip(sizes, FIRST_CHUNK_PHONEMES, strict=False):
-        assert size <= budget
-    assert max(sizes) > FIRST_CHUNK_PHONEMES[-1] // 2
-
-
 def test_a_sentence_is_spoken_in_one_pass_wherever_it_fits_the_model():
     plain = "Word " + " ".join(["word"] * 89) + " end."  # 454 phonemes: over a chunk's budget, within the model's
     assert len(letters(plain)) == 91
@@ -102,25 +91,17 @@ def test_a_sentence_is_spoken_in_one_pass_wherever_it_fits_the_model():
     assert CHUNK_PHONEMES < len(chunks[1].token_ids) <= MAX_PHONEMES
 
 
-def test_the_first_sentence_is_whole_unless_cut_for_latency():
-    text = "The quick brown fox jumps over the lazy dog. It barks."
-    assert [c.text for c in split_into_chunks(text, LETTERS, VOCAB)][
-        0
-    ] == "The quick brown fox jumps over the lazy dog."
-    assert not next(split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)).text.endswith(".")
+def test_the_first_chunk_is_the_first_sentence_whole():
+    text = "The quick brown fox jumps over the lazy dog. It barks. " * 3
+    first, second = split_into_chunks(text, LETTERS, VOCAB)
+    assert first.text == "The quick brown fox jumps over the lazy dog."
+    assert second.text.startswith("It barks.")
 
 
 def test_cuts_fall_at_sentence_ends_when_one_fits():
     text = "One two three four five six seven. " * 30
     chunks = list(split_into_chunks(text, LETTERS, VOCAB))
     assert all(c.words[-1].text.endswith(".") for c in chunks)
-
-
-def test_cut_for_latency_the_first_chunk_is_a_few_words_and_the_next_ends_its_sentence():
-    text = "One two three four five six seven. " * 30
-    first, second, *_ = split_into_chunks(text, LETTERS, VOCAB, LATENCY_FIRST)
-    assert 0 < len(first.token_ids) <= FIRST_CHUNK_PHONEMES[0]
-    assert second.words[-1].text.endswith(".") and not first.words[-1].text.endswith(".")
 
 
 def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
@@ -212,9 +193,7 @@ def test_english_chunks_end_at_sentences_or_clauses_never_after_abbreviations(en
     text = "Mr. and Mrs. Jones live on Main St. in the U.S. They wake at 7 a.m. every day, e.g. on Mondays. " * 4
     chunks = list(split_into_chunks(text, english, VOCAB))
     assert len(chunks) > 1
-    assert all(c.words[-1].text == "." and c.text.endswith("on Mondays.") for c in chunks)
-    cut = list(split_into_chunks(text, english, VOCAB, LATENCY_FIRST))
-    assert cut[1].text.endswith("every day,") and all(c.words[-1].text == "." for c in cut[2:])
+    assert all(c.words[-1].text == "." for c in chunks)
 
 
 def test_two_english_sentences_are_still_two(english):

@@ -26,7 +26,9 @@ sys.meta_path.insert(0, Absent())
 
 #: run in a fresh interpreter in which torch, kokoro and transformers cannot be imported, as in
 #: the CPU install: the engine speaks every language family, and the service module loads
-WITHOUT_TORCH = WITHOUT_TORCH_PACKAGES + """
+WITHOUT_TORCH = (
+    WITHOUT_TORCH_PACKAGES
+    + """
 from engine.device import choose_device, torch_installed
 from engine.settings import ModelSettings, TextSettings
 from engine.tts import KokoroEngine
@@ -40,6 +42,7 @@ for voice, text in [("af_heart", "It is 5 degrees."), ("jf_alpha", "こんにち
 import service
 print("spoke without torch:", sorted(name for name in sys.modules if name.split(".")[0] in {"torch", "kokoro"}))
 """
+)
 
 
 def test_the_cpu_server_needs_no_torch():
@@ -49,12 +52,15 @@ def test_the_cpu_server_needs_no_torch():
 
 
 #: the unit tier, in-process, after the finder above
-UNIT_TIER = WITHOUT_TORCH_PACKAGES + """
+UNIT_TIER = (
+    WITHOUT_TORCH_PACKAGES
+    + """
 import pytest
 code = pytest.main(["-m", "unit", "-q", "-p", "no:cacheprovider"])
 print("imported:", sorted({name.split(".")[0] for name in sys.modules} & {"torch", "kokoro", "transformers"}))
 sys.exit(code)
 """
+)
 
 
 def test_the_unit_tier_runs_without_torch():

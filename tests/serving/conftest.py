@@ -1,6 +1,7 @@
 """The HTTP face in-process: serving.app with the real planner (G2P, voices) and a fake synthesizer.
 
-The fake renders silence of the right length, 2 frames per token: it tests the request's life
+The fake renders silence of the right length, 2 frames per token (or the window of those frames
+a job asks for): it tests the request's life
 (admission, cancellation, errors, encoding, timing arithmetic), never speech. Held, each chunk
 call waits until the test releases it, so that order and concurrency are asserted on events,
 never on how long anything took.
@@ -71,7 +72,7 @@ class FakeSynthesizer:
         if failure is not None:
             raise failure
         self.rendered += len(jobs)
-        return [self._silence(len(job.token_ids)) for job in jobs]
+        return [self._silence(job) for job in jobs]
 
     async def next_call(self) -> HeldCall:
         """The next chunk call to reach the held fake (waits for one)."""
@@ -83,12 +84,15 @@ class FakeSynthesizer:
     async def status(self) -> SynthesizerStatus:
         if self.status_failure is not None:
             raise self.status_failure
-        return SynthesizerStatus(device="fake", weights_source="none (fake synthesizer)")
+        return SynthesizerStatus(device="fake", weights_source="none (fake synthesizer)", decodes_windows=True)
 
     @staticmethod
-    def _silence(tokens: int) -> ChunkAudio:
-        frames = [FRAMES_PER_TOKEN] * (tokens + 2)
-        return ChunkAudio(pcm16=bytes(2 * SAMPLES_PER_FRAME * sum(frames)), frames=frames)
+    def _silence(job: ChunkJob) -> ChunkAudio:
+        """Silence for the frames the job asks for, of a chunk 2 frames a token long."""
+        frames = [FRAMES_PER_TOKEN] * (len(job.token_ids) + 2)
+        start = min(job.frames_from, sum(frames))
+        end = sum(frames) if job.frames_to is None else max(start, min(job.frames_to, sum(frames)))
+        return ChunkAudio(pcm16=bytes(2 * SAMPLES_PER_FRAME * (end - start)), frames=frames, frames_from=start)
 
 
 #: a bound on waiting for something that must happen, so that a defect fails the test rather

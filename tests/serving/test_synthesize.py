@@ -9,7 +9,7 @@ from serving.plan import ChunkPlan
 from serving.schedule import FairScheduler
 from serving.synthesize import Lane, due_at, opening_lane, spoken_chunks
 
-from .conftest import WAIT_S, FakeSynthesizer, eventually
+from .conftest import WAIT_S, FakeSynthesizer, eventually, serve_until_done
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -58,6 +58,34 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
         call.release()
     assert await consumer == count
     assert first.synthesizer.started == 1 and later.synthesizer.started == count - 1
+
+
+async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_next_chunk_after(planner):
+    first, later = lanes(held=True)
+    request = TTSRequest(text=LONG * 2, voice="af_heart")
+    plan = ChunkPlan(planner.chunks(request.text, "a"))
+    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
+    window = await first.synthesizer.next_call()
+    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, 10)]
+    assert later.scheduler.idle
+    window.release()
+    rest = await first.synthesizer.next_call()  # as urgent as the first: its listener is waiting
+    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
+    assert rest.jobs[0].token_ids == window.jobs[0].token_ids
+    call = await later.synthesizer.next_call()  # the next chunk, one ahead, whole
+    assert [(job.frames_from, job.frames_to) for job in call.jobs] == [(0, None)]
+    rest.release()
+    call.release()
+    await serve_until_done(later.synthesizer, consumer)
+    assert await consumer == len(list(planner.chunks(request.text, "a"))) + 1
+
+
+async def test_a_sentence_shorter_than_the_first_window_is_asked_for_once(planner):
+    first, later = lanes()
+    request = TTSRequest(text="Hi.", voice="af_heart")
+    plan = ChunkPlan(planner.chunks(request.text, "a"))
+    assert await _spoken(spoken_chunks(plan, request, first, later, first_window=1_000)) == 1
+    assert first.synthesizer.started + later.synthesizer.started == 1
 
 
 async def _spoken(spoken) -> int:
