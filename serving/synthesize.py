@@ -88,17 +88,46 @@ def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
     return later_lane
 
 
-def due_at(started: float, served_s: float, answer_by: float | None) -> float:
-    """When a request's next chunk is due (loop time), given the audio it has been sent so far.
+class Playback:
+    """When a stream's audio runs out, for a listener who plays each chunk as it arrives: a chunk
+    that arrives while audio is playing extends it by its length; one that arrives after the audio
+    ran out starts it again (the listener heard a gap, and is not owed the time lost)."""
 
-    Its first chunk is due at once: it decides how soon the caller hears anything. A stream's
-    later chunk is due when the audio already sent has played, if playback began as the request
-    arrived: a stream ahead of real time waits, one behind it goes first. A whole answer's later
-    chunks are due when admission projected it finished (`answer_by`): its client waits for all
-    of it, so answers go in arrival order, and a newcomer holds an older one back by one chunk."""
-    if not served_s:
-        return started
-    return started + served_s if answer_by is None else answer_by
+    def __init__(self, runs_out_at: float):
+        self.runs_out_at = runs_out_at
+        self._speech_s = 0.0
+        self._tokens = 0
+
+    def heard(self, chunk: Chunk, audio: ChunkAudio, at: float) -> None:
+        """`chunk`'s audio was sent at `at` (loop time)."""
+        self.runs_out_at = max(self.runs_out_at, at) + audio.duration_s
+        if not chunk.pause_s:
+            self._speech_s += audio.duration_s
+            self._tokens += len(chunk.token_ids)
+
+    def expected_s(self, chunk: Chunk) -> float:
+        """The audio `chunk` will add once rendered: its pause, or its tokens at the pace of this
+        request's speech so far (none before any is heard, which makes the next chunk due sooner)."""
+        if chunk.pause_s:
+            return chunk.pause_s
+        return len(chunk.token_ids) * self._speech_s / self._tokens if self._tokens else 0.0
+
+
+def due_at(playback: Playback, rendering: Chunk | None, answer_by: float | None, opening: bool) -> float:
+    """When a request's next chunk is due (loop time), asked for while `rendering` (the chunk
+    before it, if it is not rendered yet) is in the model; `opening`: it is the request's first.
+
+    A stream's chunk is due when its audio would run out: the audio already sent, and the chunk
+    still rendering at the pace heard so far. A new request's first chunk is therefore due as it
+    arrives (it decides how soon the caller hears anything), and a stream ahead of its listener
+    waits for the chunks that are needed sooner, a short answer's among them. A whole answer's
+    later chunks are due when admission projected it finished (`answer_by`), after the answers
+    taken before it: its client waits for all of it, so answers go in arrival order, and a
+    newcomer holds an older one back by one chunk. Streams' chunks go before it only when their
+    listeners would run out of audio first."""
+    if answer_by is not None and not opening:
+        return answer_by
+    return playback.runs_out_at + (playback.expected_s(rendering) if rendering is not None else 0.0)
 
 
 async def spoken_chunks(
@@ -109,27 +138,33 @@ async def spoken_chunks(
     answer_by: float | None = None,
     began: float | None = None,
     sent_s: float = 0.0,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
-    audio plays out, not at once.
+    audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
 
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
     and the later lane would look busy to the next request's `opening_lane`."""
-    loop = asyncio.get_running_loop()
-    started = loop.time() if began is None else began
-    served_s = sent_s
+    clock = clock or asyncio.get_running_loop().time
+    started = clock() if began is None else began
+    playback = Playback(started + sent_s)
     chunks = aiter(plan)
+    rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
-    async def submit(choose_lane: Callable[[], Lane]) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
-        due = due_at(started, served_s, answer_by)  # by the audio rendered before this chunk is asked for
+    async def submit(
+        choose_lane: Callable[[], Lane], opening: bool = False
+    ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
+        nonlocal rendering
+        due = due_at(playback, rendering, answer_by, opening)  # by what is known before this chunk is asked for
         chunk = await anext(chunks, None)
         if chunk is None:
             return None
+        rendering = chunk
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
@@ -138,7 +173,7 @@ async def spoken_chunks(
 
         return asyncio.ensure_future(rendered())
 
-    pending = await submit(lambda: opening_lane(first_lane, later_lane))
+    pending = await submit(lambda: opening_lane(first_lane, later_lane), opening=True)
     upcoming = None
     first = True
     try:
@@ -146,11 +181,12 @@ async def spoken_chunks(
             if not first:
                 upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
-            served_s += audio.duration_s
+            playback.heard(chunk, audio, clock())
             if first:
                 if not sent_s:
-                    FIRST_AUDIO.observe(loop.time() - started)
+                    FIRST_AUDIO.observe(clock() - started)
                 first = False
+                rendering = None  # the second chunk is asked for with the first one heard
                 upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None
             yield chunk, audio
