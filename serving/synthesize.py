@@ -33,6 +33,11 @@ log = logging.getLogger("kokoro_tts")
 SYNTHESIZER_RETRY_S = 5.0
 #: times a chunk call is sent again after its connection failed, before the failure is the request's
 CONNECTION_RETRIES = 2
+#: a whole answer due this soon after it arrives (a sentence or two, no answer ahead of it) is
+#: waited for as a first chunk is: its caller hears nothing until its last chunk is rendered, so
+#: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
+#: of them at most, not to the later lane behind a stream's chunk in the model (seconds on CPU)
+INTERACTIVE_ANSWER_S = 2.0
 
 
 class SynthesizerClient(Protocol):
@@ -141,7 +146,8 @@ async def spoken_chunks(
     clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
-    the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
+    the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
+    answer's through the first lane, see INTERACTIVE_ANSWER_S), one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
@@ -152,6 +158,8 @@ async def spoken_chunks(
     and the later lane would look busy to the next request's `opening_lane`."""
     clock = clock or asyncio.get_running_loop().time
     started = clock() if began is None else began
+    if answer_by is not None and answer_by - started <= INTERACTIVE_ANSWER_S:
+        later_lane = first_lane
     playback = Playback(started + sent_s)
     chunks = aiter(plan)
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known

@@ -9,9 +9,9 @@ from engine.text import Chunk
 from schemas import TTSRequest
 from serving.plan import ChunkPlan
 from serving.schedule import FairScheduler
-from serving.synthesize import Lane, Playback, due_at, opening_lane, spoken_chunks
+from serving.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
 
-from .conftest import WAIT_S, Clock, FakeSynthesizer, eventually
+from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -127,12 +127,15 @@ def test_a_chunk_is_due_when_its_listeners_audio_runs_out_or_when_its_answer_was
     assert due_at(playing, speech(40), answer_by=300.0, opening=False) == 300.0
 
 
-async def test_a_short_answers_later_chunk_goes_before_a_streams_chunks_its_listener_does_not_need_yet(planner):
-    """A stream plays on the later lane when a short whole answer arrives. The answer's second chunk
-    goes before every chunk of the stream due after it (the stream's audio lasts longer), and after
+FOX = "The quick brown fox jumps over the lazy dog."
+
+
+async def test_an_answers_later_chunk_goes_before_a_streams_chunks_its_listener_does_not_need_yet(planner):
+    """A stream plays on the later lane when a whole answer arrives. The answer's second chunk goes
+    before every chunk of the stream due after it (the stream's audio lasts longer), and after
     every one due before it: a stream's chunk is never held back past its listener's need."""
     for answer_by, expected in (
-        (1.5, ["answer", "stream", "stream"]),  # due before the stream's third chunk
+        (3.0, ["answer", "stream", "stream"]),  # due before the stream's third chunk
         (6.0, ["stream", "answer", "stream"]),  # the stream's third chunk is due at 5.2 s: it goes first
         (100.0, ["stream", "stream", "answer"]),  # an answer due late waits for the stream's chunks due first
     ):
@@ -140,24 +143,10 @@ async def test_a_short_answers_later_chunk_goes_before_a_streams_chunks_its_list
 
 
 async def _later_lane_order(planner, answer_by: float) -> list[str]:
-    first, later = lanes(held=True)
-    clock = Clock()
-    fox = "The quick brown fox jumps over the lazy dog."
-    owner = {tuple(chunk.token_ids): "answer" for chunk in planner.plan(fox, "af_heart", 1.0)}
+    first, later, clock, stream, second = await _stream_playing(planner)
+    owner = {tuple(chunk.token_ids): "answer" for chunk in planner.plan(FOX, "af_heart", 1.0)}
     owner |= {tuple(chunk.token_ids): "stream" for chunk in planner.plan(LONG, "af_heart", 1.0)}
-    assert len(list(planner.chunks(LONG, "a"))) == 4 and len(list(planner.chunks(fox, "a"))) == 2
-
-    def spoken(text: str, answer_by: float | None = None) -> asyncio.Future:
-        request = TTSRequest(text=text, voice="af_heart")
-        plan = ChunkPlan(planner.chunks(text, "a"))
-        return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, answer_by, clock=clock)))
-
-    stream = spoken(LONG)  # at 0.0: its first chunk, 1.1 s of audio, is due at once
-    (await first.synthesizer.next_call()).release()
-    second = await later.synthesizer.next_call()  # due at 1.1 s, when the first chunk has played
-    await eventually(lambda: later.scheduler.waiting == 1)  # the third, due at 1.1 + about 4.1 s
-    clock.now = 0.5
-    answer = spoken(fox, answer_by)
+    answer = _spoken_at(planner, FOX, first, later, clock, answer_by)
     (await first.synthesizer.next_call()).release()  # the answer's first chunk, in the idle first lane
     await eventually(lambda: later.scheduler.waiting == 2)  # and its second, due at answer_by
     second.release()
@@ -169,6 +158,43 @@ async def _later_lane_order(planner, answer_by: float) -> list[str]:
         call.release()
     await asyncio.wait_for(asyncio.gather(stream, answer), WAIT_S)
     return order
+
+
+async def test_a_short_answer_due_at_once_is_rendered_whole_in_the_first_lane_beside_a_stream(planner):
+    """Nothing ahead of it, the fox sentence is due within INTERACTIVE_ANSWER_S: its caller waits for
+    its last chunk as for a first one, so that one does not wait for a stream's chunk in the later
+    lane (seconds on CPU) either."""
+    first, later, clock, stream, second = await _stream_playing(planner)
+    answer = _spoken_at(planner, FOX, first, later, clock, answer_by=clock.now + INTERACTIVE_ANSWER_S)
+    for _ in range(2):
+        (await first.synthesizer.next_call()).release()
+    assert await asyncio.wait_for(answer, WAIT_S) == 2  # with the stream's chunk still in the model
+    assert not second.outcome.done() and first.synthesizer.started == 3
+    second.release()
+    for _ in range(2):  # the stream's third and fourth chunks
+        (await later.synthesizer.next_call()).release()
+    assert await asyncio.wait_for(stream, WAIT_S) == 4
+
+
+async def _stream_playing(planner) -> tuple[Lane, Lane, Clock, asyncio.Future, HeldCall]:
+    """A stream of LONG at 0.0 whose first chunk (1.1 s of audio) has been heard, its second in the
+    later lane's model (due at 1.1 s), its third waiting there (due at 1.1 + about 4.1 s); the
+    clock at 0.5 s. Also the lanes, the clock, the stream's task and its second chunk's call."""
+    first, later = lanes(held=True)
+    clock = Clock()
+    assert len(list(planner.chunks(LONG, "a"))) == 4 and len(list(planner.chunks(FOX, "a"))) == 2
+    stream = _spoken_at(planner, LONG, first, later, clock)
+    (await first.synthesizer.next_call()).release()
+    second = await later.synthesizer.next_call()
+    await eventually(lambda: later.scheduler.waiting == 1)
+    clock.now = 0.5
+    return first, later, clock, stream, second
+
+
+def _spoken_at(planner, text: str, first: Lane, later: Lane, clock: Clock, answer_by: float | None = None):
+    request = TTSRequest(text=text, voice="af_heart")
+    plan = ChunkPlan(planner.chunks(text, "a"))
+    return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, answer_by, clock=clock)))
 
 
 async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(planner):
