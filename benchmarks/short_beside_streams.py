@@ -2,7 +2,9 @@
 two 2,000-character streams start, against the same request alone, side by side in one run.
 
 The streams are read at full speed, as a client that buffers does; they hang up once the short
-answer is back, and the next trial waits until the server is idle again. Each trial sends the
+answer is back, and nothing is measured until both servers are idle again: nothing in flight,
+queued or in the backlog, and their processes using no CPU (the chunk in the model when the
+streams left is finished there). Each trial sends the
 request alone, then beside the streams; trials alternate between the servers (ABBA) so that a
 shared machine's drift falls on both alike. Printed: each time, the p50 of each, beside / alone
 for each server and, with --baseline, this checkout's p50 over the baseline's.
@@ -23,7 +25,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse
 
+import psutil
 import requests
 
 from benchmarks.serving import FOX, LONG_TEXT, post_json
@@ -33,8 +37,11 @@ from tests.live import ROOT, free_port, live_server
 STREAMS = 2
 #: how long after the streams are sent the short answer follows
 BESIDE_AFTER_S = 1.0
-#: a trial begins only once the server has nothing in flight, queued or in its backlog
-SETTLE_WITHIN_S = 60.0
+#: a measurement begins only once the servers have nothing in flight, queued or in the backlog,
+#: and their processes used less than QUIET_CPU_S of CPU over QUIET_OVER_S
+SETTLE_WITHIN_S = 120.0
+QUIET_CPU_S = 0.05
+QUIET_OVER_S = 0.5
 STREAM_VOICE = "am_michael"
 
 
@@ -68,15 +75,39 @@ def fox_beside_streams(base: str) -> float:
             stream.join()
 
 
-def settle(base: str) -> None:
+def server_processes(base: str) -> list[psutil.Process]:
+    """BentoML's arbiter listening on `base` and the services it started."""
+    port = urlparse(base).port
+    listener = next(c.pid for c in psutil.net_connections("tcp") if c.laddr.port == port and c.status == "LISTEN")
+    arbiter = psutil.Process(listener)
+    while arbiter.parent() is not None and "bentoml" in " ".join(arbiter.parent().cmdline()):
+        arbiter = arbiter.parent()
+    return [arbiter, *arbiter.children(recursive=True)]
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def settle(bases: list[str]) -> None:
     give_up = time.monotonic() + SETTLE_WITHIN_S
+    processes = [p for base in bases for p in server_processes(base)]
     while time.monotonic() < give_up:
-        metrics = Metrics.read(base)
-        busy = [metrics.total(name) for name in ("tts_requests_in_flight", "tts_requests_queued")]
-        if not any(busy) and not metrics.backlog_chars:
+        busy = False
+        for base in bases:
+            metrics = Metrics.read(base)
+            queues = [metrics.total(name) for name in ("tts_requests_in_flight", "tts_requests_queued")]
+            busy = busy or any(queues) or bool(metrics.backlog_chars)
+        used = cpu_seconds(processes)
+        time.sleep(QUIET_OVER_S)
+        if not busy and cpu_seconds(processes) - used < QUIET_CPU_S:
             return
-        time.sleep(0.2)
-    raise RuntimeError(f"{base} still busy {SETTLE_WITHIN_S:.0f} s after a trial")
+    raise RuntimeError(f"{', '.join(bases)} still busy {SETTLE_WITHIN_S:.0f} s after a trial")
 
 
 @contextlib.contextmanager
@@ -109,18 +140,20 @@ def main() -> int:
             env = {"BENTOML_HOME": str(logs / f"bentoml-{index}")}
             bases[name] = servers.enter_context(live_server(free_port(), logs / f"server-{index}.log", env, root=root))
             print(f"{name}: {root} at {bases[name]}")
-        for base in bases.values():  # warm-up: the first request of each kind loads what it needs
+        every = list(bases.values())
+        for base in every:  # warm-up: the first request of each kind loads what it needs
             seconds_for_fox(base)
             fox_beside_streams(base)
-            settle(base)
+            settle(every)
         alone: dict[str, list[float]] = {name: [] for name in bases}
         beside: dict[str, list[float]] = {name: [] for name in bases}
         names = list(bases)
         for trial in range(args.repeats):
             for name in names if trial % 2 == 0 else names[::-1]:
                 alone[name].append(seconds_for_fox(bases[name]))
+                settle(every)
                 beside[name].append(fox_beside_streams(bases[name]))
-                settle(bases[name])
+                settle(every)
                 print(f"  trial {trial + 1} {name}: alone {alone[name][-1]:.2f} s, beside {beside[name][-1]:.2f} s")
     print(f"[short beside streams] {FOX!r} as JSON, alone vs {BESIDE_AFTER_S:.0f} s after {STREAMS} streams of "
           f"{len(LONG_TEXT):,} characters start; {args.repeats} trials")  # fmt: skip

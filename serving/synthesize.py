@@ -33,7 +33,7 @@ log = logging.getLogger("kokoro_tts")
 SYNTHESIZER_RETRY_S = 5.0
 #: times a chunk call is sent again after its connection failed, before the failure is the request's
 CONNECTION_RETRIES = 2
-#: a whole answer due this soon after it arrives (a sentence or two, no answer ahead of it) is
+#: a whole answer due this soon after it arrives (a sentence or two, the answers ahead included) is
 #: waited for as a first chunk is: its caller hears nothing until its last chunk is rendered, so
 #: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
 #: of them at most, not to the later lane behind a stream's chunk in the model (seconds on CPU)
