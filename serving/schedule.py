@@ -3,7 +3,7 @@
 Every request's chunks wait here for one of a few slots, each with the time it is due (see
 serving.synthesize.due_at): a request's first chunk is due as it arrives, so a new short request
 goes before the next chunk of a stream that is already ahead; a stream's later chunk is due
-when the audio already sent has played, and a whole answer's (JSON) when admission projected it
+when its listener's audio would run out, and a whole answer's (JSON) when admission projected it
 finished. Earliest due first meets every due time that can be met, and starves no one: a due
 time does not move while its chunk waits. Slots bound the work in flight: one on a CPU, where
 chunks run one after another anyway; more on a GPU, where BentoML needs several at once to batch

@@ -20,6 +20,7 @@ import aiohttp
 
 from engine.synthesis import ChunkAudio, ChunkJob, silence
 from engine.text import Chunk
+from engine.timing import SAMPLES_PER_FRAME
 from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
@@ -33,6 +34,11 @@ log = logging.getLogger("kokoro_tts")
 SYNTHESIZER_RETRY_S = 5.0
 #: times a chunk call is sent again after its connection failed, before the failure is the request's
 CONNECTION_RETRIES = 2
+#: a whole answer due this soon after it arrives (a sentence or two, the answers ahead included) is
+#: waited for as a first chunk is: its caller hears nothing until its last chunk is rendered, so
+#: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
+#: of them at most, not to the later lane behind a stream's chunk in the model (seconds on CPU)
+INTERACTIVE_ANSWER_S = 2.0
 
 
 class SynthesizerClient(Protocol):
@@ -96,17 +102,47 @@ def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
     return later_lane
 
 
-def due_at(started: float, served_s: float, answer_by: float | None) -> float:
-    """When a request's next chunk is due (loop time), given the audio it has been sent so far.
+class Playback:
+    """When a stream's audio runs out, for a listener who plays each chunk as it arrives: a chunk
+    that arrives while audio is playing extends it by its length; one that arrives after the audio
+    ran out starts it again (the listener heard a gap, and is not owed the time lost)."""
 
-    Its first chunk is due at once: it decides how soon the caller hears anything. A stream's
-    later chunk is due when the audio already sent has played, if playback began as the request
-    arrived: a stream ahead of real time waits, one behind it goes first. A whole answer's later
-    chunks are due when admission projected it finished (`answer_by`): its client waits for all
-    of it, so answers go in arrival order, and a newcomer holds an older one back by one chunk."""
-    if not served_s:
-        return started
-    return started + served_s if answer_by is None else answer_by
+    def __init__(self, runs_out_at: float):
+        self.runs_out_at = runs_out_at
+        self._speech_s = 0.0
+        self._tokens = 0.0
+
+    def heard(self, chunk: Chunk, audio: ChunkAudio, at: float) -> None:
+        """`chunk`'s audio (or a window of it) was sent at `at` (loop time)."""
+        self.runs_out_at = max(self.runs_out_at, at) + audio.duration_s
+        if not chunk.pause_s:
+            self._speech_s += audio.duration_s
+            # a window holds its share of the chunk's tokens
+            self._tokens += len(chunk.token_ids) * len(audio.samples) / (sum(audio.frames) * SAMPLES_PER_FRAME)
+
+    def expected_s(self, chunk: Chunk) -> float:
+        """The audio `chunk` will add once rendered: its pause, or its tokens at the pace of this
+        request's speech so far (none before any is heard, which makes the next chunk due sooner)."""
+        if chunk.pause_s:
+            return chunk.pause_s
+        return len(chunk.token_ids) * self._speech_s / self._tokens if self._tokens else 0.0
+
+
+def due_at(playback: Playback, rendering: Chunk | None, answer_by: float | None, opening: bool) -> float:
+    """When a request's next chunk is due (loop time), asked for while `rendering` (the chunk
+    before it, if it is not rendered yet) is in the model; `opening`: it is the request's first.
+
+    A stream's chunk is due when its audio would run out: the audio already sent, and the chunk
+    still rendering at the pace heard so far. A new request's first chunk is therefore due as it
+    arrives (it decides how soon the caller hears anything), and a stream ahead of its listener
+    waits for the chunks that are needed sooner, a short answer's among them. A whole answer's
+    later chunks are due when admission projected it finished (`answer_by`), after the answers
+    taken before it: its client waits for all of it, so answers go in arrival order, and a
+    newcomer holds an older one back by one chunk. Streams' chunks go before it only when their
+    listeners would run out of audio first."""
+    if answer_by is not None and not opening:
+        return answer_by
+    return playback.runs_out_at + (playback.expected_s(rendering) if rendering is not None else 0.0)
 
 
 async def spoken_chunks(
@@ -118,13 +154,15 @@ async def spoken_chunks(
     began: float | None = None,
     sent_s: float = 0.0,
     first_window: int | None = None,
+    clock: Callable[[], float] | None = None,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
-    the caller hears anything, see `opening_lane`), the rest through `later_lane`, one chunk ahead,
+    the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
+    answer's through the first lane, see INTERACTIVE_ANSWER_S), one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
-    audio plays out, not at once.
+    audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
 
     With `first_window`, the first chunk comes in two: its first `first_window` frames, then the
     rest (the model's front runs on the whole sentence both times, so both have its prosody), the
@@ -134,20 +172,25 @@ async def spoken_chunks(
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
     and the later lane would look busy to the next request's `opening_lane`."""
-    loop = asyncio.get_running_loop()
-    started = loop.time() if began is None else began
-    served_s = sent_s
+    clock = clock or asyncio.get_running_loop().time
+    started = clock() if began is None else began
+    if answer_by is not None and answer_by - started <= INTERACTIVE_ANSWER_S:
+        later_lane = first_lane
+    playback = Playback(started + sent_s)
     chunks = aiter(plan)
+    rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane], frames: Frames = WHOLE, chunk: Chunk | None = None
+        choose_lane: Callable[[], Lane], opening: bool = False, frames: Frames = WHOLE, chunk: Chunk | None = None
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
         """The next chunk of the plan (or the rest of `chunk`) sent for rendering."""
-        due = due_at(started, served_s, answer_by)  # by the audio rendered before this chunk is asked for
+        nonlocal rendering
+        due = due_at(playback, rendering, answer_by, opening)  # by what is known before this chunk is asked for
         if chunk is None:
             chunk = await anext(chunks, None)
         if chunk is None:
             return None
+        rendering = chunk
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
@@ -159,7 +202,7 @@ async def spoken_chunks(
     def opening() -> Lane:
         return opening_lane(first_lane, later_lane)
 
-    pending = await submit(opening, WHOLE if first_window is None else (0, first_window))
+    pending = await submit(opening, opening=True, frames=WHOLE if first_window is None else (0, first_window))
     upcoming = None
     first = True
     try:
@@ -167,13 +210,14 @@ async def spoken_chunks(
             if not first:
                 upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
-            served_s += audio.duration_s
+            playback.heard(chunk, audio, clock())
             if first:
                 if not sent_s:
-                    FIRST_AUDIO.observe(loop.time() - started)
+                    FIRST_AUDIO.observe(clock() - started)
                 first = False
+                rendering = None  # the second chunk is asked for with the first one heard
                 if first_window is not None and sum(audio.frames) > first_window:
-                    upcoming = await submit(opening, (first_window, None), chunk)
+                    upcoming = await submit(opening, frames=(first_window, None), chunk=chunk)
                 else:
                     upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None

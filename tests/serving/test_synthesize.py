@@ -4,12 +4,14 @@ import asyncio
 
 import pytest
 
+from engine.synthesis import ChunkAudio, ChunkJob
+from engine.text import Chunk
 from schemas import TTSRequest
 from serving.plan import ChunkPlan
 from serving.schedule import FairScheduler
-from serving.synthesize import Lane, due_at, opening_lane, spoken_chunks
+from serving.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
 
-from .conftest import WAIT_S, FakeSynthesizer, eventually, serve_until_done
+from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -118,11 +120,123 @@ async def test_two_requests_starting_together_open_in_different_lanes(planner):
     await both
 
 
-def test_a_chunk_is_due_at_once_first_then_by_playback_for_a_stream_and_by_its_projection_for_an_answer():
-    assert due_at(started=10.0, served_s=0.0, answer_by=None) == 10.0
-    assert due_at(started=10.0, served_s=0.0, answer_by=300.0) == 10.0  # first audio soon, for answers too
-    assert due_at(started=10.0, served_s=4.5, answer_by=None) == 14.5  # when the audio sent has played
-    assert due_at(started=10.0, served_s=4.5, answer_by=300.0) == 300.0
+def speech(tokens: int) -> Chunk:
+    return Chunk(words=(), token_ids=tuple(range(tokens)), word_spans=())
+
+
+def audio_of(tokens: int) -> ChunkAudio:
+    return FakeSynthesizer._silence(
+        ChunkJob(token_ids=list(range(tokens)), voice="af_heart", speed=1.0)
+    )  # (tokens + 2) x 0.05 s
+
+
+def test_a_listeners_audio_runs_out_when_what_was_sent_has_played_from_when_it_arrived():
+    playback = Playback(runs_out_at=10.0)  # a request that arrived at 10.0
+    playback.heard(speech(20), audio_of(20), at=10.5)  # 1.1 s of audio, sent at 10.5: plays from then
+    assert playback.runs_out_at == pytest.approx(11.6)
+    playback.heard(speech(38), audio_of(38), at=11.0)  # arrives while the first plays: 2.0 s more
+    assert playback.runs_out_at == pytest.approx(13.6)
+    playback.heard(speech(18), audio_of(18), at=20.0)  # arrives after a gap: plays from then
+    assert playback.runs_out_at == pytest.approx(21.0)
+    # a chunk not rendered yet adds its tokens at the pace heard (3.1 s over 62 + 38 + 18... tokens)
+    pace = (1.1 + 2.0 + 1.0) / (20 + 38 + 18)
+    assert playback.expected_s(speech(40)) == pytest.approx(40 * pace)
+    assert playback.expected_s(Chunk(words=(), token_ids=(), word_spans=(), pause_s=0.7)) == 0.7
+    assert Playback(runs_out_at=0.0).expected_s(speech(40)) == 0.0  # nothing heard: no pace to go by
+
+
+def test_a_chunk_is_due_when_its_listeners_audio_runs_out_or_when_its_answer_was_projected_finished():
+    fresh = Playback(runs_out_at=10.0)
+    assert due_at(fresh, None, answer_by=None, opening=True) == 10.0  # a first chunk is due as it arrives
+    assert due_at(fresh, None, answer_by=300.0, opening=True) == 10.0  # first audio soon, for answers too
+    playing = Playback(runs_out_at=10.0)
+    playing.heard(speech(20), audio_of(20), at=10.0)
+    assert due_at(playing, None, answer_by=None, opening=False) == pytest.approx(11.1)
+    # asked for while the chunk before it renders: due once that one's audio has played too
+    assert due_at(playing, speech(40), answer_by=None, opening=False) == pytest.approx(11.1 + 40 * 1.1 / 20)
+    assert due_at(playing, speech(40), answer_by=300.0, opening=False) == 300.0
+
+
+#: a whole answer of two chunks (48 and 11 tokens)
+ANSWER = "The quick brown fox jumps over the lazy dog. It barks."
+#: a stream of four chunks: 21 tokens (1.15 s of the fake's audio), then three of 184 (9.3 s each)
+STREAM = (
+    "First sentence here. "
+    + (
+        "Then many more words follow in a much longer sentence, and so on and on, until this one sentence is long "
+        "enough to fill more than half of a chunk all by itself without any help. "
+    )
+    * 3
+)
+
+
+async def test_an_answers_later_chunk_goes_before_a_streams_chunks_its_listener_does_not_need_yet(planner):
+    """A stream plays on the later lane when a whole answer arrives. The answer's second chunk goes
+    before every chunk of the stream due after it (the stream's audio lasts longer), and after
+    every one due before it: a stream's chunk is never held back past its listener's need."""
+    for answer_by, expected in (
+        (3.0, ["answer", "stream", "stream"]),  # due before the stream's third chunk
+        (15.0, ["stream", "answer", "stream"]),  # the stream's third chunk is due at 11.2 s: it goes first
+        (100.0, ["stream", "stream", "answer"]),  # an answer due late waits for the stream's chunks due first
+    ):
+        assert await _later_lane_order(planner, answer_by) == expected, answer_by
+
+
+async def _later_lane_order(planner, answer_by: float) -> list[str]:
+    first, later, clock, stream, second = await _stream_playing(planner)
+    owner = {tuple(chunk.token_ids): "answer" for chunk in planner.plan(ANSWER, "af_heart", 1.0)}
+    owner |= {tuple(chunk.token_ids): "stream" for chunk in planner.plan(STREAM, "af_heart", 1.0)}
+    answer = _spoken_at(planner, ANSWER, first, later, clock, answer_by)
+    (await first.synthesizer.next_call()).release()  # the answer's first chunk, in the idle first lane
+    await eventually(lambda: later.scheduler.waiting == 2)  # and its second, due at answer_by
+    second.release()
+    order = []
+    for left in (2, 1, 0):  # the stream's fourth chunk is asked for once its second is heard
+        call = await later.synthesizer.next_call()
+        await eventually(lambda left=left: later.scheduler.waiting == left)
+        order.append(owner[tuple(call.jobs[0].token_ids)])
+        call.release()
+    await asyncio.wait_for(asyncio.gather(stream, answer), WAIT_S)
+    return order
+
+
+async def test_a_short_answer_due_at_once_is_rendered_whole_in_the_first_lane_beside_a_stream(planner):
+    """Nothing ahead of it, a two-sentence answer is due within INTERACTIVE_ANSWER_S: its caller waits for
+    its last chunk as for a first one, so that one does not wait for a stream's chunk in the later
+    lane (seconds on CPU) either."""
+    first, later, clock, stream, second = await _stream_playing(planner)
+    answer = _spoken_at(planner, ANSWER, first, later, clock, answer_by=clock.now + INTERACTIVE_ANSWER_S)
+    for _ in range(2):
+        (await first.synthesizer.next_call()).release()
+    assert await asyncio.wait_for(answer, WAIT_S) == 2  # with the stream's chunk still in the model
+    assert not second.outcome.done() and first.synthesizer.started == 3
+    second.release()
+    for _ in range(2):  # the stream's third and fourth chunks
+        (await later.synthesizer.next_call()).release()
+    assert await asyncio.wait_for(stream, WAIT_S) == 4
+
+
+async def _stream_playing(planner) -> tuple[Lane, Lane, Clock, asyncio.Future, HeldCall]:
+    """A stream of STREAM at 0.0 whose first chunk (1.15 s of audio) has been heard, its second in
+    the later lane's model (due at 1.15 s), its third waiting there (due at 1.15 + 184 tokens at the
+    pace heard: 11.2 s); the clock at 0.5 s. Also the lanes, the clock, the stream's task and its
+    second chunk's call."""
+    first, later = lanes(held=True)
+    clock = Clock()
+    assert [len(c.token_ids) for c in planner.chunks(STREAM, "a")] == [21, 184, 184, 184]
+    assert [len(c.token_ids) for c in planner.chunks(ANSWER, "a")] == [48, 11]
+    stream = _spoken_at(planner, STREAM, first, later, clock)
+    (await first.synthesizer.next_call()).release()
+    second = await later.synthesizer.next_call()
+    await eventually(lambda: later.scheduler.waiting == 1)
+    clock.now = 0.5
+    return first, later, clock, stream, second
+
+
+def _spoken_at(planner, text: str, first: Lane, later: Lane, clock: Clock, answer_by: float | None = None):
+    request = TTSRequest(text=text, voice="af_heart")
+    plan = ChunkPlan(planner.chunks(text, "a"))
+    return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, answer_by, clock=clock)))
 
 
 async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(planner):
