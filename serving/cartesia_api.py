@@ -69,7 +69,7 @@ POLICY_VIOLATION = 1008
 MAX_CLOSE_REASON_BYTES = 123
 #: a context id is echoed in every answer: a UUID is 36 characters
 MAX_CONTEXT_ID_CHARS = 256
-#: messages that flush or end a context, waiting while it speaks (others are joined to them)
+#: messages waiting while their context speaks that cannot be joined to the one before (flushes)
 MAX_WAITING_MESSAGES = 64
 #: a sentence run refused for a moment (429, 503) is asked for again, after its Retry-After and
 #: at least a backoff that doubles from RETRY_BACKOFF_S, at most RETRIES times and only while the
@@ -240,9 +240,16 @@ class AgentContext:
 
     def post(self, message: ContextMessage) -> None:
         """Queues a message for the context's task, joined to the one before it where that one
-        neither flushes nor ends the context: its text is gathered the same way either way."""
+        neither flushes nor ends the context, nor is to be spoken at once (`max_buffer_delay_ms`
+        0) before text that is to be gathered: its text is spoken the same way either way."""
         last = self.inbox[-1] if self.inbox else None
-        if last is not None and not last.flush and last.continue_:
+        speaks_at_once = last is not None and last.max_buffer_delay_ms == 0
+        if (
+            last is not None
+            and not last.flush
+            and last.continue_
+            and (message.max_buffer_delay_ms == 0 or not speaks_at_once)
+        ):
             message = message.model_copy(update={"transcript": joined(last.transcript, message.transcript)})
             self.inbox[-1] = message
         else:
@@ -547,7 +554,8 @@ class AgentSocket:
         if context.unspoken_chars() + len(message.transcript) > max_chars:
             await self.end(context, 413, too_much)
         elif len(context.inbox) >= MAX_WAITING_MESSAGES:
-            await self.end(context, 429, f"over {MAX_WAITING_MESSAGES} flushes wait to be spoken; wait for flush_done")
+            waiting = f"over {MAX_WAITING_MESSAGES} messages that flush wait for this context; wait for flush_done"
+            await self.end(context, 429, waiting)
         else:
             context.post(message)
 
