@@ -18,8 +18,9 @@ of its time alone.
 
 --baseline REF runs the same against a server started from REF (a temporary git worktree),
 before this checkout's, and prints both. --env sets a variable for the servers (on a host whose
-cores other work keeps busy, the bulk lane's lowest priority starves it: KOKORO_BULK_LANE=off). Loopback only, bounded in count and time; the servers
-are stopped at the end. Prints the figures; exits 1 when the well-behaved client failed a turn.
+cores other work keeps busy, the bulk lane's lowest priority starves it: KOKORO_BULK_LANE=off).
+Loopback only, bounded in count and time; the servers are stopped at the end. Prints the
+figures; exits 1 when the well-behaved client failed a turn.
 """
 
 import argparse
