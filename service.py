@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 import bentoml
+import uvicorn
 
 from engine.config import kokoro_config
 from engine.synthesis import Backend, ChunkAudio, ChunkJob
@@ -105,6 +106,29 @@ def idle_connections_expire_first(client: object) -> None:
 
     sessions._make_client = make_short_lived_session
 
+
+#: how far over a WebSocket message's limit uvicorn still reads it, so that the endpoint can
+#: answer it with an error and serve on; a longer one closes the socket (1009) unread
+MESSAGE_READ_MARGIN = 4
+
+
+def websocket_messages_capped(max_bytes: int) -> None:
+    """Sets the longest WebSocket message uvicorn reads into memory before the app sees it: its
+    default is 16 MiB a socket, and BentoML starts uvicorn without a `ws_max_size`. This wraps
+    uvicorn's Config so that its default is `max_bytes` (tests/test_service.py checks it)."""
+    make_config = uvicorn.Config.__init__
+    if getattr(make_config, "capped", False):
+        return
+
+    def capped(config: uvicorn.Config, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("ws_max_size", max_bytes)
+        make_config(config, *args, **kwargs)
+
+    capped.capped = True  # type: ignore[attr-defined]
+    uvicorn.Config.__init__ = capped  # type: ignore[method-assign]
+
+
+websocket_messages_capped(MESSAGE_READ_MARGIN * SETTINGS.serving.socket.max_message_bytes)
 
 # A batch size of 1 turns adaptive batching off (BentoML wants a batch size above 1): each call
 # then carries the one chunk its request sent.

@@ -89,11 +89,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 class HealthWatch:
-    """GET /tts/health every HEALTH_POLL_S on a thread of its own while the `with` block runs; each
+    """GET /tts/health every `poll_s` on a thread of its own while the `with` block runs; each
     poll opens its own connection and has its own timeout, as an orchestrator's probe does."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, poll_s: float = HEALTH_POLL_S):
         self.base = base
+        self.poll_s = poll_s
         self.latencies_s: list[float] = []
         self.statuses: Counter[int | str] = Counter()
         self._stop = threading.Event()
@@ -134,4 +135,4 @@ class HealthWatch:
             elapsed = time.perf_counter() - started
             self.latencies_s.append(elapsed)
             self.statuses[status] += 1
-            self._stop.wait(max(0.0, HEALTH_POLL_S - elapsed))
+            self._stop.wait(max(0.0, self.poll_s - elapsed))

@@ -166,7 +166,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         return await server_of(request).speak_events(request)
 
     register_openai_api(app)
-    cartesia_api.register(app)
+    cartesia_api.register(app, settings.socket)
     demo.register(app)
 
     @app.api_route("/tts/{unknown:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)

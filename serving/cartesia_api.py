@@ -14,6 +14,7 @@ inside the model is the most it costs.
 
 import asyncio
 import base64
+import collections
 import contextlib
 import json
 import logging
@@ -27,16 +28,19 @@ import soxr
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.types import Message
 from starlette.websockets import WebSocketState
 
 from engine.audio import SAMPLE_RATE, STREAM_ENCODERS
 from engine.speech import MAX_SPEED, MIN_SPEED, Timeline, WordTiming
-from engine.text import speakable
+from engine.synthesis import ChunkAudio
+from engine.text import Chunk, speakable
 from schemas import TTSRequest
 
 from . import request_id
-from .errors import ApiError, BadRequest
-from .gather import TextGatherer
+from .config import SocketLimits
+from .errors import ApiError, BadRequest, Busy, ClientLeft, NotReady
+from .gather import TextGatherer, joined, parts
 from .lifecycle import TTSServer, server_of
 from .metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
 from .request import explain, read_fields, voice_language
@@ -56,8 +60,24 @@ CONTEXT_IDLE_S = 120.0
 MAX_MESSAGE_AUDIO_BYTES = 192 * 1024
 #: languages whose text writes no spaces between words: each token is a word of its own
 UNSPACED_LANGUAGES = frozenset("jz")
-#: WebSocket close code (RFC 6455): try again later
+#: WebSocket close codes (RFC 6455): try again later; a normal end (an idle socket); a client
+#: that broke the socket's bounds (a flood of messages)
 TRY_AGAIN_LATER = 1013
+NORMAL_CLOSURE = 1000
+POLICY_VIOLATION = 1008
+#: a close frame's reason is at most 123 bytes
+MAX_CLOSE_REASON_BYTES = 123
+#: a context id is echoed in every answer: a UUID is 36 characters
+MAX_CONTEXT_ID_CHARS = 256
+#: messages waiting while their context speaks that cannot be joined to the one before (flushes)
+MAX_WAITING_MESSAGES = 64
+#: a sentence run refused for a moment (429, 503) is asked for again, after its Retry-After and
+#: at least a backoff that doubles from RETRY_BACKOFF_S, at most RETRIES times and only while the
+#: wait ends within RETRY_WITHIN_S of the first refusal: a listener hears a pause of a few
+#: seconds rather than the rest of the answer lost
+RETRIES = 3
+RETRY_BACKOFF_S = 0.5
+RETRY_WITHIN_S = 10.0
 #: status of a context its client cancelled or left (nginx's "client closed request")
 CLIENT_CLOSED = 499
 
@@ -90,7 +110,7 @@ class ContextMessage(BaseModel):
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    context_id: str = Field(min_length=1)
+    context_id: str = Field(min_length=1, max_length=MAX_CONTEXT_ID_CHARS)
     transcript: str = ""
     continue_: bool = Field(False, alias="continue", description="false: this is the context's last text")
     voice: VoiceChoice
@@ -206,12 +226,40 @@ class AgentContext:
         self.socket = socket
         self.id = first.context_id
         self.first = first
-        self.inbox: asyncio.Queue[ContextMessage] = asyncio.Queue()
+        #: messages not read yet; one after another without a flush or an end are joined into one
+        self.inbox: collections.deque[ContextMessage] = collections.deque()
+        self._arrived = asyncio.Event()
+        self.gatherer: TextGatherer | None = None
         self.timeline = Timeline()
         self.audio = AudioOut(first.output_format)
+        self.spaced = True
         self.began: float | None = None  # loop time of the context's first audio request
         self.flushes = 0
+        self.refused: int | None = None  # the status the socket ended it with, if it did
         self.task: asyncio.Task[None] | None = None
+
+    def post(self, message: ContextMessage) -> None:
+        """Queues a message for the context's task, joined to the one before it where that one
+        neither flushes nor ends the context, nor is to be spoken at once (`max_buffer_delay_ms`
+        0) before text that is to be gathered: its text is spoken the same way either way."""
+        last = self.inbox[-1] if self.inbox else None
+        speaks_at_once = last is not None and last.max_buffer_delay_ms == 0
+        if (
+            last is not None
+            and not last.flush
+            and last.continue_
+            and (message.max_buffer_delay_ms == 0 or not speaks_at_once)
+        ):
+            message = message.model_copy(update={"transcript": joined(last.transcript, message.transcript)})
+            self.inbox[-1] = message
+        else:
+            self.inbox.append(message)
+        self._arrived.set()
+
+    def unspoken_chars(self) -> int:
+        """The text the context holds that has not been spoken: gathered, and waiting to be."""
+        gathered = len(self.gatherer.pending) if self.gatherer is not None else len(self.first.transcript)
+        return gathered + sum(len(message.transcript) for message in self.inbox)
 
     async def run(self) -> None:
         """Speaks the context's text as it comes, until the client ends it; then `done`."""
@@ -220,16 +268,19 @@ class AgentContext:
         status = CLIENT_CLOSED
         try:
             status = await self._serve()
+        except ClientLeft:
+            status = CLIENT_CLOSED
         except ApiError as exc:
             status = exc.status
-            await self.socket.send(ErrorMessage(context_id=self.id, status_code=exc.status, error=exc.message))
+            await self.socket.tell(ErrorMessage(context_id=self.id, status_code=exc.status, error=exc.message))
         except Exception as exc:
             status = 500
             STREAMS_FAILED.labels("websocket").inc()
             log.error("context %s (request %s) failed", self.id, request_id.current(), exc_info=exc)
             error = f"synthesis failed; the audio sent is incomplete (request id {request_id.current()})"
-            await self.socket.send(ErrorMessage(context_id=self.id, status_code=500, error=error))
+            await self.socket.tell(ErrorMessage(context_id=self.id, status_code=500, error=error))
         finally:
+            status = self.refused or status
             AUDIO_SECONDS.inc(self.timeline.duration_s)
             RESPONSES.labels(PATH, str(status)).inc()
             self.socket.ended(self)
@@ -240,13 +291,17 @@ class AgentContext:
 
     async def _serve(self) -> int:
         """The context's messages in order: text gathered and spoken as `serving.gather` says,
-        a flush answered once what came before it is spoken, the last message with `done`."""
+        a flush answered once what came before it is spoken, the last message with `done`.
+
+        The buffer delay is kept while messages keep coming: text that has waited it out is
+        spoken before the next message is read."""
         loop = asyncio.get_running_loop()
         planner = self.socket.server.planner
-        voice, speed = self.first.voice.id, self.first.generation_config.speed
-        language = await voice_language(planner, voice, speed)
-        gatherer = TextGatherer(planner.phonemizers.get(language).sentences)
-        spaced = language not in UNSPACED_LANGUAGES
+        language = await voice_language(planner, self.first.voice.id, self.first.generation_config.speed)
+        gatherer = TextGatherer(planner.phonemizers.get(language).sentences, self.socket.limits.max_gather_chars)
+        self.gatherer = gatherer
+        self.spaced = language not in UNSPACED_LANGUAGES
+        delay_s = self.first.max_buffer_delay_ms / 1000
         message: ContextMessage | None = self.first
         oldest = loop.time()  # when the oldest text not spoken yet arrived (about: when it was last handed out)
         while True:
@@ -255,10 +310,14 @@ class AgentContext:
                     oldest = loop.time()
                 gatherer.add(message.transcript)
                 if message.max_buffer_delay_ms == 0 or message.flush or not message.continue_:
-                    await self._speak(gatherer.rest(), spaced)
-                elif sentences := await anyio.to_thread.run_sync(gatherer.complete):
-                    await self._speak(sentences, spaced)
-                    oldest = loop.time()
+                    await self._speak(gatherer.rest())
+                else:
+                    if gatherer.may_complete() and (sentences := await anyio.to_thread.run_sync(gatherer.complete)):
+                        await self._speak(sentences)
+                        oldest = loop.time()
+                    while part := gatherer.overflow():  # text that runs on without a sentence end
+                        await self._speak(part)
+                        oldest = loop.time()
                 if message.flush:
                     self.flushes += 1
                     await self.socket.send(FlushDone(context_id=self.id, flush_id=self.flushes))
@@ -266,30 +325,45 @@ class AgentContext:
                     await self._send_audio(self.audio.convert(np.zeros(0, dtype=np.int16), last=True))
                     await self.socket.send(Done(context_id=self.id))
                     return 200
-            if not self.inbox.empty():  # text that came while the last was spoken goes first
-                message = self.inbox.get_nowait()
+            message = None
+            if speakable(gatherer.pending) and loop.time() >= oldest + delay_s:
+                await self._speak(gatherer.rest())
+                continue
+            if self.inbox:  # text that came while the last was spoken goes first
+                message = self.inbox.popleft()
                 continue
             if not speakable(gatherer.pending):  # a lone mark ('"') waits for the word it belongs to
                 wait = CONTEXT_IDLE_S
             elif gatherer.at_pause():
                 wait = PAUSE_WAIT_S
             else:
-                wait = max(0.0, oldest + self.first.max_buffer_delay_ms / 1000 - loop.time())
-            try:
-                message = await asyncio.wait_for(self.inbox.get(), wait)
-            except TimeoutError:
-                if not speakable(gatherer.pending):
-                    raise ContextIdle(f"no text came for {CONTEXT_IDLE_S:.0f} s; the context is closed") from None
-                message = None
-                await self._speak(gatherer.rest(), spaced)
+                wait = oldest + delay_s - loop.time()
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), wait)
+            if self.inbox:
+                continue
+            if not speakable(gatherer.pending):
+                raise ContextIdle(f"no text came for {CONTEXT_IDLE_S:.0f} s; the context is closed")
+            await self._speak(gatherer.rest())
 
-    async def _speak(self, text: str, spaced: bool) -> None:
-        """Speaks a run of complete sentences, continuing the context's timeline; text with
-        nothing to say (a lone mark, the " " that ends a context) is skipped."""
-        if not speakable(text):
-            return
+    async def _speak(self, text: str) -> None:
+        """Speaks a run of complete sentences, continuing the context's timeline, in parts of at
+        most the gathering limit, so that each part's admission weighs what one sentence run
+        may; text with nothing to say (a lone mark, the " " that ends a context) is skipped."""
+        for part in parts(text, self.socket.limits.max_gather_chars):
+            if speakable(part):
+                await self._speak_part(part)
+
+    async def _speak_part(self, text: str) -> None:
+        """One part, asked for again when it is refused for a moment (the server full: 429, or a
+        synthesizer unavailable: 503) before any of its audio was sent, after the Retry-After
+        it was given, a bounded number of times within RETRY_WITHIN_S: a voice agent's turn
+        pauses rather than ending after part of it was heard. A refusal that lasts is the
+        context's error."""
+        loop = asyncio.get_running_loop()
         if self.began is None:
-            self.began = asyncio.get_running_loop().time()
+            self.began = loop.time()
         request = TTSRequest(
             text=text,
             voice=self.first.voice.id,
@@ -297,14 +371,28 @@ class AgentContext:
             format="pcm",
             include_timestamps=False,
         )
-        async with self.socket.server.spoken(request, self.began, self.timeline.duration_s) as spoken:
-            async for chunk, audio in spoken:
-                placed = self.timeline.add(chunk, audio)
-                await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.samples))
-                if self.first.add_timestamps and placed.words:
-                    words = cartesia_words(placed.words, spaced)
-                    if words.words:
-                        await self.socket.send(TimestampsMessage(context_id=self.id, word_timestamps=words))
+        give_up_at = loop.time() + RETRY_WITHIN_S
+        for attempt in range(RETRIES + 1):
+            sent_s = self.timeline.duration_s
+            try:
+                async with self.socket.server.spoken(request, self.began, sent_s) as spoken:
+                    async for chunk, audio in spoken:
+                        await self._send_chunk(chunk, audio)
+                return
+            except (Busy, NotReady) as exc:
+                wait_s = max(RETRY_BACKOFF_S * 2**attempt, float(exc.headers.get("Retry-After", 0)))
+                if self.timeline.duration_s > sent_s or attempt == RETRIES or loop.time() + wait_s > give_up_at:
+                    raise
+                log.info("context %s: a run was refused (%d); asked again in %.1f s", self.id, exc.status, wait_s)
+                await wait_before_retry(wait_s)
+
+    async def _send_chunk(self, chunk: Chunk, audio: ChunkAudio) -> None:
+        placed = self.timeline.add(chunk, audio)
+        await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.samples))
+        if self.first.add_timestamps and placed.words:
+            words = cartesia_words(placed.words, self.spaced)
+            if words.words:
+                await self.socket.send(TimestampsMessage(context_id=self.id, word_timestamps=words))
 
     async def _send_audio(self, data: bytes) -> None:
         for at in range(0, len(data), MAX_MESSAGE_AUDIO_BYTES):
@@ -312,48 +400,174 @@ class AgentContext:
             await self.socket.send(AudioChunk(context_id=self.id, data=piece))
 
 
+async def wait_before_retry(seconds: float) -> None:
+    """The pause before a refused run is asked for again."""
+    await asyncio.sleep(seconds)
+
+
 class ContextIdle(ApiError):
     status = 408
 
 
-class AgentSocket:
-    """One client's socket: its contexts by id, and one writer for all of them."""
+class MessageAllowance:
+    """A token bucket: `per_s` messages a second on average, a second's worth at once."""
 
-    def __init__(self, server: TTSServer, websocket: WebSocket):
+    def __init__(self, per_s: float, clock: Callable[[], float]):
+        self.per_s = per_s
+        self._clock = clock
+        self._tokens = per_s
+        self._at = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self.per_s, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+class AgentSocket:
+    """One client's socket: its contexts by id, one writer for all of them, and the bounds on
+    what the client may hold and send (serving.config.SocketLimits). A message the server
+    cannot take is answered with an error and the socket serves on; a flood of messages, or a
+    socket left idle, is closed."""
+
+    def __init__(self, server: TTSServer, websocket: WebSocket, limits: SocketLimits):
         self.server = server
         self.websocket = websocket
+        self.limits = limits
         self.contexts: dict[str, AgentContext] = {}
         self._sending = asyncio.Lock()
+        self._gone = False
+        self._active_at = asyncio.get_running_loop().time()  # the last message, or the last context's end
 
     async def send(self, message: _ServerMessage) -> None:
+        """Sends one message; ClientLeft once the client is gone, which ends a context quietly."""
         text = message.model_dump_json()
         async with self._sending:
-            if self.websocket.client_state == WebSocketState.CONNECTED:
+            connected = WebSocketState.CONNECTED
+            if self._gone or connected != self.websocket.client_state or connected != self.websocket.application_state:
+                raise ClientLeft
+            try:
                 await self.websocket.send_text(text)
+            except (WebSocketDisconnect, OSError, RuntimeError) as exc:  # Starlette's, after a close
+                self._gone = True
+                raise ClientLeft from exc
 
-    async def receive(self, text: str) -> None:
-        """Routes one client message: text for a context (a new one starts it), or a cancel."""
+    async def tell(self, message: _ServerMessage) -> None:
+        """Sends an error or a refusal, if the client is still there to read it."""
+        with contextlib.suppress(ClientLeft):
+            await self.send(message)
+
+    async def serve(self) -> None:
+        """Reads the client's messages until it leaves, floods the socket or leaves it idle."""
+        loop = asyncio.get_running_loop()
+        allowance = MessageAllowance(self.limits.max_messages_s, loop.time)
+        while True:
+            quiet_s = 0.0 if self.contexts else loop.time() - self._active_at
+            try:
+                received = await asyncio.wait_for(self.websocket.receive(), self.limits.idle_s - quiet_s)
+            except TimeoutError:
+                if self.contexts or loop.time() - self._active_at < self.limits.idle_s:
+                    continue
+                idle = f"no message for {self.limits.idle_s:.0f} s (TTS_WS_IDLE_S); the socket is closed"
+                await self._close(NORMAL_CLOSURE, 408, idle)
+                return
+            if received["type"] == "websocket.disconnect":
+                return
+            self._active_at = loop.time()
+            if not allowance.take():
+                rate = self.limits.max_messages_s
+                flood = f"over {rate:g} messages a second (TTS_WS_MAX_MESSAGES_S); the socket is closed"
+                await self._close(POLICY_VIOLATION, 429, flood)
+                return
+            try:
+                await self.receive(received)
+            except ClientLeft:
+                return
+            except Exception:  # whatever a message does, the socket's other contexts serve on
+                log.exception("a message on %s could not be handled", PATH)
+                await self.tell(ErrorMessage(context_id="", status_code=500, error="the message could not be handled"))
+
+    async def receive(self, received: Message) -> None:
+        """Routes one client message (an ASGI `websocket.receive`): text for a context (a new
+        one starts it), or a cancel; what cannot be taken is answered with an error."""
+        text = received.get("text")
+        if text is None:
+            await self.refuse("", 400, "a message is JSON text; this one came as a binary frame")
+            return
+        limit = self.limits.max_message_bytes
+        if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
+            over = f"the message is over {limit} bytes (TTS_WS_MAX_MESSAGE_BYTES): send less text in each"
+            await self.refuse("", 413, over)
+            return
         try:
             fields = json.loads(text)
-        except json.JSONDecodeError as exc:
-            await self.send(ErrorMessage(context_id="", status_code=400, error=f"the message is not JSON: {exc}"))
+        except ValueError as exc:
+            await self.refuse("", 400, f"the message is not JSON: {exc}")
             return
-        context_id = str(fields.get("context_id", "")) if isinstance(fields, dict) else ""
+        except RecursionError:
+            await self.refuse("", 400, "the message nests too deeply to be read")
+            return
+        if not isinstance(fields, dict):
+            await self.refuse("", 400, 'a message is a JSON object: {"context_id": "turn-1", "transcript": "Hi", ...}')
+            return
+        given_id = fields.get("context_id")
+        context_id = given_id if isinstance(given_id, str) and len(given_id) <= MAX_CONTEXT_ID_CHARS else ""
         try:
-            if isinstance(fields, dict) and fields.get("cancel"):
+            if fields.get("cancel"):
                 self.cancel(CancelMessage.model_validate(fields).context_id)
                 return
             message = ContextMessage.model_validate(fields)
         except ValidationError as exc:
-            await self.send(ErrorMessage(context_id=context_id, status_code=400, error=explain(exc)))
+            await self.refuse(context_id, 400, explain(exc))
             return
+        except RecursionError:
+            await self.refuse(context_id, 400, "the message nests too deeply to be read")
+            return
+        await self._take(message)
+
+    async def _take(self, message: ContextMessage) -> None:
+        """Hands a message to its context, or starts one, within the socket's bounds."""
+        max_chars = self.server.planner.max_text_chars
+        too_much = (
+            f"the context's text not yet spoken would be over {max_chars} characters (TTS_MAX_TEXT_LENGTH); "
+            "send the rest in a new context once this one is done"
+        )
         context = self.contexts.get(message.context_id)
         if context is None:
-            context = AgentContext(self, message)
-            self.contexts[message.context_id] = context
-            context.task = asyncio.create_task(context.run())
+            if len(self.contexts) >= self.limits.max_contexts:
+                busy = (
+                    f"this socket has {len(self.contexts)} contexts open, the most it may (TTS_WS_MAX_CONTEXTS); "
+                    "end one (continue: false) or cancel it first"
+                )
+                await self.refuse(message.context_id, 429, busy)
+            elif len(message.transcript) > max_chars:
+                await self.refuse(message.context_id, 413, too_much)
+            else:
+                context = AgentContext(self, message)
+                self.contexts[message.context_id] = context
+                context.task = asyncio.create_task(context.run())
+            return
+        if context.unspoken_chars() + len(message.transcript) > max_chars:
+            await self.end(context, 413, too_much)
+        elif len(context.inbox) >= MAX_WAITING_MESSAGES:
+            waiting = f"over {MAX_WAITING_MESSAGES} messages that flush wait for this context; wait for flush_done"
+            await self.end(context, 429, waiting)
         else:
-            context.inbox.put_nowait(message)
+            context.post(message)
+
+    async def refuse(self, context_id: str, status: int, error: str) -> None:
+        await self.tell(ErrorMessage(context_id=context_id, status_code=status, error=error))
+        RESPONSES.labels(PATH, str(status)).inc()
+
+    async def end(self, context: AgentContext, status: int, error: str) -> None:
+        """Ends a context the client asked too much of: its work stops and its error is sent."""
+        context.refused = status
+        self.cancel(context.id)
+        await self.tell(ErrorMessage(context_id=context.id, status_code=status, error=error))
 
     def cancel(self, context_id: str) -> None:
         context = self.contexts.pop(context_id, None)
@@ -363,6 +577,13 @@ class AgentSocket:
     def ended(self, context: AgentContext) -> None:
         if self.contexts.get(context.id) is context:
             del self.contexts[context.id]
+        self._active_at = asyncio.get_running_loop().time()
+
+    async def _close(self, code: int, status: int, reason: str) -> None:
+        """Closes the socket with `reason`, sent first as an error for clients that read no close reason."""
+        await self.refuse("", status, reason)
+        with contextlib.suppress(WebSocketDisconnect, OSError, RuntimeError):
+            await self.websocket.close(code, reason[:MAX_CLOSE_REASON_BYTES])
 
     async def close(self) -> None:
         """The client left: every context's work stops."""
@@ -400,9 +621,9 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
     return await server.answer(http_request, speech, streamer, played_as_sent=False)
 
 
-def register(app: FastAPI) -> None:
+def register(app: FastAPI, limits: SocketLimits) -> None:
     """Adds /tts/websocket and /tts/bytes to `app` (the key, when one is set, is checked before
-    them: serving.app.ApiKeyMiddleware)."""
+    them: serving.app.ApiKeyMiddleware); each socket is held to `limits`."""
 
     @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
     async def cartesia_bytes(http_request: Request) -> Response:
@@ -415,10 +636,8 @@ def register(app: FastAPI) -> None:
             await websocket.close(TRY_AGAIN_LATER, "the server is starting")
             return
         await websocket.accept()
-        socket = AgentSocket(server, websocket)
+        socket = AgentSocket(server, websocket, limits)
         try:
-            with contextlib.suppress(WebSocketDisconnect):
-                async for text in websocket.iter_text():
-                    await socket.receive(text)
+            await socket.serve()
         finally:
             await socket.close()

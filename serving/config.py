@@ -50,6 +50,38 @@ class BatchingSettings:
 
 
 @dataclass(frozen=True)
+class SocketLimits:
+    """What one WebSocket client (/tts/websocket) may hold and send: each bound is answered with
+    an error message on the socket; only a flood or a socket left idle is closed."""
+
+    #: contexts open at once on one socket; a new one past it is refused (an agent needs one a turn)
+    max_contexts: int = 16
+    #: characters a context gathers without a sentence end before they are spoken anyway, in
+    #: parts cut at the last clause or word boundary (an LLM's run-on text, or text with no marks)
+    max_gather_chars: int = 1_000
+    #: bytes in one client message; a longer one is refused with an error and the socket serves
+    #: on. 10,000 characters fit even as JSON \\u escapes (6 bytes each); the server's WebSocket
+    #: layer closes the socket (1009) on a message over four times this, before reading it all
+    max_message_bytes: int = 64 * 1024
+    #: messages a second a socket may send, on average over a second (a token bucket holding one
+    #: second's worth): an LLM's tokens one a message stay far under it; past it the socket is closed
+    max_messages_s: float = 200.0
+    #: a socket with no context open and no message for this many seconds is closed (Cartesia's
+    #: own closes after 5 minutes; pipecat's client reconnects)
+    idle_s: float = 300.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "SocketLimits":
+        return cls(
+            max_contexts=env_number(env, "TTS_WS_MAX_CONTEXTS", cls.max_contexts),
+            max_gather_chars=env_number(env, "TTS_WS_MAX_GATHER_CHARS", cls.max_gather_chars, minimum=100),
+            max_message_bytes=env_number(env, "TTS_WS_MAX_MESSAGE_BYTES", cls.max_message_bytes, minimum=1024),
+            max_messages_s=env_number(env, "TTS_WS_MAX_MESSAGES_S", cls.max_messages_s, float),
+            idle_s=env_number(env, "TTS_WS_IDLE_S", cls.idle_s, float),
+        )
+
+
+@dataclass(frozen=True)
 class ServingSettings:
     """What the HTTP face takes on (admission), from whom (key, origins), how big a body may be,
     how it watches the synthesizers, and its logging. The defaults are the CPU server's."""
@@ -92,6 +124,8 @@ class ServingSettings:
     health_grace_s: float = 10.0
     #: TTS_DEBUG: debug logging from the engine and the service
     debug: bool = False
+    #: what one client of /tts/websocket may hold and send
+    socket: SocketLimits = SocketLimits()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], device: str) -> "ServingSettings":
@@ -112,6 +146,7 @@ class ServingSettings:
             else tuple(origin.strip() for origin in origins.split(",") if origin.strip()),
             api_key=env.get("TTS_API_KEY", "").strip() or None,
             debug=env_choice(env, "TTS_DEBUG", ("false", "true", "0", "1", "no", "yes"), "false") in TRUE,
+            socket=SocketLimits.from_env(env),
         )
 
 

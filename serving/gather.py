@@ -7,55 +7,123 @@ mark for a moment; failing both, whatever has waited longest is spoken after the
 delay. Pieces are joined as they are written, except that a sentence mark followed at once by a
 capital letter gets a space: clients that send one sentence per message write none between them
 ("pier." and "A" must not be read as "pier.A").
+
+The work a piece costs is bounded whatever the text before it: the splitter reads only the tail
+where a new sentence end can be (the text before it held none, or it would have been spoken), and
+only once a sentence mark or a line break has come; and text that runs on without a sentence end
+is spoken in parts once it passes a limit, each cut at its last sentence, clause or word boundary.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 SENTENCE_MARKS = frozenset(".!?…。！？")
 #: marks after which the text may pause: a sentence's or a clause's end
 PAUSE_MARKS = SENTENCE_MARKS | frozenset(",;:—–、，；：")
 #: closing quotes and brackets that may follow a mark ("He said 'stop.'")
 _CLOSERS = "\"'”’»)]」』）"
+#: where a sentence may end: the splitter is not asked about text without one
+_ENDS = SENTENCE_MARKS | {"\n"}
+#: how far back from the text already read the splitter looks again: the words around a new
+#: sentence end that it weighs (spaCy's recogniser reads a few tokens each side)
+TAIL_CONTEXT_CHARS = 200
 
 
 class TextGatherer:
     """One context's text not spoken yet. Not thread-safe: one context's task uses it."""
 
-    def __init__(self, split_sentences: Callable[[str], list[str]]):
+    def __init__(self, split_sentences: Callable[[str], list[str]], max_chars: int):
+        """`max_chars`: the most text held without a sentence end before it is spoken in parts."""
         self._split = split_sentences
+        self._max_chars = max_chars
         self._text = ""
+        self._read = 0  # how much of the text the splitter has read and found no sentence end in
 
     @property
     def pending(self) -> str:
         return self._text
 
     def add(self, piece: str) -> None:
-        if self._text.rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
-            piece = " " + piece
-        self._text += piece
+        self._text = joined(self._text, piece)
 
     def at_pause(self) -> bool:
         """Whether the text ends at a sentence or clause mark: it may be all that comes for now."""
         return self._text.rstrip().rstrip(_CLOSERS)[-1:] in PAUSE_MARKS
 
+    def may_complete(self) -> bool:
+        """Whether `complete` could find a sentence: the tail it reads holds a sentence mark or
+        a line break. Text without one is taken as read: no sentence ends in it."""
+        if _ENDS.isdisjoint(self._tail()):
+            self._read = len(self._text)
+            return False
+        return True
+
     def complete(self) -> str:
         """The complete sentences at the front of the text, taken out of it ("" if none is).
 
-        Runs the language's sentence splitter (spaCy for English): call it off the event loop."""
-        sentences = self._split(self._text)
+        Runs the language's sentence splitter (spaCy for English) over the tail of the text:
+        call it off the event loop."""
+        tail = self._tail()
+        start = len(self._text) - len(tail)
+        self._read = len(self._text)
+        sentences = self._split(tail)
         if not sentences:
             return ""
         last = sentences[-1]
-        ended = self._text[-1:].isspace() and last.rstrip().rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS
+        ended = tail[-1:].isspace() and last.rstrip().rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS
         if len(sentences) == 1 and not ended:
             return ""
-        cut = len(self._text) if ended else self._text.rfind(last)
-        if cut <= 0:
+        cut = len(self._text) if ended else start + tail.rfind(last)
+        return self._take(cut)
+
+    def overflow(self) -> str:
+        """Text past the limit, taken out to be spoken now ("" while the text is within it): up
+        to its last sentence, clause or word boundary inside the limit, the rest kept."""
+        if len(self._text) <= self._max_chars:
             return ""
-        spoken, self._text = self._text[:cut], self._text[cut:]
-        return spoken.strip()
+        return self._take(boundary(self._text, self._max_chars))
 
     def rest(self) -> str:
         """All the text not spoken yet, taken out."""
-        spoken, self._text = self._text.strip(), ""
-        return spoken
+        return self._take(len(self._text))
+
+    def _tail(self) -> str:
+        """The text after what the splitter read, with the words before it that it weighs."""
+        return self._text[max(0, self._read - TAIL_CONTEXT_CHARS) :]
+
+    def _take(self, cut: int) -> str:
+        if cut <= 0:
+            return ""
+        spoken, self._text = self._text[:cut], self._text[cut:]
+        self._read = max(0, self._read - cut)
+        return spoken.strip()
+
+
+def joined(text: str, piece: str) -> str:
+    """`piece` written after `text`, with a space between a sentence mark and a capital letter."""
+    if text.rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
+        return text + " " + piece
+    return text + piece
+
+
+def boundary(text: str, max_chars: int) -> int:
+    """Where to cut `text` so that its first part holds at most `max_chars`: after the last
+    sentence mark followed by a space, else the last clause mark, else the last space; else (one
+    long word) at the limit."""
+    window = text[: max_chars + 1]
+    for marks in (SENTENCE_MARKS, PAUSE_MARKS):
+        at = max(window.rfind(mark + " ") for mark in marks)
+        if at > 0:
+            return at + 1
+    at = window.rfind(" ")
+    return at if at > 0 else max_chars
+
+
+def parts(text: str, max_chars: int) -> Iterator[str]:
+    """`text` in parts of at most `max_chars`, each cut at its last boundary (`boundary`)."""
+    while len(text) > max_chars:
+        cut = boundary(text, max_chars)
+        part, text = text[:cut].strip(), text[cut:]
+        if part:
+            yield part
+    if text.strip():
+        yield text.strip()

@@ -207,9 +207,10 @@ class SocketClient:
         self._to_app: asyncio.Queue[dict] = asyncio.Queue()
         self._from_app: asyncio.Queue[dict] = asyncio.Queue()
         self.closed: dict | None = None  # the close message, if the app closed the socket
+        self.gone = False  # set: the app's next send fails, as it does once the client has left
 
     async def __aenter__(self) -> "SocketClient":
-        self._task = asyncio.create_task(self.app(self.scope, self._to_app.get, self._from_app.put))
+        self._task = asyncio.create_task(self.app(self.scope, self._to_app.get, self._app_sends))
         self._to_app.put_nowait({"type": "websocket.connect"})
         opened = await asyncio.wait_for(self._from_app.get(), WAIT_S)
         if opened["type"] == "websocket.close":
@@ -222,8 +223,25 @@ class SocketClient:
         self._to_app.put_nowait({"type": "websocket.disconnect", "code": 1000})
         await asyncio.wait_for(self._task, WAIT_S)
 
+    async def _app_sends(self, message: dict) -> None:
+        if self.gone:
+            raise OSError("the client has left")  # what uvicorn raises (ClientDisconnected)
+        await self._from_app.put(message)
+
     async def send(self, message: dict) -> None:
         self._to_app.put_nowait({"type": "websocket.receive", "text": json.dumps(message)})
+
+    async def send_bytes(self, data: bytes) -> None:
+        self._to_app.put_nowait({"type": "websocket.receive", "bytes": data})
+
+    async def until_closed(self) -> tuple[list[dict], dict]:
+        """The messages the app sends up to its closing the socket, and its close message."""
+        messages = []
+        while True:
+            sent = await asyncio.wait_for(self._from_app.get(), WAIT_S)
+            if sent["type"] == "websocket.close":
+                return messages, sent
+            messages.append(json.loads(sent["text"]))
 
     async def send_text(self, text: str) -> None:
         self._to_app.put_nowait({"type": "websocket.receive", "text": text})

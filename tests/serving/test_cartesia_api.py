@@ -5,13 +5,18 @@ the timing arithmetic; tests/server/test_agent_clients.py drives real clients at
 
 import asyncio
 import base64
+import dataclasses
+import logging
 
 import pytest
 
 from engine.timing import WordTiming
+from schemas import TTSRequest
 from serving import cartesia_api
 from serving.app import POLICY_VIOLATION
-from serving.config import ServingSettings
+from serving.config import ServingSettings, SocketLimits
+from serving.errors import NotReady
+from serving.metrics import RESPONSES, STREAMS_FAILED
 
 from .conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
 
@@ -363,3 +368,176 @@ async def test_text_that_came_while_a_sentence_was_spoken_is_gathered_first_and_
         done = asyncio.ensure_future(socket.until_end("q"))
         await serve_until_done(served.fake, done)
     assert [w for w, _, _ in timed_words(done.result())] == text.split()
+
+
+def limited(**limits: object) -> ServingSettings:
+    return ServingSettings(socket=dataclasses.replace(SocketLimits(), **limits))
+
+
+async def test_past_the_contexts_a_socket_may_hold_a_new_one_is_refused_and_the_others_serve_on(make_server):
+    served = make_server(settings=limited(max_contexts=2))
+    async with SocketClient(served.app, PATH) as socket:
+        for context_id in ("a", "b"):
+            await socket.send(say(context_id, "Open.", max_buffer_delay_ms=0))
+        await socket.send(say("c", "One too many."))
+        others: dict[str, list[dict]] = {}
+        (refused,) = await socket.until_end("c", others)
+        assert (refused["type"], refused["status_code"]) == ("error", 429) and "TTS_WS_MAX_CONTEXTS" in refused["error"]
+        await socket.send(say("a", "", more=False))
+        await socket.until_end("a", others)
+        await socket.send(say("c", "Now there is room.", more=False))
+        assert (await socket.until_end("c", others))[-1]["type"] == "done"
+        await socket.send(say("b", "", more=False))
+        assert (await socket.until_end("b", others))[-1]["type"] == "done"
+
+
+async def test_a_message_over_the_size_limit_is_refused_and_the_socket_serves_on(make_server):
+    served = make_server(settings=limited(max_message_bytes=1024))
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("big", "word " * 300, more=False))
+        refused = await socket.receive()
+        await socket.send(say("small", "Small enough.", more=False))
+        messages = await socket.until_end("small")
+    assert (refused["type"], refused["context_id"], refused["status_code"]) == ("error", "", 413)
+    assert "TTS_WS_MAX_MESSAGE_BYTES" in refused["error"] and messages[-1]["type"] == "done"
+
+
+async def test_a_flood_of_messages_closes_the_socket_with_a_reason(make_server):
+    served = make_server(settings=limited(max_messages_s=3))
+    async with SocketClient(served.app, PATH) as socket:
+        for _ in range(10):  # a second's allowance is 3: nothing refills it that fast
+            await socket.send({"context_id": "nothing", "cancel": True})
+        messages, closed = await socket.until_closed()
+    assert closed["code"] == cartesia_api.POLICY_VIOLATION and "TTS_WS_MAX_MESSAGES_S" in closed["reason"]
+    assert messages[-1]["type"] == "error" and messages[-1]["status_code"] == 429
+
+
+async def test_a_socket_left_idle_is_closed_with_a_reason(make_server):
+    served = make_server(settings=limited(idle_s=0.05))
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("t", "Said once.", more=False))
+        messages, closed = await socket.until_closed()
+    assert [m["type"] for m in messages][-2:] == ["done", "error"] and messages[-1]["status_code"] == 408
+    assert closed["code"] == cartesia_api.NORMAL_CLOSURE and "TTS_WS_IDLE_S" in closed["reason"]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b'{"context_id": "x"}', "[" * 30_000 + "]" * 30_000, "[1, 2]", '"text"', "12" * 3000,
+     '{"context_id": 7, "transcript": "Hi.", "voice": {"id": "af_heart"}}',
+     '{"context_id": "w", "transcript": ["Hi."], "voice": {"id": "af_heart"}}',
+     '{"context_id": "w", "transcript": "Hi.", "voice": "af_heart", "continue": "maybe"}',
+     '{"context_id": {"a": 1}, "cancel": "yes"}', '{"context_id": "' + "i" * 300 + '", "transcript": "Hi."}'],
+)  # fmt: skip
+async def test_a_malformed_frame_is_an_error_and_the_contexts_on_the_socket_serve_on(make_server, frame):
+    served = make_server(held=True)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("live", "A context that is speaking.", max_buffer_delay_ms=0))
+        call = await served.fake.next_call()
+        if isinstance(frame, bytes):
+            await socket.send_bytes(frame)
+        else:
+            await socket.send_text(frame)
+        error = await socket.receive()
+        call.release()
+        await socket.send(say("live", "", more=False))
+        done = asyncio.ensure_future(socket.until_end("live"))
+        await serve_until_done(served.fake, done)
+    assert (error["type"], error["status_code"]) == ("error", 400) and error["context_id"] in ("", "w")
+    assert len(error["error"]) < 1_000 and done.result()[-1]["type"] == "done"
+
+
+async def test_text_gathered_past_the_limit_is_spoken_in_parts_before_the_turn_ends(make_server):
+    served = make_server(held=True, settings=limited(max_gather_chars=100))
+    runs: list[str] = []
+    spoken = served.server.spoken
+
+    def recorded(request: TTSRequest, *args: object) -> object:
+        runs.append(request.text)
+        return spoken(request, *args)
+
+    served.server.spoken = recorded
+    words = [f"word{n}" for n in range(60)]  # one run-on clause of 400 characters, no mark at all
+    async with SocketClient(served.app, PATH) as socket:
+        for word in words:
+            await socket.send(say("run-on", word + " ", max_buffer_delay_ms=5000))
+        call = await served.fake.next_call()  # a part went to the model while the turn is open
+        assert len(runs) == 1 and len(runs[0]) <= 100
+        call.release()
+        await socket.send(say("run-on", "", more=False))
+        done = asyncio.ensure_future(socket.until_end("run-on"))
+        await serve_until_done(served.fake, done)
+    messages = done.result()
+    assert messages[-1]["type"] == "done"
+    assert [w for w, _, _ in timed_words(messages)] == words
+    assert len(runs) >= 4 and max(len(run) for run in runs) <= 100
+
+
+async def test_text_waiting_past_one_requests_length_ends_its_context_and_the_socket_serves_on(make_server):
+    served = make_server(held=True)
+    most = served.server.planner.max_text_chars
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("long", "The first sentence is spoken now.", max_buffer_delay_ms=0))
+        await served.fake.next_call()  # held: the text after it waits, and is cancelled with it
+        for _ in range(most // 4_000 + 1):
+            await socket.send(say("long", "word " * 800))
+        others: dict[str, list[dict]] = {}
+        refused = await socket.until_end("long", others)
+        await socket.send(say("next", "Another turn.", more=False))
+        done = asyncio.ensure_future(socket.until_end("next", others))
+        await serve_until_done(served.fake, done)
+    assert (refused[-1]["type"], refused[-1]["status_code"]) == ("error", 413)
+    assert done.result()[-1]["type"] == "done"
+
+
+async def test_a_sentence_refused_for_a_moment_is_asked_for_again_and_the_turn_goes_on(make_server, monkeypatch):
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(cartesia_api, "wait_before_retry", no_wait)
+    served = make_server()
+    sentences = ["The first sentence is heard.", "The second one is refused once."]
+    (first,) = served.server.planner.chunks(sentences[0], "a")
+    # the turn's first sentence is asked for in two windows
+    assert (len(first.token_ids) + 2) * FRAMES_PER_TOKEN > served.server.planner.first_window_frames
+    served.fake.failures = {3: NotReady("the synthesizer is overloaded", 5.0)}  # the second sentence's call
+    async with SocketClient(served.app, PATH) as socket:
+        for sentence in sentences:
+            await socket.send(say("turn", sentence, max_buffer_delay_ms=0))
+        await socket.send(say("turn", "", more=False))
+        messages = await socket.until_end("turn")
+    assert messages[-1]["type"] == "done"
+    assert [w for w, _, _ in timed_words(messages)] == " ".join(sentences).split()
+    assert waits == [5.0]  # the Retry-After it was given
+
+
+async def test_a_refusal_that_lasts_ends_the_turn_after_a_bounded_number_of_tries(make_server, monkeypatch):
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(cartesia_api, "wait_before_retry", no_wait)
+    served = make_server()
+    served.fake.failure = NotReady("the synthesizer is overloaded", 1.0)
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("turn", "Never heard.", more=False))
+        messages = await socket.until_end("turn")
+    assert (messages[-1]["type"], messages[-1]["status_code"]) == ("error", 503)
+    assert len(waits) == cartesia_api.RETRIES and waits == sorted(waits) and waits[-1] > 1.0  # backing off
+
+
+async def test_a_client_gone_before_its_audio_ends_the_context_quietly(make_server, caplog):
+    served = make_server(held=True)
+    failed_before = STREAMS_FAILED.labels("websocket")._value.get()
+    left_before = RESPONSES.labels(PATH, "499")._value.get()
+    async with SocketClient(served.app, PATH) as socket:
+        await socket.send(say("gone", "Audio nobody will hear.", max_buffer_delay_ms=0))
+        call = await served.fake.next_call()
+        socket.gone = True
+        call.release()
+        await eventually(lambda: RESPONSES.labels(PATH, "499")._value.get() == left_before + 1)
+    assert STREAMS_FAILED.labels("websocket")._value.get() == failed_before
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

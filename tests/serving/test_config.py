@@ -4,7 +4,7 @@ import pytest
 
 from engine import device
 from engine.settings import ModelSettings, SettingError, TextSettings
-from serving.config import BatchingSettings, ServingSettings, Settings
+from serving.config import BatchingSettings, ServingSettings, Settings, SocketLimits
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,16 @@ def test_every_group_is_read_once_against_the_one_device(monkeypatch):
     assert settings.model == ModelSettings()
     assert settings.batching == BatchingSettings(slots=2)
     assert settings.serving == ServingSettings(max_queued=5)
+
+
+def test_socket_limits_from_the_environment_and_loud_when_wrong():
+    limits = ServingSettings.from_env(
+        {"TTS_WS_MAX_CONTEXTS": "4", "TTS_WS_MAX_GATHER_CHARS": "500", "TTS_WS_MAX_MESSAGE_BYTES": "2048",
+         "TTS_WS_MAX_MESSAGES_S": "20.5", "TTS_WS_IDLE_S": "30"}, "cpu",
+    ).socket  # fmt: skip
+    assert limits == SocketLimits(max_contexts=4, max_gather_chars=500, max_message_bytes=2048,
+                                  max_messages_s=20.5, idle_s=30.0)  # fmt: skip
+    assert ServingSettings.from_env({}, "cpu").socket == SocketLimits()
+    for name, value in [("TTS_WS_MAX_CONTEXTS", "0"), ("TTS_WS_MAX_GATHER_CHARS", "10"), ("TTS_WS_IDLE_S", "soon")]:
+        with pytest.raises(SettingError, match=name):
+            ServingSettings.from_env({name: value}, "cpu")

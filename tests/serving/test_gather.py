@@ -3,14 +3,14 @@
 import pytest
 
 from engine.languages import Phonemizers
-from serving.gather import TextGatherer
+from serving.gather import TAIL_CONTEXT_CHARS, TextGatherer, parts
 
 pytestmark = pytest.mark.unit
 
 
 def gathered(pieces: list[str]) -> tuple[list[str], str]:
     """The sentences handed out as the pieces arrive, and what is left."""
-    gatherer = TextGatherer(Phonemizers().get("a").sentences)
+    gatherer = TextGatherer(Phonemizers().get("a").sentences, 1_000)
     spoken = []
     for piece in pieces:
         gatherer.add(piece)
@@ -45,6 +45,51 @@ def test_marks_inside_numbers_and_words_stay_as_written(pieces, text):
 
 @pytest.mark.parametrize(("text", "pause"), [("Wait,", True), ("Really?", True), ("He said", False), ("", False)])
 def test_a_pause_is_a_sentence_or_clause_mark_at_the_end(text, pause):
-    gatherer = TextGatherer(lambda text: [text])
+    gatherer = TextGatherer(lambda text: [text], 1_000)
     gatherer.add(text)
     assert gatherer.at_pause() == pause
+
+
+def test_text_that_runs_on_past_the_limit_is_taken_in_parts_at_word_boundaries_and_nothing_is_lost():
+    gatherer = TextGatherer(lambda text: [text], 100)
+    words = [f"word{n}" for n in range(80)]
+    spoken = []
+    for word in words:
+        gatherer.add(word + " ")
+        while part := gatherer.overflow():
+            spoken.append(part)
+    spoken.append(gatherer.rest())
+    assert all(len(part) <= 100 for part in spoken) and len(spoken) >= 5
+    assert " ".join(spoken).split() == words
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [("One. Two, three four", "One."), ("One, two three four", "One,"), ("One two three four", "One two three")],
+)
+def test_a_part_ends_at_its_last_sentence_then_clause_then_word_boundary(text, first):
+    assert next(parts(text, 16)) == first
+
+
+def test_one_long_word_is_cut_at_the_limit():
+    assert list(parts("x" * 250, 100)) == ["x" * 100, "x" * 100, "x" * 50]
+
+
+def test_the_splitter_reads_only_the_tail_and_only_once_a_mark_has_come():
+    """Work per piece is bounded whatever came before: a long clause sent word by word, with one
+    abbreviation in it, is never split whole."""
+    read: list[int] = []
+    split = Phonemizers().get("a").sentences
+
+    def counted(text: str) -> list[str]:
+        read.append(len(text))
+        return split(text)
+
+    gatherer = TextGatherer(counted, 10_000)
+    for n in range(600):
+        gatherer.add(" Dr." if n == 300 else f" word{n}")
+        if gatherer.may_complete():
+            assert not gatherer.complete()
+    assert len(gatherer.pending) > 4_000
+    assert read and max(read) <= TAIL_CONTEXT_CHARS + 20
+    assert len(read) <= TAIL_CONTEXT_CHARS // 5  # only while the mark is within the tail

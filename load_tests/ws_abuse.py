@@ -1,0 +1,294 @@
+"""Abuse of /tts/websocket beside a well-behaved voice agent: does one client's misuse cost the
+others anything?
+
+Against a server it starts (this checkout's ./serve.sh, default settings, on a free loopback
+port), for --seconds at once, each abuser on sockets of its own and reconnecting when closed:
+- contexts: one socket opens contexts without end (500 at most), ten a second;
+- huge: messages of 200 KB (over the message limit) and of 8 MB (under uvicorn's 16 MiB);
+- flood: small messages as fast as the socket takes them;
+- malformed: binary frames, JSON nested 50,000 deep, JSON that is not an object, wrong types;
+- gather: one context fed a word every 20 ms with no sentence end, never ended.
+Meanwhile /tts/health is polled every 50 ms, the RSS of the server's whole process tree is read
+every 0.5 s (psutil), and a well-behaved client on its own socket speaks the fox sentence (one
+message, `max_buffer_delay_ms: 0`, as pipecat sends a sentence) again and again, timing its first
+audio. The same client first runs alone, so its first audio under abuse is printed as a ratio
+of its time alone.
+
+    .venv/bin/python -m load_tests.ws_abuse [--seconds 30] [--baseline b5a1292] [--env KOKORO_BULK_LANE=off]
+
+--baseline REF runs the same against a server started from REF (a temporary git worktree),
+before this checkout's, and prints both. --env sets a variable for the servers (on a host whose
+cores other work keeps busy, the bulk lane's lowest priority starves it: KOKORO_BULK_LANE=off).
+Loopback only, bounded in count and time; the servers are stopped at the end. Prints the
+figures; exits 1 when the well-behaved client failed a turn.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from load_tests.soak import server_root, tree_rss_mb
+from load_tests.watch import HealthWatch
+from tests.live import ROOT, free_port, live_server
+
+FOX = "The quick brown fox jumps over the lazy dog."
+HEALTH_POLL_S = 0.05
+RSS_EVERY_S = 0.5
+ALONE_TURNS = 5
+#: a bound on one well-behaved turn: a stuck server fails the run rather than hanging it
+TURN_LIMIT_S = 60.0
+MAX_CONTEXTS_OPENED = 500
+HUGE_BYTES = (200_000, 8_000_000)
+NESTING = 50_000
+
+
+def message(context_id: str, transcript: str, more: bool = True, **fields: object) -> str:
+    return json.dumps({
+        "context_id": context_id, "transcript": transcript, "continue": more, "model_id": "sonic-2",
+        "voice": {"mode": "id", "id": "af_heart"}, "language": "en",
+        "output_format": {"container": "raw", "encoding": "pcm_s16le", "sample_rate": 24000}, **fields,
+    })  # fmt: skip
+
+
+@dataclass
+class Tally:
+    """What the server answered one abuser: errors by status, closes by code, messages sent."""
+
+    sent: int = 0
+    errors: Counter[int] = field(default_factory=Counter)
+    closes: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        errors = ", ".join(f"{n} x {status}" for status, n in sorted(self.errors.items())) or "none"
+        closes = ", ".join(f"{n} x {code}" for code, n in sorted(self.closes.items())) or "none"
+        return f"{self.sent} sent; errors {errors}; closed {closes}"
+
+
+async def reading(ws: aiohttp.ClientWebSocketResponse, tally: Tally) -> None:
+    """Counts the errors the server sends; returns when the socket closes."""
+    async for answer in ws:
+        if answer.type == aiohttp.WSMsgType.TEXT:
+            data = json.loads(answer.data)
+            if data.get("type") == "error":
+                tally.errors[data.get("status_code", 0)] += 1
+    tally.closes[str(ws.close_code)] += 1
+
+
+async def abuse(
+    url: str, until: float, tally: Tally, send: Callable[[aiohttp.ClientWebSocketResponse, int], Awaitable[None]]
+) -> None:
+    """Runs `send(ws, n)` for n = 0, 1, ... on a socket until `until`, reconnecting when the
+    server closes it (or the send fails)."""
+    n = 0
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < until:
+            try:
+                async with http.ws_connect(url, max_msg_size=0) as ws:
+                    reader = asyncio.create_task(reading(ws, tally))
+                    try:
+                        while time.monotonic() < until and not ws.closed:
+                            await send(ws, n)
+                            tally.sent += 1
+                            n += 1
+                    finally:
+                        await ws.close()
+                        await asyncio.wait([reader], timeout=5)
+                        reader.cancel()
+            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
+                tally.closes[type(exc).__name__] += 1
+                await asyncio.sleep(0.1)
+
+
+async def many_contexts(ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+    await ws.send_str(message(f"open-{n % MAX_CONTEXTS_OPENED}", "Hello"))
+    await asyncio.sleep(0.1)
+
+
+async def huge(ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+    size = HUGE_BYTES[n % len(HUGE_BYTES)]
+    await ws.send_str(message(f"huge-{n}", "word " * (size // 5)))
+    await asyncio.sleep(0.5)
+
+
+async def flood(ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+    await ws.send_str(message("flood", "word "))
+    if n % 100 == 0:
+        await asyncio.sleep(0)  # lets the reader see a close
+
+
+MALFORMED = [
+    b'{"context_id": "x"}',
+    "[" * NESTING + "]" * NESTING,
+    "[1, 2, 3]",
+    '"a string"',
+    '{"context_id": 7, "transcript": "Hi.", "voice": {"id": "af_heart"}}',
+    '{"context_id": "m", "transcript": ["Hi."], "voice": {"id": "af_heart"}}',
+    '{"context_id": {"a": 1}, "cancel": "yes"}',
+]
+
+
+async def malformed(ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+    frame = MALFORMED[n % len(MALFORMED)]
+    await (ws.send_bytes(frame) if isinstance(frame, bytes) else ws.send_str(frame))
+    await asyncio.sleep(0.02)
+
+
+async def endless_gather(ws: aiohttp.ClientWebSocketResponse, n: int) -> None:
+    await ws.send_str(message("gather", f"word{n} ", max_buffer_delay_ms=5000))
+    await asyncio.sleep(0.02)
+
+
+ABUSERS = {
+    "contexts": many_contexts,
+    "huge": huge,
+    "flood": flood,
+    "malformed": malformed,
+    "gather": endless_gather,
+}
+
+
+async def first_audio(ws: aiohttp.ClientWebSocketResponse, turn: str) -> float:
+    """One turn of the well-behaved client: seconds to its first audio; raises on an error."""
+    started = time.perf_counter()
+    await ws.send_str(message(turn, FOX, more=False, max_buffer_delay_ms=0))
+    first = None
+    async for answer in ws:
+        data = json.loads(answer.data)
+        if data.get("context_id") != turn:
+            continue
+        if data["type"] == "chunk" and first is None:
+            first = time.perf_counter() - started
+        elif data["type"] == "error":
+            raise RuntimeError(f"{data['status_code']}: {data['error']}")
+        elif data["type"] == "done":
+            if first is None:
+                raise RuntimeError("done without audio")
+            return first
+    raise RuntimeError(f"the socket closed ({ws.close_code})")
+
+
+async def agent(url: str, turns: int | None, until: float | None, failures: list[str]) -> list[float]:
+    """The well-behaved client: `turns` turns, or turns until `until`; first audio of each."""
+    times: list[float] = []
+    async with aiohttp.ClientSession() as http, http.ws_connect(url) as ws:
+        n = 0
+        while (turns is not None and n < turns) or (until is not None and time.monotonic() < until):
+            try:
+                times.append(await asyncio.wait_for(first_audio(ws, f"agent-{n}"), TURN_LIMIT_S))
+            except (RuntimeError, TimeoutError) as exc:
+                failures.append(f"turn {n}: {exc!r}")
+                if ws.closed:
+                    break
+            n += 1
+            await asyncio.sleep(0.5)
+    return times
+
+
+class RssWatch:
+    """The RSS of the server's process tree every RSS_EVERY_S, on a thread of its own."""
+
+    def __init__(self, base: str):
+        self.root = server_root(base, None)
+        self.samples_mb: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> "RssWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def now_mb(self) -> float:
+        return tree_rss_mb(self.root)[0]
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.samples_mb.append(self.now_mb())
+            self._stop.wait(RSS_EVERY_S)
+
+
+async def measure(base: str, seconds: float) -> tuple[list[str], bool]:
+    """The report's lines for one server, and whether the well-behaved client failed a turn."""
+    url = base.replace("http", "ws", 1) + "/tts/websocket"
+    failures: list[str] = []
+    await agent(url, 1, None, failures)  # warm: the first turn loads what each language needs
+    alone = await agent(url, ALONE_TURNS, None, failures)
+    rss = RssWatch(base)
+    before_mb = rss.now_mb()
+    tallies = {name: Tally() for name in ABUSERS}
+    with HealthWatch(base, HEALTH_POLL_S) as health, rss:
+        until = time.monotonic() + seconds
+        abusers = [abuse(url, until, tallies[name], send) for name, send in ABUSERS.items()]
+        results = await asyncio.gather(agent(url, None, until, failures), *abusers, return_exceptions=True)
+    beside = results[0] if isinstance(results[0], list) else []
+    await asyncio.sleep(5)  # what the abuse left behind: contexts, buffers, freed or not
+    after_mb = rss.now_mb()
+    alone_s, beside_s = statistics.median(alone), statistics.median(beside) if beside else float("nan")
+    lines = [
+        f"well-behaved first audio alone: median {alone_s:.2f} s, max {max(alone):.2f} s ({len(alone)} turns)",
+        f"well-behaved first audio under abuse: median {beside_s:.2f} s, "
+        f"max {max(beside, default=float('nan')):.2f} s ({len(beside)} turns); ratio {beside_s / alone_s:.2f}x",
+        health.summary(),
+        f"server RSS: {before_mb:.0f} MB before, peak {max(rss.samples_mb, default=before_mb):.0f} MB "
+        f"(+{max(rss.samples_mb, default=before_mb) - before_mb:.0f} MB), {after_mb:.0f} MB 5 s after",
+        *(f"  {name}: {tally.summary()}" for name, tally in tallies.items()),
+        *(f"  abuser {name} raised {result!r}" for name, result in zip(ABUSERS, results[1:], strict=True) if result),
+        *(f"  well-behaved client: {failure}" for failure in failures),
+    ]
+    return lines, bool(failures)
+
+
+def served_from(root: Path, label: str, seconds: float, env: dict[str, str]) -> tuple[list[str], bool]:
+    with tempfile.TemporaryDirectory() as logs:
+        log = Path(logs) / "serve.log"
+        with live_server(free_port(), log, env, root=root) as base:
+            print(f"{label}: serving on {base}", flush=True)
+            return asyncio.run(measure(base, seconds))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the abuse lasts")
+    parser.add_argument("--baseline", metavar="REF", help="also measure a server started from this commit, first")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the servers")
+    args = parser.parse_args()
+    env = dict(setting.split("=", 1) for setting in args.env)
+    reports: list[tuple[str, list[str]]] = []
+    baseline_failed: bool | None = None
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as checkout:
+            subprocess.run(["git", "worktree", "add", "--detach", checkout, args.baseline], cwd=ROOT, check=True)
+            try:
+                lines, baseline_failed = served_from(Path(checkout), args.baseline, args.seconds, env)
+                reports.append((f"before ({args.baseline})", lines))
+                print("\n".join(lines), flush=True)
+            finally:
+                subprocess.run(["git", "worktree", "remove", "--force", checkout], cwd=ROOT, check=False)
+    lines, failed = served_from(ROOT, "this checkout", args.seconds, env)
+    reports.append(("after (this checkout)", lines))
+    for label, lines in reports:
+        print(f"\n{label}, {args.seconds:.0f} s of abuse:")
+        print("\n".join(lines))
+    if baseline_failed is not None:
+        print(f"\nbefore: the well-behaved client failed a turn: {baseline_failed}")
+    print(f"after: the well-behaved client failed a turn: {failed}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
