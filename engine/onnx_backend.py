@@ -175,14 +175,16 @@ def rewrite_source(precision: str = "int8") -> str:
 def write_prepared_graph(path: Path, vnni: bool, precision: str = "int8") -> None:
     import onnx
 
-    from .onnx_float import dequantise
+    from .onnx_float import dequantise, save_in_parts
     from .onnx_graph import convs_as_matmuls, with_durations
 
     model = onnx.load_from_string(onnx_bytes())
     with_durations(model)
     if precision != "int8":
         log.info("%d quantised operators computed in %s", dequantise(model, precision), precision)
-    elif vnni:
+        write_whole(path, lambda partial: save_in_parts(model, partial))
+        return
+    if vnni:
         log.info("%d convolutions as signed int8 products (VNNI)", convs_as_matmuls(model))
     write_whole(path, lambda partial: onnx.save(model, partial))
 

@@ -17,6 +17,7 @@ benchmarks/onnx_precision.py measures each against int8.
 
 import collections
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -26,6 +27,8 @@ from onnx import TensorProto, helper, numpy_helper
 FLOAT_PRECISIONS = ("float", "fp16")
 #: the nodes between a quantised bias and its float source: Reshape(Cast(Floor(Div(bias, scale))))
 _BIAS_QUANTISATION = ("Reshape", "Cast", "Floor", "Div")
+#: field numbers in onnx.proto: ModelProto.graph, GraphProto.initializer
+_GRAPH_FIELD, _INITIALIZER_FIELD = 7, 5
 
 
 def dequantise(model: onnx.ModelProto, precision: str = "float", scope: str = "") -> int:
@@ -55,10 +58,42 @@ def dequantise(model: onnx.ModelProto, precision: str = "float", scope: str = ""
     del model.graph.node[:]
     model.graph.node.extend(live)
     used = {name for node in live for name in node.input}
-    kept = [tensor for tensor in [*model.graph.initializer, *graph.added] if tensor.name in used]
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(kept)
+    # deleted in place: a new list would copy the 330 MB of float weights once more
+    for index in reversed(range(len(model.graph.initializer))):
+        if model.graph.initializer[index].name not in used:
+            del model.graph.initializer[index]
     return rewritten
+
+
+def save_in_parts(model: onnx.ModelProto, path: Path) -> None:
+    """Writes `model` to `path` a tensor at a time, emptying its initializers.
+
+    onnx.save serialises the whole model into one buffer first, which for a 330 MB graph took the
+    process's memory to 1.8 GB. Protobuf parses a message whose fields come in several pieces as
+    their merge, repeated fields appended (its encoding's rule, which onnxruntime's parser keeps),
+    so each initializer is written as a model whose graph holds just it, then the model without
+    them."""
+    with path.open("wb") as file:
+        for tensor in model.graph.initializer:
+            file.write(
+                _length_delimited(_GRAPH_FIELD, _length_delimited(_INITIALIZER_FIELD, tensor.SerializeToString()))
+            )
+        del model.graph.initializer[:]
+        file.write(model.SerializeToString())
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    """Protobuf's base-128 varint: 7 bits a byte, the low ones first, the high bit set on all but the last."""
+    encoded = bytearray()
+    while value > 0x7F:
+        encoded.append(value & 0x7F | 0x80)
+        value >>= 7
+    encoded.append(value)
+    return bytes(encoded)
 
 
 def _live(nodes: list[onnx.NodeProto], outputs: Iterable[str]) -> list[onnx.NodeProto]:
@@ -77,13 +112,13 @@ class _Graph:
     quantised ones."""
 
     def __init__(self, model: onnx.ModelProto):
+        self.model = model
         self.initializers = {tensor.name: tensor for tensor in model.graph.initializer}
         self.producer = {name: node for node in model.graph.node for name in node.output}
         self.consumers: dict[str, list[onnx.NodeProto]] = collections.defaultdict(list)
         for node in model.graph.node:
             for name in node.input:
                 self.consumers[name].append(node)
-        self.added: list[onnx.TensorProto] = []
         #: float tensor name by the quantised tensors it was made from: ALBERT's one layer is
         #: applied 12 times, its 12 products sharing one int8 weight, which is made float once
         self.made: dict[tuple[str, ...], str] = {}
@@ -104,7 +139,7 @@ class _Graph:
     def add(self, name: str, sources: tuple[str, ...], make: Callable[[], np.ndarray]) -> str:
         """The float tensor made from the initializers `sources`, named `name` when first made."""
         if sources not in self.made:
-            self.added.append(numpy_helper.from_array(make(), name))
+            self.model.graph.initializer.add().CopyFrom(numpy_helper.from_array(make(), name))
             self.made[sources] = name
         return self.made[sources]
 

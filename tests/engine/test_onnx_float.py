@@ -6,7 +6,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.onnx_float import dequantise
+from engine.onnx_float import dequantise, save_in_parts
 
 pytestmark = pytest.mark.unit
 
@@ -222,3 +222,16 @@ def test_a_scope_leaves_the_operators_outside_it_quantised(export):
 def test_int8_is_not_a_float_precision(export):
     with pytest.raises(ValueError, match="float, fp16"):
         dequantise(export.model(), "int8")
+
+
+def test_a_graph_saved_a_tensor_at_a_time_reads_back_as_the_same_graph(export, feed, tmp_path):
+    model = export.model()
+    dequantise(model)
+    whole = onnx.ModelProto()
+    whole.CopyFrom(model)
+    save_in_parts(model, tmp_path / "parts.onnx")
+    read_back = onnx.load(tmp_path / "parts.onnx")
+    assert read_back == whole
+    session = onnxruntime.InferenceSession(str(tmp_path / "parts.onnx"), providers=["CPUExecutionProvider"])
+    for got, expected in zip(session.run(None, feed), run(whole, feed).values(), strict=True):
+        np.testing.assert_array_equal(got, expected)
