@@ -63,12 +63,14 @@ def rss_mb() -> float:
 
 
 def prepare_variant(variant: str, folder: Path) -> None:
-    """In a process of its own: write `variant`'s graph into `folder` as a first start does, timed,
-    with that process's peak RSS (the graph is rewritten in memory)."""
+    """In a process of its own: write `variant`'s graph into `folder` and cut it into front and
+    decoder, as a first start does, timed, with that process's peak RSS (the graph is rewritten
+    in memory)."""
     figures: dict[str, float] = {"prepare_s": float("nan"), "graph_mb": float("nan")}
     if variant != "torch":
         from engine.device import cpu_has_vnni
         from engine.onnx_backend import write_prepared_graph
+        from engine.onnx_windows import cut_graphs
 
         graph = folder / f"{variant}.onnx"
         started = time.perf_counter()
@@ -76,6 +78,7 @@ def prepare_variant(variant: str, folder: Path) -> None:
             write_mixed_graph(graph, MIXED[variant])
         else:
             write_prepared_graph(graph, cpu_has_vnni(), variant)
+        cut_graphs(graph)
         figures = {"prepare_s": time.perf_counter() - started, "graph_mb": graph.stat().st_size / 1e6}
     figures["prepare_peak_mb"] = peak_rss_mb()
     (folder / f"{variant}-prepare.json").write_text(json.dumps(figures))
@@ -206,7 +209,8 @@ def main() -> None:
             for step in ("--prepare", "--render"):
                 command = [sys.executable, "-m", "benchmarks.onnx_precision", step, variant, "--folder", temporary]
                 subprocess.run(command, check=True)
-            (folder / f"{variant}.onnx").unlink(missing_ok=True)
+            for graph in [folder / f"{variant}.onnx", *folder.glob(f"{variant}.*.onnx")]:  # it and its cuts
+                graph.unlink(missing_ok=True)
         from benchmarks.speech_quality import mos
 
         figures = {
