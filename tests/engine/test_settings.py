@@ -79,3 +79,15 @@ def test_the_torch_backend_without_torch_says_what_to_install(cpu_only, monkeypa
     assert ModelSettings.from_env({}).backend == "onnx"
     with pytest.raises(SettingError, match="KOKORO_BACKEND=torch needs torch.*requirements-gpu.txt"):
         ModelSettings.from_env({"KOKORO_BACKEND": "torch"})
+
+
+def test_the_onnx_precision_is_read_and_lower_cased(cpu_only):
+    assert ModelSettings.from_env({"KOKORO_ONNX_PRECISION": "Float"}).onnx_precision == "float"
+    assert ModelSettings.from_env({"KOKORO_ONNX_PRECISION": "int8"}).onnx_precision == "int8"
+    assert ModelSettings.from_env({"KOKORO_ONNX_PRECISION": " "}).onnx_precision == ModelSettings().onnx_precision
+
+
+@pytest.mark.parametrize("value", ["bf16", "fp32", "int4"])
+def test_an_onnx_precision_without_a_graph_names_the_setting_and_the_choices(cpu_only, value):
+    with pytest.raises(SettingError, match="KOKORO_ONNX_PRECISION=.* is not one of int8, float, fp16"):
+        ModelSettings.from_env({"KOKORO_ONNX_PRECISION": value})
