@@ -18,6 +18,7 @@ from typing import Protocol
 
 import aiohttp
 
+from engine.speech import first_window_frames
 from engine.synthesis import ChunkAudio, ChunkJob, silence
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME
@@ -164,10 +165,10 @@ async def spoken_chunks(
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
     audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
 
-    With `first_window`, the first chunk comes in two: its first `first_window` frames, then the
-    rest (the model's front runs on the whole sentence both times, so both have its prosody), the
-    rest through the opening lane again, as urgent as the first: its listener is already hearing
-    the sentence.
+    With `first_window`, the first chunk comes in two: its first frames (at least `first_window`,
+    see engine.speech.first_window_frames), then the rest (the model's front runs on the whole
+    sentence both times, so both have its prosody), the rest through the opening lane again, as
+    urgent as the first: its listener is already hearing the sentence.
 
     The second chunk is asked for once the first is done, not beside it: on CPU the two would
     share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
@@ -181,7 +182,10 @@ async def spoken_chunks(
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane], opening: bool = False, frames: Frames = WHOLE, chunk: Chunk | None = None
+        choose_lane: Callable[[], Lane],
+        opening: bool = False,
+        frames: Callable[[Chunk], Frames] = lambda _: WHOLE,
+        chunk: Chunk | None = None,
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
         """The next chunk of the plan (or the rest of `chunk`) sent for rendering."""
         nonlocal rendering
@@ -195,14 +199,20 @@ async def spoken_chunks(
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
-            return chunk, await render(choose_lane(), chunk, request, due, frames)
+            return chunk, await render(choose_lane(), chunk, request, due, frames(chunk))
 
         return asyncio.ensure_future(rendered())
 
     def opening() -> Lane:
         return opening_lane(first_lane, later_lane)
 
-    pending = await submit(opening, opening=True, frames=WHOLE if first_window is None else (0, first_window))
+    def first_frames(chunk: Chunk) -> Frames:
+        return WHOLE if first_window is None else (0, window_of(chunk))
+
+    def window_of(chunk: Chunk) -> int:
+        return first_window_frames(len(chunk.token_ids), request.speed, first_window or 0)
+
+    pending = await submit(opening, opening=True, frames=first_frames)
     upcoming = None
     first = True
     try:
@@ -216,8 +226,8 @@ async def spoken_chunks(
                     FIRST_AUDIO.observe(clock() - started)
                 first = False
                 rendering = None  # the second chunk is asked for with the first one heard
-                if first_window is not None and sum(audio.frames) > first_window:
-                    upcoming = await submit(opening, frames=(first_window, None), chunk=chunk)
+                if first_window is not None and sum(audio.frames) > window_of(chunk):
+                    upcoming = await submit(opening, frames=lambda chunk: (window_of(chunk), None), chunk=chunk)
                 else:
                     upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None

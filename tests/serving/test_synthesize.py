@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from engine.speech import first_window_frames
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
@@ -68,11 +69,12 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
     plan = ChunkPlan(planner.chunks(request.text, "a"))
     consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
     window = await first.synthesizer.next_call()
-    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, 10)]
+    frames = first_window_frames(len(window.jobs[0].token_ids), 1.0, 10)
+    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, frames)]
     assert later.scheduler.idle
     window.release()
     rest = await first.synthesizer.next_call()  # as urgent as the first: its listener is waiting
-    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
+    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(frames, None)]
     assert rest.jobs[0].token_ids == window.jobs[0].token_ids
     call = await later.synthesizer.next_call()  # the next chunk, one ahead, whole
     assert [(job.frames_from, job.frames_to) for job in call.jobs] == [(0, None)]
