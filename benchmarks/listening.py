@@ -302,13 +302,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 sentences, p50 of 3, one whole long answer")
     parser.add_argument("--texts", type=int, help=f"sentences for the seams (default 14, up to {len(SENTENCES)})")
     parser.add_argument("--tries", type=int, help="tries per timed figure (default 5)")
+    parser.add_argument("--whole-runs", type=int, help="whole long answers a server (default 2, quick 1)")
     parser.add_argument("--both-forms", action="store_true", help="every sentence alone and as a start on every route")
     args = parser.parse_args()
     # stopped from outside, the servers and the worktree are still cleaned up
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     count = min(args.texts or (3 if args.quick else 14), len(SENTENCES))
     tries = args.tries or (3 if args.quick else 5)
-    whole_runs = 1 if args.quick else 2
+    whole_runs = args.whole_runs if args.whole_runs is not None else 1 if args.quick else 2
     logs = Path(tempfile.mkdtemp(prefix="kokoro-listening-"))
     began = time.perf_counter()
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, voice {VOICE}; server logs in {logs}")
@@ -330,7 +331,8 @@ def main() -> None:
     print_seams(servers, answers)
     print_quality(servers, answers)
     print_timed(servers, heard, tries)
-    print_throughput(servers, whole)
+    if whole_runs:
+        print_throughput(servers, whole)
     for label, answer in failures:
         print(f"FAILED {label} {answer.route} {answer.form} {answer.text[:40]!r}: {answer.error}")
     print(f"\n{time.perf_counter() - began:.0f} s in all")
