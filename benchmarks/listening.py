@@ -324,17 +324,14 @@ def main() -> None:
         print(f"servers healthy after {time.perf_counter() - began:.0f} s: "
               + ", ".join(f"{s.label} at {s.base}" for s in servers))  # fmt: skip
         answers = {server.label: listen_to_routes(server, plan, reference, scores) for server in servers}
-        failures = [(label, a) for label, found in answers.items() for a in found if a.error]
-        heard = timed(servers, tries)
-        whole = throughput(servers, whole_runs)
-
-    print_seams(servers, answers)
-    print_quality(servers, answers)
-    print_timed(servers, heard, tries)
-    if whole_runs:
-        print_throughput(servers, whole)
-    for label, answer in failures:
-        print(f"FAILED {label} {answer.route} {answer.form} {answer.text[:40]!r}: {answer.error}")
+        print_seams(servers, answers)
+        print_quality(servers, answers)
+        for label, found in answers.items():
+            for answer in (a for a in found if a.error):
+                print(f"FAILED {label} {answer.route} {answer.form} {answer.text[:40]!r}: {answer.error}")
+        print_timed(servers, timed(servers, tries), tries)
+        if whole_runs:
+            print_throughput(servers, throughput(servers, whole_runs))
     print(f"\n{time.perf_counter() - began:.0f} s in all")
 
 
