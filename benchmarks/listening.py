@@ -78,7 +78,7 @@ class Reference:
 
     def _sentence(self, sentence: str) -> np.ndarray:
         if sentence not in self._sentences:
-            chunks = list(plan_chunks(sentence, self.phonemizer, self.engine.planner.vocab, MAX_PHONEMES))
+            chunks = list(plan_chunks(sentence, self.phonemizer, self.engine.planner.vocab))
             if len(chunks) != 1:
                 raise ValueError(f"{sentence!r} does not fit one chunk of {MAX_PHONEMES} phonemes")
             job = ChunkJob(token_ids=list(chunks[0].token_ids), voice=VOICE, speed=1.0)
