@@ -34,17 +34,22 @@ def _mos_model():  # noqa: ANN202 (torch is imported here only)
 
     try:
         importlib.import_module("torchaudio")
+        import distillmos
     except (ImportError, OSError):
         # distillmos imports torchaudio at the top for file loading and resampling this scorer does
         # not use (it resamples with soxr). PyPI's torchaudio for this torch fails to load its C
         # extension, and installed beside transformers it breaks transformers' import, so it is not
         # installed (benchmarks/requirements-quality.txt): distillmos gets a module with just the
-        # names it reads at import
+        # names it reads at import, taken away again after, so that nothing else takes it for
+        # torchaudio (transformers, for one, looks for it)
         stand_in = types.ModuleType("torchaudio")
         stand_in.transforms = types.SimpleNamespace(MFCC=None, Resample=None)
         sys.modules["torchaudio"] = stand_in
         sys.modules["torchaudio.transforms"] = stand_in.transforms  # type: ignore[assignment]
-    import distillmos
+        try:
+            import distillmos
+        finally:
+            del sys.modules["torchaudio"], sys.modules["torchaudio.transforms"]
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model = distillmos.ConvTransformerSQAModel()
