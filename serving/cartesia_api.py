@@ -32,7 +32,7 @@ from starlette.websockets import WebSocketState
 from engine.audio import SAMPLE_RATE, STREAM_ENCODERS
 from engine.speech import MAX_SPEED, MIN_SPEED, Timeline, WordTiming
 from engine.text import speakable
-from schemas import TTSRequest
+from schemas import TTSRequest, VoiceName
 
 from . import request_id
 from .errors import ApiError, BadRequest
@@ -66,7 +66,7 @@ class VoiceChoice(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     mode: Literal["id"] = "id"
-    id: str = Field(min_length=1, description="A voice name from GET /tts/voices, or a comma-joined blend")
+    id: VoiceName = Field(description="A voice name from GET /tts/voices, or a comma-joined blend")
 
 
 class OutputFormat(BaseModel):

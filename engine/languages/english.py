@@ -33,6 +33,9 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         from misaki import en, espeak
 
         nlp = spacy.load(SPACY_ENGLISH, enable=["tok2vec", "tagger"])
+    # misaki finds the inline pronunciations with its own pattern, which looks to the end of the
+    # text from each "[" of a run of them; this one reads the same [word](/phonemes/) in one pass
+    en.LINK_REGEX = INLINE_PRONUNCIATION
     british = code == "b"
     tagged = _addresses_tagged_as_nouns(nlp)
 
