@@ -176,21 +176,24 @@ def split_into_chunks(
         for piece, pause_ms in zip(pieces[::2], [*pieces[1::2], "0"], strict=True):
             pending: list[Word] = []
             ends: list[bool] = []  # whether each pending word ends a sentence
+            size = 0  # the pending words' tokens, kept as they come: silent words may pile up
             for words in _sentences(piece.strip(), phonemizer):
                 fitted = list(_fit_words(words, vocab))
                 for n, word in enumerate(fitted):
+                    size += _added_tokens(pending[-1] if pending else None, word, vocab)
                     pending.append(word)
                     ends.append(n == len(fitted) - 1)
-                    while len(_make_chunk(pending, vocab).token_ids) > budget:
+                    while size > budget:
                         cut = _best_cut(pending, ends, vocab, budget)
                         yield _make_chunk(pending[:cut], vocab)
                         produced, pending, ends = True, pending[cut:], ends[cut:]
+                        size = len(_make_chunk(pending, vocab).token_ids)
                         budget = next(budgets, CHUNK_PHONEMES)
-                if not produced and _make_chunk(pending, vocab).token_ids:
+                if not produced and size:
                     yield _make_chunk(pending, vocab)
-                    produced, pending, ends = True, [], []
+                    produced, pending, ends, size = True, [], [], 0
                     budget = next(budgets, CHUNK_PHONEMES)
-            if pending and _make_chunk(pending, vocab).token_ids:
+            if pending and size:
                 yield _make_chunk(pending, vocab)
                 budget = next(budgets, CHUNK_PHONEMES)
             if int(pause_ms) and produced:
@@ -218,6 +221,13 @@ def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:
 
 def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
     return [vocab[p] for p in word.phonemes if p in vocab]
+
+
+def _added_tokens(last: Word | None, word: Word, vocab: Mapping[str, int]) -> int:
+    """How many tokens `word` adds to a chunk that ends with `last`: its phonemes, and the space
+    after `last` (which `_make_chunk` writes only between words, and only after a spoken one)."""
+    space = 1 if last is not None and last.space_after and _word_ids(last, vocab) else 0
+    return space + len(_word_ids(word, vocab))
 
 
 def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int], budget: int) -> int:

@@ -42,10 +42,15 @@ def free_port(preferred: int = 0) -> int:
 
 @contextlib.contextmanager
 def live_server(
-    port: int, log: Path, env: Mapping[str, str] | None = None, bin_dir: Path = Path(sys.executable).parent
+    port: int,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    bin_dir: Path = Path(sys.executable).parent,
+    root: Path = ROOT,
 ) -> Iterator[str]:
     """Yields the base URL once /tts/health answers 200; stops the whole process group after.
-    `bin_dir`: the virtualenv's bin folder whose bentoml serves (this interpreter's by default)."""
+    `bin_dir`: the virtualenv's bin folder whose bentoml serves (this interpreter's by default);
+    `root`: the checkout whose serve.sh runs (another is a benchmark's baseline)."""
     full_env = {
         **os.environ,
         "TTS_PORT": str(port),
@@ -55,7 +60,7 @@ def live_server(
     }
     with log.open("wb") as output:
         process = subprocess.Popen(
-            ["./serve.sh"], cwd=ROOT, env=full_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            ["./serve.sh"], cwd=root, env=full_env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     base = f"http://127.0.0.1:{port}"
     try:

