@@ -333,7 +333,12 @@ COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) (?P<numeral>[IVXLC]+)\b"
 SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "×": "times"}
 SYMBOL = rf"(?<= )[{''.join(SYMBOLS)}](?= )"
 
+#: a number too long to be an amount, read digit by digit (misaki converts a number's digits to
+#: an int, which Python refuses past 4,300 of them)
+LONG_NUMBER = r"(?<!\d)\d{101,}"
+
 RULES = (
+    Rule("long number", re.compile(LONG_NUMBER), lambda m: digits(m.group())),
     Rule("url", re.compile(URL, re.I), _url),
     Rule("email", re.compile(EMAIL), _email),
     Rule("phone", re.compile(PHONE), _phone),

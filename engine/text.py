@@ -64,6 +64,11 @@ _PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
 #: a numeric character reference (&#8212; &#x2014;) as html.unescape reads one: its digits
 #: without their leading zeros
 _NUMERIC_REFERENCE = re.compile(r"&#(?:(?P<hex>[xX])0*(?P<hex_digits>[0-9a-fA-F]+)|0*(?P<digits>[0-9]+))(?P<end>;?)")
+#: the longest run of marks a text keeps whole: a longer one ("!!!!...", "-----...") is cut by a
+#: space after every this many, since spaCy's tokenizer splits a run a mark at a time and searches
+#: the rest of the run for each (a run of 8,000 costs seconds), and no reader says such a run
+MAX_MARK_RUN = 32
+_MARK_RUN = re.compile(rf"(?<![^\w\s])[^\w\s]{{{MAX_MARK_RUN + 1},}}")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 
 
@@ -153,9 +158,11 @@ def speakable(text: str) -> bool:
 
 
 def normalise(text: str) -> str:
-    """Markup removed, Unicode NFC, line endings unified, control characters and runs of spaces removed."""
+    """Markup removed, Unicode NFC, line endings unified, control characters and runs of spaces
+    removed, long runs of marks cut (MAX_MARK_RUN)."""
     text = unicodedata.normalize("NFC", without_markup(text)).replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(" ", text)
+    text = _MARK_RUN.sub(lambda run: " ".join(re.findall(f".{{1,{MAX_MARK_RUN}}}", run.group(), re.S)), text)
     return re.sub(r"[ \t\f\v]+", " ", text).strip()
 
 

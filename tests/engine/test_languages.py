@@ -314,3 +314,11 @@ def test_japanese_and_chinese_timestamps_cover_every_word_in_order(phonemizers, 
 def test_a_space_in_chinese_text_is_kept(phonemizers):
     words = phonemizers.get("z")("我有1,000人 OK")
     assert [(w.text, w.whitespace) for w in words][-3:] == [("1,000", False), ("人", True), ("OK", False)]
+
+
+@pytest.mark.parametrize(
+    ("code", "number"), [("a", "1" * 5_000), ("e", "1" * 60), ("e", "\u0662" * 30), ("f", "2,5" + "1" * 40)]
+)
+def test_a_number_too_long_for_num2words_is_read_digit_by_digit(code, number):
+    words = Phonemizers().get(code)(number)
+    assert words and all(word.phonemes for word in words)

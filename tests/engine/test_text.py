@@ -6,6 +6,7 @@ from engine.languages import Phonemizer, Phonemizers, Word
 from engine.text import (
     CHUNK_PHONEMES,
     FIRST_CHUNK_PHONEMES,
+    MAX_MARK_RUN,
     MAX_PHONEMES,
     MAX_TOTAL_BREAK_MS,
     normalise,
@@ -97,6 +98,11 @@ def test_a_texts_breaks_add_up_to_a_bounded_pause():
     assert sum(pauses) == MAX_TOTAL_BREAK_MS / 1000
     with pytest.raises(InvalidInput, match="a text may pause 30 s in all"):
         speakable("One. " + '<break time="5s"/>' * (allowed + 1))
+
+
+def test_a_long_run_of_marks_is_cut_by_spaces():
+    assert normalise("Hi " + "!" * (2 * MAX_MARK_RUN + 1)) == "Hi " + " ".join(["!" * MAX_MARK_RUN] * 2 + ["!"])
+    assert normalise("Wait..." + "-" * MAX_MARK_RUN) == "Wait..." + "-" * MAX_MARK_RUN
 
 
 def test_a_numeric_reference_too_long_for_a_character_is_a_replacement_character():
