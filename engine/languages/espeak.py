@@ -10,9 +10,9 @@ from . import ESPEAK_LANGUAGES, Phonemizer, Word, between_marks
 #: num2words' name for those of them it spells numbers in, and how each says a decimal comma
 NUM2WORDS_LANGUAGES = {"es": "es", "fr-fr": "fr", "it": "it", "pt-br": "pt_BR"}
 DECIMAL_COMMAS = {"es": "coma", "fr": "virgule", "it": "virgola", "pt_BR": "vírgula"}
-#: the most digits num2words reads as one number in every one of these languages (Spanish's
-#: limit is below 10^27); a longer number is read digit by digit
-MAX_NUMBER_DIGITS = 24
+#: the most digits num2words reads as one number in every one of these languages (Portuguese's
+#: limit is 10^18); a longer number is read digit by digit
+MAX_NUMBER_DIGITS = 18
 #: a number as these languages write it: "1.000" thousands, "2,5" a decimal; not an ordinal ("1er")
 _ESPEAK_NUMBER = re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<fraction>\d+))?(?!\w|[.,]\d)")
 

@@ -317,7 +317,9 @@ def test_a_space_in_chinese_text_is_kept(phonemizers):
 
 
 @pytest.mark.parametrize(
-    ("code", "number"), [("a", "1" * 5_000), ("e", "1" * 60), ("e", "\u0662" * 30), ("f", "2,5" + "1" * 40)]
+    ("code", "number"),
+    [("a", "1" * 5_000), ("e", "1" * 60), ("e", "\u0662" * 30), ("f", "2,5" + "1" * 40), ("p", "9" * 20),
+     ("j", "\u0662\u0663")],  # fmt: skip
 )
 def test_a_number_too_long_for_num2words_is_read_digit_by_digit(code, number):
     words = Phonemizers().get(code)(number)
