@@ -267,6 +267,10 @@ def _alternatives(names: Iterable[str]) -> str:
     return "|".join(sorted(map(re.escape, names), key=len, reverse=True))
 
 
+#: the longest span read as an inline pronunciation, its word's start included: misaki tries
+#: every run of a word's sub-tokens against its lexicon, a cost that grows with the cube of their
+#: number, and a longer span is left to be read as written
+MAX_SPAN_CHARS = 64
 #: marks spaCy always splits from the word after them: a span may start right after one
 OPENING_MARKS = frozenset("([{\"'“‘«")
 #: the start of a word: after a space, an opening mark or nothing
@@ -333,12 +337,7 @@ COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) (?P<numeral>[IVXLC]+)\b"
 SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "×": "times"}
 SYMBOL = rf"(?<= )[{''.join(SYMBOLS)}](?= )"
 
-#: a number too long to be an amount, read digit by digit (misaki converts a number's digits to
-#: an int, which Python refuses past 4,300 of them)
-LONG_NUMBER = r"(?<!\d)\d{101,}"
-
 RULES = (
-    Rule("long number", re.compile(LONG_NUMBER), lambda m: digits(m.group())),
     Rule("url", re.compile(URL, re.I), _url),
     Rule("email", re.compile(EMAIL), _email),
     Rule("phone", re.compile(PHONE), _phone),
@@ -402,8 +401,10 @@ def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
         while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENING_MARKS:
             glued -= 1
         written = text[glued:end]
+        if len(written) > MAX_SPAN_CHARS or "[" in written or "]" in written:
+            continue
         phonemes = " ".join(filter(None, (phonemes_of(text[glued:start]) if glued < start else "", phonemes_of(words))))
-        if "[" in written or "]" in written or any(mark in phonemes for mark in "[()") or not phonemes:
+        if any(mark in phonemes for mark in "[()") or not phonemes:
             continue
         out.append(text[at:glued] + f"[{written}](/{phonemes}/)")
         at = end

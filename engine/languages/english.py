@@ -4,6 +4,7 @@ rules of engine.reading for what misaki misreads."""
 import bisect
 import contextlib
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -72,7 +73,7 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         return (spoken or phonemes_of(" ".join(c for c in token.text if c.isalnum()))).strip()
 
     def phonemize(text: str) -> list[Word]:
-        _, tokens = g2p(as_read(text, phonemes_of))
+        _, tokens = g2p(_long_words_cut(as_read(text, phonemes_of)))
         return _ending_kept([Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens])
 
     def split_sentences(paragraph: str) -> list[str]:
@@ -103,6 +104,25 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
 def _inside(paragraph: str) -> str:
     """A paragraph without the marks that end it, which end its last sentence, not one inside it."""
     return paragraph.rstrip().rstrip("".join(SENTENCE_END_MARKS) + _CLOSING + " ")
+
+
+#: the longest run of characters without a space that misaki is handed as one word: it tries
+#: every span of a word's sub-tokens against its lexicon, a cost that grows with the cube of
+#: their number ("www.a/" 400 times: 21 s), and it converts a number's digits to an int, which
+#: Python refuses past 4,300 of them. A longer run is cut by spaces into runs this long; an inline
+#: pronunciation, [word](/phonemes/), is kept whole (engine.reading keeps it short).
+MAX_WORD_CHARS = 32
+_LONG_RUN = re.compile(rf"{INLINE_PRONUNCIATION.pattern}|(?<!\S)(?P<run>\S{{{MAX_WORD_CHARS + 1},}})")
+
+
+def _long_words_cut(text: str) -> str:
+    def cut(found: re.Match[str]) -> str:
+        run = found["run"]
+        if run is None:
+            return found.group()
+        return " ".join(run[at : at + MAX_WORD_CHARS] for at in range(0, len(run), MAX_WORD_CHARS))
+
+    return _LONG_RUN.sub(cut, text)
 
 
 def _ending_kept(words: list[Word]) -> list[Word]:
