@@ -324,3 +324,12 @@ def test_a_space_in_chinese_text_is_kept(phonemizers):
 def test_a_number_too_long_for_num2words_is_read_digit_by_digit(code, number):
     words = Phonemizers().get(code)(number)
     assert words and all(word.phonemes for word in words)
+
+
+def test_english_hands_misaki_no_long_run_and_keeps_inline_pronunciations_whole():
+    from engine.languages.english import MAX_WORD_CHARS, _long_words_cut
+
+    link = "[" + "w" * 40 + "](/dˈʌbᵊljuː/)"
+    assert _long_words_cut("a" * (2 * MAX_WORD_CHARS + 1) + " " + link) == " ".join(
+        ["a" * MAX_WORD_CHARS] * 2 + ["a", link]
+    )
