@@ -176,9 +176,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", help="a git ref to run the same cases against first (e.g. b5a1292)")
     parser.add_argument("--timeout", type=float, default=70, help="the client's read timeout per case, seconds")
-    parser.add_argument("--cases", default="", help="only the cases whose name holds this text")
+    parser.add_argument("--cases", default="", help="only the cases whose name holds one of these texts, '|'-joined")
     args = parser.parse_args()
-    cases = [case for case in CASES if args.cases in case.name]
+    cases = [case for case in CASES if any(part in case.name for part in args.cases.split("|"))]
     columns = {}
     if args.baseline:
         with worktree(args.baseline) as path:
