@@ -3,15 +3,37 @@ schema and the tests. Field names follow the Kokoro TTS API Server that clients 
 """
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from engine.audio import SAMPLE_RATE
 from engine.languages import LANGUAGE_NAMES
 from engine.speech import MAX_SPEED, MIN_SPEED
 
 AudioFormat = Literal["wav", "mp3", "aac", "opus", "flac", "pcm"]
+
+#: The longest `voice` field read: a blend of four voices with their weights takes under 80
+#: characters. A longer one is refused before any of it is parsed.
+MAX_VOICE_CHARS = 200
+#: a mark that joins or weights the voices of a blend, with the text between the marks
+_BLEND_MARKS = re.compile(r"([,+()])")
+
+
+def _voice_names(voice: str) -> str:
+    """The names without the spaces around them ("af_heart\n" is af_heart, "af_bella + af_sky"
+    af_bella+af_sky), as the voice library reads them. Every voice name and weight is ASCII, so
+    the response's X-Voice header, which carries this value, always encodes."""
+    names = "".join(piece.strip() for piece in _BLEND_MARKS.split(voice))
+    if not names.isascii():
+        raise ValueError("voice names are ASCII letters, digits and '_', weights ASCII digits, as in af_bella(2)")
+    return names
+
+
+#: a request's `voice`: a voice name or a blend, at most MAX_VOICE_CHARS long, its spaces removed
+VoiceName = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_VOICE_CHARS), AfterValidator(_voice_names)
+]
 
 
 class TTSRequest(BaseModel):
@@ -20,8 +42,7 @@ class TTSRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     text: str = Field(min_length=1, description="The text to speak", examples=["Hello world! This is Kokoro speaking."])
-    voice: str = Field(
-        min_length=1,
+    voice: VoiceName = Field(
         description="A voice name from GET /tts/voices, or a blend of up to 4 joined by commas or pluses, each "
         "weighted by a number in brackets or 1",
         examples=["af_heart", "af_bella,af_sky", "af_bella(2)+af_sky(1)"],
@@ -37,14 +58,6 @@ class TTSRequest(BaseModel):
     lang: str | None = Field(
         None, description="Override the voice's language: a b e f h i j p z, or a name such as en-us, en-gb, es"
     )
-
-    @field_validator("voice")
-    @classmethod
-    def _voice_names(cls, voice: str) -> str:
-        """The names without the spaces around them ("af_heart\n" is af_heart, "af_bella + af_sky"
-        af_bella+af_sky), as the voice library reads them: the response's X-Voice header carries
-        this value."""
-        return re.sub(r"\s*([,+()])\s*", r"\1", voice.strip())
 
 
 class WordTimestamp(BaseModel):

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 
 from num2words import num2words
 
-#: misaki's inline pronunciation, `[word](/phonemes/)` (misaki.en.LINK_REGEX): the word is written
-#: in the text and timed, the phonemes are spoken
-INLINE_PRONUNCIATION = re.compile(r"\[([^\]]+)\]\(([^\)]*)\)")
+#: misaki's inline pronunciation, `[word](/phonemes/)`: the word is written in the text and timed,
+#: the phonemes are spoken. misaki's own pattern (misaki.en.LINK_REGEX) lets the word hold a "["
+#: and the phonemes a "[" or "(", so that a run of "[" makes every one of them look to the end of
+#: the text for its "]"; here neither does, and each character is looked at by one "[" at most
+INLINE_PRONUNCIATION = re.compile(r"\[([^\[\]]+)\]\(([^\[()]*)\)")
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-#: a number as misaki reads it well: digits, thousands commas, a decimal part
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+#: a number as misaki reads it well: digits, thousands commas, a decimal part; never one that
+#: starts at a group of a number with thousands commas ("000" of "1,000"), so that the rules do
+#: not read "1,000,000,..." once from each of its groups
+_NUMBER = r"(?!(?<=\d,)\d{3}(?!\d))(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
 #: unit -> (singular, plural); the spoken number comes first
 UNITS = {
     "km/h": ("kilometre per hour", "kilometres per hour"),
@@ -280,12 +284,23 @@ def _alternatives(names: Iterable[str]) -> str:
     return "|".join(sorted(map(re.escape, names), key=len, reverse=True))
 
 
+#: the longest span read as an inline pronunciation, its word's start included: misaki tries
+#: every run of a word's sub-tokens against its lexicon, a cost that grows with the cube of their
+#: number, and a longer span is left to be read as written
+MAX_SPAN_CHARS = 64
 #: marks spaCy always splits from the word after them: a span may start right after one
 OPENING_MARKS = frozenset("([{\"'“‘«")
 #: the start of a word: after a space, an opening mark or nothing
 _WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENING_MARKS)))}])"
 #: one regex per kind of span; a rule listed earlier wins where two would take the same characters
-URL = r"(?:https?://|(?=www\.))(?P<host>[\w-]+(?:\.[\w-]+)+)(?P<path>/[^\s<>\"]*?)?(?=[.,;:!?)]*(?:\s|$))"
+#: a URL: its host's labels are at most 63 characters, as DNS has them, and at most 10, and its
+#: path at most 255 characters (a longer one is not read out as a URL), so that each place a URL
+#: may start is looked at for a bounded stretch of text. The path ends at its last character that
+#: is no mark: the marks after it end a sentence or a bracket.
+URL = (
+    r"(?:https?://|(?=www\.))(?P<host>[\w-]{1,63}(?:\.[\w-]{1,63}){1,9})"
+    r"(?P<path>/(?:[^\s<>\"]{0,253}[^\s<>\".,;:!?)])?)?(?=[.,;:!?)]*(?:\s|$))"
+)
 EMAIL = r"(?<![\w.+-])(?P<local>[\w.+-]+)@(?P<domain>[\w-]+(?:\.[\w-]+)+)"
 PHONE = (
     r"(?<![\w-])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}(?![\w-])"  # (555) 123-4567, 800-555-0199
@@ -409,8 +424,10 @@ def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
         while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENING_MARKS:
             glued -= 1
         written = text[glued:end]
+        if len(written) > MAX_SPAN_CHARS or "[" in written or "]" in written:
+            continue
         phonemes = " ".join(filter(None, (phonemes_of(text[glued:start]) if glued < start else "", phonemes_of(words))))
-        if "]" in written or ")" in phonemes or not phonemes:
+        if any(mark in phonemes for mark in "[()") or not phonemes:
             continue
         out.append(text[at:glued] + f"[{written}](/{phonemes}/)")
         at = end

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import NothingToSpeak
+from .errors import InvalidInput, NothingToSpeak
 from .languages import Phonemizer, Word
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
@@ -28,27 +28,46 @@ MAX_PHONEMES = 510
 CHUNK_PHONEMES = 300
 CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Every pattern below reads a tag up to its closing ">" and never past a "<", so a run of
+#: unclosed tags costs one look at each character, not one look at the rest of the text per tag.
 #: an HTML, XML or SSML tag: a name after "<" or "</", attributes, an optional "/" before ">"
 #: (so "3 < 5 and 6 > 2" is no tag)
-_TAG = re.compile(r"""</?(?P<name>[A-Za-z][\w:.-]*)(?:\s+[\w:.-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+))?)*\s*/?>""")
+_TAG = re.compile(
+    r"""</?(?P<name>[A-Za-z][\w:.-]*)(?:\s+[\w:.-]+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s"'<>]+))?)*\s*/?>"""
+)
 #: tags that separate what they hold from what is around them; any other ("<b>", "<emphasis>")
 #: sits inside a word as well as between words
 _BLOCK_TAGS = frozenset(
     {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "section",
      "article", "blockquote", "speak", "s", "sentence", "paragraph"}
 )  # fmt: skip
-#: SSML's <break/>, with its `time` ("500ms", "1.5s") or `strength`
-_BREAK = re.compile(
-    r"""<break\b(?:[^>]*?\btime\s*=\s*["']?(?P<time>[\d.]+)\s*(?P<unit>ms|s)\b)?"""
-    r"""(?:[^>]*?\bstrength\s*=\s*["']?(?P<strength>[\w-]+))?[^>]*>""",
-    re.I,
+#: SSML's <break/>: its attributes are read from what is between "<break" and ">"
+_BREAK = re.compile(r"<break\b(?P<attributes>[^<>]*)>", re.I)
+_ATTRIBUTE = re.compile(
+    r"""(?<![\w:.-])(?P<name>[\w:.-]+)\s*=\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[^\s"'/]+))"""
 )
+#: a break's time: a number of seconds or milliseconds ("500ms", "1.5s")
+_BREAK_TIME = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>ms|s)\s*", re.I)
 #: SSML's pause for each break strength, in milliseconds (a bare <break/> is "medium")
 BREAK_STRENGTHS_MS = {"none": 0, "x-weak": 100, "weak": 200, "medium": 400, "strong": 700, "x-strong": 1000}
-#: the longest pause one <break/> makes
+#: the longest pause one <break/> makes: a longer time is this long
 MAX_BREAK_MS = 5_000
+#: the most pause a text's <break/>s may add up to; a text that asks for more is refused, since
+#: silence is rendered as samples and a request's audio is bounded by its text
+MAX_TOTAL_BREAK_MS = 30_000
 #: a pause in normalised text: its milliseconds between two private-use characters
 _PAUSE = re.compile("\ue000(\\d+)\ue001")
+#: the characters of Unicode's private use area, which have no pronunciation; the pause marks are
+#: among them, and a client's text never carries one
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+#: a numeric character reference (&#8212; &#x2014;) as html.unescape reads one: its digits
+#: without their leading zeros
+_NUMERIC_REFERENCE = re.compile(r"&#(?:(?P<hex>[xX])0*(?P<hex_digits>[0-9a-fA-F]+)|0*(?P<digits>[0-9]+))(?P<end>;?)")
+#: the longest run of marks a text keeps whole: a longer one ("!!!!...", "-----...") is cut by a
+#: space after every this many, since spaCy's tokenizer splits a run a mark at a time and searches
+#: the rest of the run for each (a run of 8,000 costs seconds), and no reader says such a run
+MAX_MARK_RUN = 32
+_MARK_RUN = re.compile(rf"(?<![^\w\s])[^\w\s]{{{MAX_MARK_RUN + 1},}}")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
 
 
@@ -74,11 +93,61 @@ class Chunk:
 
 def without_markup(text: str) -> str:
     """The text a tagged text reads as: tags removed (their words kept), SSML's <break/> a pause
-    marked for the chunker, entities (&amp;) decoded."""
+    marked for the chunker, entities (&amp;) decoded. Raises InvalidInput for a <break/> it cannot
+    read and for breaks that add up to more than MAX_TOTAL_BREAK_MS."""
+    text = _PRIVATE_USE.sub("", text)
     if "<" not in text and "&" not in text:
         return text
-    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", _BREAK.sub(_pause_mark, text))
-    return html.unescape(untagged)
+    pauses: list[int] = []
+
+    def pause_mark(tag: re.Match[str]) -> str:
+        pauses.append(_break_ms(tag))
+        return f" \ue000{pauses[-1]}\ue001 "
+
+    marked = _BREAK.sub(pause_mark, text)
+    if sum(pauses) > MAX_TOTAL_BREAK_MS:
+        raise InvalidInput(
+            f"the <break/> tags add up to {sum(pauses) / 1000:g} s of pause; a text may pause "
+            f"{MAX_TOTAL_BREAK_MS / 1000:g} s in all"
+        )
+    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", marked)
+    pieces = _PAUSE.split(untagged)  # text, milliseconds, text, ...
+    return "".join(
+        f"\ue000{piece}\ue001" if n % 2 else _PRIVATE_USE.sub("", _unescaped(piece)) for n, piece in enumerate(pieces)
+    )
+
+
+def _break_ms(tag: re.Match[str]) -> int:
+    """A <break/>'s pause: its time, capped at MAX_BREAK_MS, else its strength's."""
+    attributes = {
+        found["name"].lower(): next(value for value in found.group("double", "single", "bare") if value is not None)
+        for found in _ATTRIBUTE.finditer(tag["attributes"])
+    }
+    if "time" in attributes:
+        time = _BREAK_TIME.fullmatch(attributes["time"])
+        if time is None:
+            raise InvalidInput(
+                f'<break time="{attributes["time"][:40]}"/>: time is a number of seconds or milliseconds, '
+                'as in <break time="500ms"/> or <break time="1.5s"/>'
+            )
+        ms = float(time["number"]) * (1 if time["unit"].lower() == "ms" else 1000)
+        return round(min(ms, MAX_BREAK_MS))
+    strength = attributes.get("strength", "medium").lower()
+    if strength not in BREAK_STRENGTHS_MS:
+        raise InvalidInput(f'<break strength="{strength[:40]}"/>: strength is one of {", ".join(BREAK_STRENGTHS_MS)}')
+    return BREAK_STRENGTHS_MS[strength]
+
+
+def _unescaped(text: str) -> str:
+    """html.unescape, but a numeric reference too long to be a character is U+FFFD at once (as
+    unescape makes any number past U+10FFFF), where unescape would convert all its digits to an
+    int, and raise past 4,300 of them."""
+
+    def shortened(reference: re.Match[str]) -> str:
+        digits = reference["hex_digits"] or reference["digits"]
+        return "\ufffd" if len(digits) > 8 else f"&#{reference['hex'] or ''}{digits}{reference['end']}"
+
+    return html.unescape(_NUMERIC_REFERENCE.sub(shortened, text))
 
 
 def speakable(text: str) -> bool:
@@ -87,18 +156,12 @@ def speakable(text: str) -> bool:
     return any(character.isalnum() for character in without_markup(text))
 
 
-def _pause_mark(tag: re.Match[str]) -> str:
-    if tag["time"]:
-        ms = float(tag["time"]) * (1 if tag["unit"].lower() == "ms" else 1000)
-    else:
-        ms = BREAK_STRENGTHS_MS.get((tag["strength"] or "medium").lower(), BREAK_STRENGTHS_MS["medium"])
-    return f" \ue000{round(min(ms, MAX_BREAK_MS))}\ue001 "
-
-
 def normalise(text: str) -> str:
-    """Markup removed, Unicode NFC, line endings unified, control characters and runs of spaces removed."""
+    """Markup removed, Unicode NFC, line endings unified, control characters and runs of spaces
+    removed, long runs of marks cut (MAX_MARK_RUN)."""
     text = unicodedata.normalize("NFC", without_markup(text)).replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub(" ", text)
+    text = _MARK_RUN.sub(lambda run: " ".join(re.findall(f".{{1,{MAX_MARK_RUN}}}", run.group(), re.S)), text)
     return re.sub(r"[ \t\f\v]+", " ", text).strip()
 
 
@@ -114,21 +177,26 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
         for piece, pause_ms in zip(pieces[::2], [*pieces[1::2], "0"], strict=True):
             pending: list[Word] = []
             ends: list[bool] = []  # whether each pending word ends a sentence
+            size = 0  # the pending words' tokens, kept as they come: silent words may pile up
             for words in _sentences(piece.strip(), phonemizer):
                 fitted = list(_fit_words(words, vocab))
                 for n, word in enumerate(fitted):
+                    size += _added_tokens(pending[-1] if pending else None, word, vocab)
                     pending.append(word)
                     ends.append(n == len(fitted) - 1)
-                    while len(_make_chunk(pending, vocab).token_ids) > CHUNK_PHONEMES:
+                    # a cut is looked for once a sentence ends (or outgrows the model): a sentence
+                    # under way that fits the model is spoken whole, whatever silent words it holds
+                    while size > CHUNK_PHONEMES and (ends[-1] or size > MAX_PHONEMES):
                         cut = _best_cut(pending, ends, vocab)
                         if cut is None:
-                            break  # the sentence under way fits the model: it is spoken whole once read
+                            break
                         yield _make_chunk(pending[:cut], vocab)
                         produced, pending, ends = True, pending[cut:], ends[cut:]
-                if not produced and _make_chunk(pending, vocab).token_ids:
+                        size = len(_make_chunk(pending, vocab).token_ids)
+                if not produced and size:
                     yield _make_chunk(pending, vocab)
-                    produced, pending, ends = True, [], []
-            if pending and _make_chunk(pending, vocab).token_ids:
+                    produced, pending, ends, size = True, [], [], 0
+            if pending and size:
                 yield _make_chunk(pending, vocab)
             if int(pause_ms) and produced:
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
@@ -155,6 +223,13 @@ def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:
 
 def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
     return [vocab[p] for p in word.phonemes if p in vocab]
+
+
+def _added_tokens(last: Word | None, word: Word, vocab: Mapping[str, int]) -> int:
+    """How many tokens `word` adds to a chunk that ends with `last`: its phonemes, and the space
+    after `last` (which `_make_chunk` writes only between words, and only after a spoken one)."""
+    space = 1 if last is not None and last.space_after and _word_ids(last, vocab) else 0
+    return space + len(_word_ids(word, vocab))
 
 
 def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int]) -> int | None:

@@ -26,8 +26,11 @@ from .errors import EngineError, InvalidInput, UnknownVoice
 VOICE_NAME = re.compile(r"^[a-z][a-z]_[a-z0-9_]+$")
 PACK_SHAPE = (510, 1, 256)
 MAX_BLEND = 4
-#: a part of a blend: a voice name and, in brackets, its weight ("af_bella(2)")
-_BLEND_PART = re.compile(r"(?P<name>[^()]*?)\s*(?:\(\s*(?P<weight>[^()]*?)\s*\))?")
+#: a part of a blend: a voice name and, in brackets, its weight ("af_bella(2)"); neither holds a
+#: bracket, so each is matched in one pass, and the spaces around them are stripped after
+_BLEND_PART = re.compile(r"(?P<name>[^()]*)(?:\((?P<weight>[^()]*)\))?")
+#: a weight as written: ASCII digits with a decimal point or not (not "1e3", "inf", "٢")
+_WEIGHT = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 class VoiceLibrary:
@@ -57,13 +60,11 @@ class VoiceLibrary:
         blend = []
         for part in parts:
             found = _BLEND_PART.fullmatch(part.strip())
-            name = found["name"] if found else part.strip()
+            name = found["name"].strip() if found else part.strip()
             if name not in self._files:
                 raise UnknownVoice(name, self.names)
-            try:
-                weight = 1.0 if found["weight"] is None else float(found["weight"])
-            except ValueError:
-                weight = math.nan
+            written = None if found["weight"] is None else found["weight"].strip()
+            weight = 1.0 if written is None else float(written) if _WEIGHT.fullmatch(written) else math.nan
             if not (0 < weight < math.inf):
                 raise InvalidInput(f"a voice's weight is a number above 0, as in af_bella(2); got '{part.strip()}'")
             blend.append((name, weight))

@@ -35,7 +35,7 @@ from engine.audio import SAMPLE_RATE, STREAM_ENCODERS
 from engine.speech import MAX_SPEED, MIN_SPEED, Timeline, WordTiming
 from engine.synthesis import ChunkAudio
 from engine.text import Chunk, speakable
-from schemas import TTSRequest
+from schemas import TTSRequest, VoiceName
 
 from . import request_id
 from .config import SocketLimits
@@ -86,7 +86,7 @@ class VoiceChoice(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     mode: Literal["id"] = "id"
-    id: str = Field(min_length=1, description="A voice name from GET /tts/voices, or a comma-joined blend")
+    id: VoiceName = Field(description="A voice name from GET /tts/voices, or a comma-joined blend")
 
 
 class OutputFormat(BaseModel):

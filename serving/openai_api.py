@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.speech import MAX_SPEED
-from schemas import AudioFormat, OpenAIErrorDetail, TTSRequest
+from schemas import AudioFormat, OpenAIErrorDetail, TTSRequest, VoiceName
 
 from .errors import ApiError, ClientLeft
 from .lifecycle import server_of
@@ -66,8 +66,7 @@ class SpeechRequest(BaseModel):
 
     model: str = Field(description=f"One of {', '.join(MODELS)}: all are Kokoro-82M")
     input: str = Field(min_length=1, description="The text to speak")
-    voice: str = Field(
-        min_length=1,
+    voice: VoiceName = Field(
         description='An OpenAI voice name (mapped), or a Kokoro voice or blend; OpenAI\'s {"id": ...} form too',
     )
     response_format: AudioFormat = "mp3"

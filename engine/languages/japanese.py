@@ -78,6 +78,8 @@ def _japanese_normalised(text: str, normalise: Callable[[str], str]) -> tuple[st
         written = unit.group()
         if written[0] in _DIGITS:
             normal = " " + _japanese_number(written)  # cutlet puts a space before a number
+        elif written[0].isdecimal():  # a digit of another script ("٢"): num2kana reads only 0-9
+            normal = " " + _japanese_number(str(unicodedata.decimal(written[0])))
         elif written in ("〜", "～") and text[unit.end() : unit.end() + 1] in _DIGITS:
             normal = "から"  # a range before a number: 3〜5 (cutlet's rule)
         else:

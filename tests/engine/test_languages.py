@@ -196,6 +196,14 @@ def test_english_sentences_still_end_at_sentence_marks(phonemizers):
     assert phonemizers.get("a").sentences(text) == ["It was late.", "Dr. Smith went home!", "Did you?", "Yes… we did."]
 
 
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [('The train leaves at six. "', ["The train leaves at six.", '"']), ('He said "hi."', ['He said "hi."'])],
+)
+def test_a_quote_after_a_sentence_and_a_space_opens_the_next(phonemizers, text, sentences):
+    assert phonemizers.get("a").sentences(text) == sentences
+
+
 def test_languages_without_a_spacy_pipeline_split_after_marks(phonemizers):
     assert phonemizers.get("e").sentences("Hola. ¿Qué tal? Bien") == ["Hola.", "¿Qué tal?", "Bien"]
     assert split_at_marks("See e.g. this. Then Dr. Smith.") == ["See e.g. this.", "Then Dr.", "Smith."]
@@ -314,3 +322,28 @@ def test_japanese_and_chinese_timestamps_cover_every_word_in_order(phonemizers, 
 def test_a_space_in_chinese_text_is_kept(phonemizers):
     words = phonemizers.get("z")("我有1,000人 OK")
     assert [(w.text, w.whitespace) for w in words][-3:] == [("1,000", False), ("人", True), ("OK", False)]
+
+
+@pytest.mark.parametrize(
+    ("code", "number"),
+    [
+        ("a", "1" * 5_000),
+        ("e", "1" * 60),
+        ("e", "\u0662" * 30),
+        ("f", "2,5" + "1" * 40),
+        ("p", "9" * 20),
+        ("j", "\u0662\u0663"),
+    ],  # fmt: skip
+)
+def test_a_number_too_long_for_num2words_is_read_digit_by_digit(code, number):
+    words = Phonemizers().get(code)(number)
+    assert words and all(word.phonemes for word in words)
+
+
+def test_english_hands_misaki_no_long_run_and_keeps_inline_pronunciations_whole():
+    from engine.languages.english import MAX_WORD_CHARS, _long_words_cut
+
+    link = "[" + "w" * 40 + "](/dˈʌbᵊljuː/)"
+    assert _long_words_cut("a" * (2 * MAX_WORD_CHARS + 1) + " " + link) == " ".join(
+        ["a" * MAX_WORD_CHARS] * 2 + ["a", link]
+    )

@@ -130,3 +130,8 @@ def test_a_span_anywhere_in_a_word_drops_no_word_and_repeats_none(english, befor
         if words[0].text != "Go" or ends != [("at", "æt"), ("noon", "nˈun"), (".", ".")] or silent:
             misread.append(" | ".join(f"{w.text}:{w.phonemes}" for w in words))
     assert misread == []
+
+
+def test_a_span_longer_than_the_bound_is_left_as_written():
+    long_url = "https://example.com/" + "a/" * 40
+    assert as_read(f"See {long_url} now", lambda words: words) == f"See {long_url} now"

@@ -1,11 +1,13 @@
 import pytest
 
 from engine.config import kokoro_config
-from engine.errors import NothingToSpeak
+from engine.errors import InvalidInput, NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
 from engine.text import (
     CHUNK_PHONEMES,
+    MAX_MARK_RUN,
     MAX_PHONEMES,
+    MAX_TOTAL_BREAK_MS,
     normalise,
     plan_chunks,
     speakable,
@@ -61,6 +63,47 @@ def test_an_ssml_break_is_a_pause_chunk_of_its_length_between_the_words():
         ("", 5.0),
     ]
     assert all(not c.words and not c.token_ids for c in chunks if c.pause_s)
+
+
+@pytest.mark.parametrize(
+    "text", ["Hello \ue000999999999\ue001 world", "Hello &#xe000;999999999&#57345; world", "Hello \ue000\uf8ff world"]
+)
+def test_a_client_cannot_write_the_pause_marks(text):
+    assert [c.pause_s for c in split_into_chunks(text, LETTERS, VOCAB)] == [0.0]
+    assert not any("\ue000" <= character <= "\uf8ff" for character in normalise(text))
+
+
+@pytest.mark.parametrize(
+    ("tag", "named"),
+    [
+        ('<break time="1.2.3s"/>', '<break time="1.2.3s"/>'),
+        ("<break time=fast>", '<break time="fast"/>'),
+        ("<break time='\u0662s'/>", "<break time="),
+        ('<break time=""/>', '<break time=""/>'),
+        ('<break strength="loud"/>', '<break strength="loud"/>'),
+    ],
+)
+def test_a_break_it_cannot_read_is_an_input_error_naming_the_tag(tag, named):
+    with pytest.raises(InvalidInput) as refused:
+        normalise(f"Wait {tag} now.")
+    assert named in str(refused.value)
+
+
+def test_a_texts_breaks_add_up_to_a_bounded_pause():
+    allowed = MAX_TOTAL_BREAK_MS // 5_000
+    pauses = [c.pause_s for c in split_into_chunks('One. <break time="9s"/> Two.' * allowed, LETTERS, VOCAB)]
+    assert sum(pauses) == MAX_TOTAL_BREAK_MS / 1000
+    with pytest.raises(InvalidInput, match="a text may pause 30 s in all"):
+        speakable("One. " + '<break time="5s"/>' * (allowed + 1))
+
+
+def test_a_long_run_of_marks_is_cut_by_spaces():
+    assert normalise("Hi " + "!" * (2 * MAX_MARK_RUN + 1)) == "Hi " + " ".join(["!" * MAX_MARK_RUN] * 2 + ["!"])
+    assert normalise("Wait " + "-" * MAX_MARK_RUN) == "Wait " + "-" * MAX_MARK_RUN
+
+
+def test_a_numeric_reference_too_long_for_a_character_is_a_replacement_character():
+    assert normalise("a &#" + "1" * 5_000 + "; b &#x" + "0" * 5_000 + "41; c &#65bc") == "a \ufffd b A c Abc"
 
 
 def test_a_break_before_any_words_makes_no_pause():

@@ -63,7 +63,7 @@ def test_a_weighted_blend_is_the_weighted_mean(library):
     assert library.blend("af_zero(3) + am_rows") == [("af_zero", 3.0), ("am_rows", 1.0)]
 
 
-@pytest.mark.parametrize("weight", ["0", "-1", "x", "nan", "inf", ""])
+@pytest.mark.parametrize("weight", ["0", "-1", "x", "nan", "inf", "", "\u0662", "1e3", "1_0", "9" * 400])
 def test_a_weight_is_a_number_above_zero(library, weight):
     with pytest.raises(InvalidInput, match="weight is a number above 0"):
         library.validate(f"af_zero({weight})+am_rows")

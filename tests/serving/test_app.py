@@ -38,6 +38,13 @@ def responses_counted(route: str, status: int) -> float:
         ({"text": "Hi", "voice": "af_heart", "lang": "klingon"}, "unknown lang"),
         ({"text": "x" * 10_001, "voice": "af_heart"}, "limit is 10000"),
         ({"text": "Hi", "voice": "af_heart", "include_timestamps": "maybe"}, "'include_timestamps'"),
+        ({"text": "Hi", "voice": " " * 60_000}, "'voice': String should have at most 200 characters"),
+        ({"text": "Hi", "voice": "af_heart(\u0662)", "include_timestamps": False}, "'voice'"),
+        ({"text": "Hi", "voice": "af_heart(1e3)"}, "weight is a number above 0"),
+        ({"text": 'Hi <break time="1.2.3s"/> there', "voice": "af_heart"}, '<break time="1.2.3s"/>'),
+        ({"text": "Hi <break strength='loud'/> there", "voice": "af_heart"}, '<break strength="loud"/>'),
+        ({"text": "Hi" + '<break time="5s"/>' * 7, "voice": "af_heart"}, "the <break/> tags add up to 35 s"),
+        ({"text": "&#" + "1" * 5_000 + ";", "voice": "af_heart"}, "nothing to speak"),
     ],
 )
 async def test_invalid_fields_are_400s_that_name_the_problem(client, body, needle):
@@ -58,6 +65,8 @@ async def test_invalid_fields_are_400s_that_name_the_problem(client, body, needl
         (b"", "", "unsupported Content-Type"),
         (b"text=%FF%FE&voice=af_heart&include_timestamps=false", "application/x-www-form-urlencoded", ""),
         (b"--x\r\nbroken", "multipart/form-data; boundary=x", ""),
+        ("text=Hi&voice=af_heart(\u0662)".encode(), "application/x-www-form-urlencoded", "'voice'"),
+        (b"text=Hi&voice=" + b"+" * 10_000, "application/x-www-form-urlencoded", "'voice'"),
     ],
 )
 async def test_odd_bodies_get_4xx_json_never_a_500(client, content, content_type, needle):

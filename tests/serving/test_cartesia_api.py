@@ -328,6 +328,12 @@ async def test_the_bytes_route_answers_a_wav_file_and_refuses_one_at_another_rat
     assert refused.status_code == 400 and "raw" in refused.json()["error"]
 
 
+async def test_the_bytes_route_refuses_a_long_or_non_ascii_voice_by_its_field(client):
+    for voice in ("af_heart" * 30, "af_heart(\u0662)"):
+        refused = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(voice={"mode": "id", "id": voice}))
+        assert refused.status_code == 400 and "'voice.id'" in refused.json()["error"]
+
+
 async def test_with_a_key_set_cartesias_header_carries_it(make_server):
     client = make_server(settings=ServingSettings(api_key="s3cret")).client
     assert (await client.post(cartesia_api.BYTES_PATH, json=bytes_body())).status_code == 401

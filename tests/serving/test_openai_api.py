@@ -107,6 +107,9 @@ async def test_every_listed_model_is_accepted(client, model):
         ({**SPEECH, "response_format": "ogg"}, "response_format", "'response_format'"),
         ({**SPEECH, "stream_format": "chunks"}, "stream_format", "'stream_format'"),
         ({**SPEECH, "voice": "xx_nobody"}, None, "Voice 'xx_nobody' not found"),
+        ({**SPEECH, "voice": "af_heart," * 100}, "voice", "at most 200 characters"),
+        ({**SPEECH, "voice": {"id": "af_heart(\u0662)"}}, "voice", "ASCII"),
+        ({**SPEECH, "input": 'Hi <break time="soon"/>'}, None, '<break time="soon"/>'),
     ],
 )
 async def test_bad_requests_are_400s_in_openais_shape(client, body, param, needle):
