@@ -64,8 +64,9 @@ class SocketLimits:
     #: layer closes the socket (1009) on a message over four times this, before reading it all
     max_message_bytes: int = 64 * 1024
     #: messages a second a socket may send, on average over a second (a token bucket holding one
-    #: second's worth): an LLM's tokens one a message stay far under it; past it the socket is closed
-    max_messages_s: float = 200.0
+    #: second's worth): the fastest hosted LLMs stream 1,000 tokens a second and more, one a
+    #: message, and a client replaying a text sends its tokens at once; past it the socket is closed
+    max_messages_s: float = 2_000.0
     #: a socket with no context open and no message for this many seconds is closed (Cartesia's
     #: own closes after 5 minutes; pipecat's client reconnects)
     idle_s: float = 300.0
