@@ -17,8 +17,11 @@ this checkout's: both run (idle while the other is measured), the timed tries al
 them, so a shared machine's drift falls on both alike. The answers are deterministic: a DistillMOS
 score is computed once per distinct audio.
 
-By default each sentence takes one form per route (alone on one, as a start on the next), a run
-of about 15 minutes on 2 cores with a baseline; --both-forms sends both forms to every route.
+By default 14 sentences, each in one form per route (alone on one, as a start on the next): sized
+for about 15 minutes on 2 idle cores with a baseline (--quick took 13 on 2 shared ones); --texts 32 --both-forms
+is the whole set. On a busy machine the figures and the time mean little: the bulk lane of the
+non-streamed answers runs at a lower CPU priority, and a long answer left at first speech leaves
+its chunks in flight to finish past QUIET_S.
 
 Run: python -m benchmarks.listening --baseline b5a1292 [--quick] [--texts 32] [--tries 5] [--both-forms]
 """
