@@ -20,7 +20,7 @@ class InvalidInput(EngineError):
 
 class UnknownVoice(InvalidInput):
     def __init__(self, name: str, available: list[str]):
-        # the seed's wording, which its clients already read
+        # the Kokoro TTS API's wording, which its clients already read
         super().__init__(f"Voice '{name}' not found. Available voices: {available}")
 
 

