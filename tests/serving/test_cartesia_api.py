@@ -496,13 +496,19 @@ async def test_text_waiting_past_one_requests_length_ends_its_context_and_the_so
     assert done.result()[-1]["type"] == "done"
 
 
-async def test_a_sentence_refused_for_a_moment_is_asked_for_again_and_the_turn_goes_on(make_server, monkeypatch):
+@pytest.fixture
+def retry_waits(monkeypatch) -> list[float]:
+    """The waits before each retry of a refused run, recorded instead of waited."""
     waits: list[float] = []
 
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
 
     monkeypatch.setattr(cartesia_api, "wait_before_retry", no_wait)
+    return waits
+
+
+async def test_a_sentence_refused_for_a_moment_is_asked_for_again_and_the_turn_goes_on(make_server, retry_waits):
     served = make_server()
     sentences = ["The first sentence is heard.", "The second one is refused once."]
     (first,) = served.server.planner.chunks(sentences[0], "a")
@@ -516,22 +522,17 @@ async def test_a_sentence_refused_for_a_moment_is_asked_for_again_and_the_turn_g
         messages = await socket.until_end("turn")
     assert messages[-1]["type"] == "done"
     assert [w for w, _, _ in timed_words(messages)] == " ".join(sentences).split()
-    assert waits == [5.0]  # the Retry-After it was given
+    assert retry_waits == [5.0]  # the Retry-After it was given
 
 
-async def test_a_refusal_that_lasts_ends_the_turn_after_a_bounded_number_of_tries(make_server, monkeypatch):
-    waits: list[float] = []
-
-    async def no_wait(seconds: float) -> None:
-        waits.append(seconds)
-
-    monkeypatch.setattr(cartesia_api, "wait_before_retry", no_wait)
+async def test_a_refusal_that_lasts_ends_the_turn_after_a_bounded_number_of_tries(make_server, retry_waits):
     served = make_server()
     served.fake.failure = NotReady("the synthesizer is overloaded", 1.0)
     async with SocketClient(served.app, PATH) as socket:
         await socket.send(say("turn", "Never heard.", more=False))
         messages = await socket.until_end("turn")
     assert (messages[-1]["type"], messages[-1]["status_code"]) == ("error", 503)
+    waits = retry_waits
     assert len(waits) == cartesia_api.RETRIES and waits == sorted(waits) and waits[-1] > 1.0  # backing off
 
 
