@@ -182,37 +182,35 @@ async def spoken_chunks(
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane],
-        opening: bool = False,
-        frames: Callable[[Chunk], Frames] = lambda _: WHOLE,
-        chunk: Chunk | None = None,
+        choose_lane: Callable[[], Lane], opening: bool = False, rest_of: Chunk | None = None
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
-        """The next chunk of the plan (or the rest of `chunk`) sent for rendering."""
+        """The next chunk of the plan sent for rendering (the first one's first window, with
+        `first_window`), or the rest of `rest_of` after its first window."""
         nonlocal rendering
         due = due_at(playback, rendering, answer_by, opening)  # by what is known before this chunk is asked for
-        if chunk is None:
-            chunk = await anext(chunks, None)
+        chunk = rest_of or await anext(chunks, None)
         if chunk is None:
             return None
         rendering = chunk
+        if rest_of is not None:
+            frames: Frames = (window_of(chunk), None)
+        else:
+            frames = (0, window_of(chunk)) if opening and first_window is not None else WHOLE
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
-            return chunk, await render(choose_lane(), chunk, request, due, frames(chunk))
+            return chunk, await render(choose_lane(), chunk, request, due, frames)
 
         return asyncio.ensure_future(rendered())
 
     def opening() -> Lane:
         return opening_lane(first_lane, later_lane)
 
-    def first_frames(chunk: Chunk) -> Frames:
-        return WHOLE if first_window is None else (0, window_of(chunk))
-
     def window_of(chunk: Chunk) -> int:
         return first_window_frames(len(chunk.token_ids), request.speed, first_window or 0)
 
-    pending = await submit(opening, opening=True, frames=first_frames)
+    pending = await submit(opening, opening=True)
     upcoming = None
     first = True
     try:
@@ -227,7 +225,7 @@ async def spoken_chunks(
                 first = False
                 rendering = None  # the second chunk is asked for with the first one heard
                 if first_window is not None and sum(audio.frames) > window_of(chunk):
-                    upcoming = await submit(opening, frames=lambda chunk: (window_of(chunk), None), chunk=chunk)
+                    upcoming = await submit(opening, rest_of=chunk)
                 else:
                     upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None
