@@ -77,12 +77,18 @@ class TTSServer:
         same chunks their own way. `played_as_sent`: the client plays the audio as it arrives, so
         the first audio's time is what it waits for: its first sentence is decoded in windows
         (`first_window`); a file kept whole is not."""
+        language, status = await self._checked(request)
+        window = self.first_window(status) if played_as_sent and not request.include_timestamps else None
+        return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
+
+    async def _checked(self, request: TTSRequest) -> tuple[str, SynthesizerStatus]:
+        """The request's language once it is valid (every 400), and the synthesizers' status once
+        they are ready (else 503)."""
         language = await validate_speech(self.planner, request)
         status = await self.health.status()
         if status is None:
             raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
-        window = self.first_window(status) if played_as_sent and not request.include_timestamps else None
-        return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
+        return language, status
 
     def first_window(self, status: SynthesizerStatus) -> int | None:
         """The frames of a stream's first sentence to decode before the rest, where the model can."""
@@ -96,10 +102,7 @@ class TTSServer:
         through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
         (Busy), the lanes. `began` and `sent_s`: when the stream this text continues began (loop
         time), and how much audio it has had, so that its chunks are due as that audio plays."""
-        language = await validate_speech(self.planner, request)
-        status = await self.health.status()
-        if status is None:
-            raise NotReady("the model is not loaded yet", LOADING_RETRY_S)
+        language, status = await self._checked(request)
         async with self.admission.admit(len(request.text)) as place:
             plan = ChunkPlan(self.planner.chunks(request.text, language))
             # a turn's later sentences continue audio already playing: their first audio is not awaited
