@@ -77,7 +77,12 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
         return _ending_kept([Word(t.text, never_silent(t), bool(t.whitespace)) for t in tokens])
 
     def split_sentences(paragraph: str) -> list[str]:
-        if len(paragraph) <= ONE_SENTENCE_CHARS and not any(mark in SENTENCE_END_MARKS for mark in _inside(paragraph)):
+        short_and_unmarked = len(paragraph) <= ONE_SENTENCE_CHARS and not any(
+            mark in SENTENCE_END_MARKS for mark in _inside(paragraph)
+        )
+        # a paragraph with no space inside is one sentence: no sentence starts without a space
+        # before it, and spaCy's cost on many one-word lines would be its whole cost
+        if short_and_unmarked or not any(character.isspace() for character in paragraph.strip()):
             return [paragraph] if paragraph.strip() else []
         spans: list[list[int]] = []
         links = [link.span() for link in INLINE_PRONUNCIATION.finditer(paragraph)]

@@ -45,7 +45,7 @@ PLAIN = "The quick brown fox jumps over the lazy dog, and then it runs far away.
 #: each super-linear pattern's worst piece, and the pieces a reader's rules look at
 WORST_UNITS = (
     " ", "\t", ".", "!", "。", "！", "…", "(", ")", "[", "]", "<", ">", "/", "-", ",", "'", '"', "&", "#", "\n",
-    "a\n", "a.\n", "# ", ", ", "a ", "1", "1,000", ",000", "1.", "1.1.", "1-", "1/", "1:", "~1 ", "$1", "-1 ",
+    "a\n", "a.\n", ".a\n", "# ", ", ", "a ", "1", "1,000", ",000", "1.", "1.1.", "1-", "1/", "1:", "~1 ", "$1", "-1 ",
     "<break time=1ms ", '<break time="5s"/>', "<break ", "<a b=", "<b>", "</b>", "<b><i>", "&#", "&amp;",
     "[a](", "[a](/x/) ", "](", "http://a.b/", "www.", "www.a.", "a@", "a.b", ".)", "!)",
     "\ue000", "\ue0009\ue001", "\u0662", "\u0663\u0664", "Aa ", "1 Aa ", "Henry I", "No. ", "Dr. ", "e.g. ",
