@@ -15,7 +15,7 @@ import requests
 import soundfile
 from openai import OpenAI
 
-from tests.server.test_readme_examples import run
+from tests.server.test_doc_examples import run
 
 pytestmark = pytest.mark.server
 
@@ -80,7 +80,7 @@ def test_sse_events_join_to_the_audio_of_the_plain_answer(client):
     assert len(joined) / 2 / 24_000 == pytest.approx(len(plain) / 2 / 24_000, abs=0.05)
 
 
-def test_the_readmes_sdk_example_runs_as_written(server, tmp_path):
+def test_the_docs_sdk_example_runs_as_written(server, tmp_path):
     run("openai-sdk", [sys.executable], ".py", server, tmp_path)
     for name in ("hello.mp3", "streamed.wav"):
         with av.open(str(tmp_path / name)) as container:

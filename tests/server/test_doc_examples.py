@@ -1,33 +1,37 @@
-"""Every client example in README.md, run as written against the live server."""
+"""Every example in README.md and docs/ that runs, run as written against the live server (only
+its address changed), and what it prints and writes checked. tests/test_docs.py checks that each
+example is run by a test here (or checked there)."""
 
 import io
+import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import av
 import pytest
 import soundfile
 
 from schemas import TTSResponse, WordTimestamp
+from tests.doc_examples import example, output
 
 pytestmark = pytest.mark.server
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-DOCUMENTED_BASE = "http://localhost:5000"
+#: the server's address in every example
+DOCUMENTED_ADDRESS = "localhost:5000"
 
 
-def example(name: str) -> str:
-    match = re.search(rf"<!-- example: {name} -->\n```\w+\n(.*?)```", README.read_text(), re.S)
-    assert match, f"README has no example '{name}'"
-    return match.group(1)
+def as_written(name: str, base: str) -> str:
+    """The example `name` pointed at the server at `base` (its http:// and ws:// addresses alike)."""
+    return example(name).replace(DOCUMENTED_ADDRESS, urlsplit(base).netloc)
 
 
 def run(name: str, command: list[str], suffix: str, base: str, cwd: Path) -> str:
     script = cwd / f"{name}{suffix}"
-    script.write_text(example(name).replace(DOCUMENTED_BASE, base))
+    script.write_text(as_written(name, base))
     done = subprocess.run([*command, str(script)], cwd=cwd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -83,15 +87,22 @@ def test_javascript_fetch(server, tmp_path):
     assert "Fetch" in out and re.search(r"received \d{5,} bytes of wav", out)
 
 
-@pytest.mark.parametrize("name", ["react", "vue"])
-def test_highlighting_components_use_the_served_fields(name):
-    """The components are not rendered here: their field names are checked against the schema."""
-    code = example(name).replace("result.value", "result")  # Vue's refs
+def check_fields_of_a_component(code: str) -> None:
+    """A component is not rendered here: the fields it reads are checked against the schema."""
+    code = code.replace("result.value", "result")  # Vue's refs
     response_fields = set(TTSResponse.model_fields)
     word_fields = set(WordTimestamp.model_fields)
     assert set(re.findall(r"result\.(\w+)", code)) <= response_fields
     assert set(re.findall(r"\bw\.(\w+)", code)) <= word_fields
     assert "/tts/" in code and "word_timestamps" in code
+
+
+def test_the_react_component_reads_the_served_fields():
+    check_fields_of_a_component(example("react"))
+
+
+def test_the_vue_component_reads_the_served_fields():
+    check_fields_of_a_component(example("vue"))
 
 
 def test_pipecat_service_as_configured_speaks_a_turn(server):
@@ -101,7 +112,7 @@ def test_pipecat_service_as_configured_speaks_a_turn(server):
     from tests.server.test_agent_clients import TURN, check_turn, run_turn
 
     namespace: dict = {}
-    exec(example("pipecat").replace("ws://localhost:5000", server.replace("http://", "ws://")), namespace)
+    exec(as_written("pipecat", server), namespace)
     collector = asyncio.run(run_turn(namespace["tts"], llm_tokens(TURN), 16000))
     check_turn(collector, TURN, 16000)
 
@@ -111,3 +122,27 @@ def test_livekit_streaming_prints_each_word_with_its_time(server, tmp_path):
     lines = [line.split() for line in out.strip().splitlines()]
     assert [word for *_, word in lines] == ["Hello", "from", "Kokoro.", "Each", "word", "comes", "with", "its", "time."]
     assert all(float(start) <= float(end) for start, end, _ in lines)
+
+
+def test_curl_to_the_openai_route(server, tmp_path):
+    run("curl-openai", ["bash", "-euo", "pipefail"], ".sh", server, tmp_path)
+    seconds, rate, container = audio_seconds(tmp_path / "speech.mp3")
+    assert (rate, container) == (24_000, "mp3")
+    assert 0.8 < seconds < 5
+
+
+def test_a_websocket_turn_with_aiohttp_prints_its_words_and_writes_its_audio(server, tmp_path):
+    out = run("websocket-aiohttp", [sys.executable], ".py", server, tmp_path)
+    assert out.split() == ["Hello", "from", "a", "voice", "agent."]
+    seconds = (tmp_path / "turn.pcm").stat().st_size / 2 / 16_000
+    assert 0.8 < seconds < 5
+
+
+def test_one_request_per_language_prints_the_documented_words(server, tmp_path):
+    if not shutil.which("jq"):
+        pytest.fail("jq is needed for the docs' example: apt-get install jq")
+    out = run("say-each-language", ["bash", "-euo", "pipefail"], ".sh", server, tmp_path)
+    lines = out.strip().splitlines()
+    assert len(lines) == 9 and all(json.loads(line) for line in lines)
+    japanese, mandarin = lines[6], lines[8]
+    assert [japanese, mandarin] == output("say-each-language").strip().splitlines()
