@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .device import choose_device, torch_installed
-from .speech import FIRST_WINDOW_FRAMES
+from .windows import FIRST_WINDOW_FRAMES
 
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
