@@ -5,9 +5,8 @@ of `window` frames, each given `context` more frames on either side, and each wi
 are kept and joined with no fade. A setting "WxC" cuts the whole sentence in windows of W frames;
 "W+xC" decodes the first W frames, then all the rest in one window (a stream's first audio, then
 the sentence's remainder); "live" is what a stream gets: a first window of FIRST_WINDOW_FRAMES,
-larger where the whole render's pace says the windows after it could not keep ahead, then each
-window as large as can be decoded, at the pace the one before took, before the audio sent has
-played, three at most (engine.windows); "live@1.5" as if every decode took 1.5 times as
+larger where the whole render's pace says the rest could not be decoded before it has played,
+then the rest (engine.windows); "live@1.5" as if every decode took 1.5 times as
 long (a machine busy with other work). Printed per setting, over plain sentences in three voices:
 
 - log-mel L1 (dB, over the whole render's bins within 60 dB of its loudest) and log-mel cosine
@@ -43,7 +42,7 @@ from engine.text import plan_chunks
 from engine.timing import SAMPLES_PER_FRAME
 from engine.trim import voiced_span
 from engine.tts import KokoroEngine
-from engine.windows import FIRST_WINDOW_FRAMES, first_window_end, window_after
+from engine.windows import FIRST_WINDOW_FRAMES, first_window_end
 from serving.synthesize import WINDOW_PACE_MARGIN
 
 #: plain sentences, no inner punctuation, 6 to 40 words
@@ -118,46 +117,30 @@ def decoded_window(backend: OnnxBackend, front: Front, start: int, end: int, con
 def live_windows(
     backend: OnnxBackend, front: Front, front_s: float, whole_s: float, slower: float
 ) -> tuple[np.ndarray, list[int], list[float], float]:
-    """The windows serving.synthesize asks for, sized as it sizes them (the first from the pace of
-    the whole render, `whole_s`), each decode's time taken `slower` times as long."""
+    """The windows serving.synthesize asks for: the first sized from the pace of the whole render
+    (`whole_s`), taken `slower` times as long, then the rest; each decode's time `slower` times as
+    long too."""
     count = front.frame_count
-    pace = WINDOW_PACE_MARGIN * slower * whole_s / count
-    start, end = 0, first_window_end(count, pace, FIRST_WINDOW_FRAMES)
-    pieces, seconds, cuts = [], [], []
-    while True:
+    cut = first_window_end(count, WINDOW_PACE_MARGIN * slower * whole_s / count, FIRST_WINDOW_FRAMES)
+    pieces, seconds = [], []
+    for start, end in itertools.pairwise(dict.fromkeys([0, cut, count])):
         piece, took = decoded_window(backend, front, start, end, WINDOW_CONTEXT_FRAMES)
         pieces.append(piece)
-        seconds.append(slower * (took + front_s) - (front_s if not start else 0.0))
-        if end == count:
-            break
-        first, last = decoded_span(start, end, count)
-        pace = WINDOW_PACE_MARGIN * slower * (took + front_s) / (last - first)
-        cuts.append(end)
-        ahead_s = heard_ahead(pieces, seconds)
-        start, end = end, window_after(len(pieces) + 1, end, count, ahead_s, pace, FIRST_WINDOW_FRAMES)
-    return np.concatenate(pieces), cuts, seconds, heard_gaps(pieces, seconds)
-
-
-def heard_ahead(pieces: list[np.ndarray], seconds: list[float]) -> float:
-    """The audio a listener has not heard yet when the last window arrives, playing each window as
-    it arrives from its first sound (the timeline trims the lead before it)."""
-    return _playing(pieces, seconds)[0]
+        seconds.append(slower * (took + (front_s if start else 0.0)))
+    return np.concatenate(pieces), [cut] if cut < count else [], seconds, heard_gaps(pieces, seconds)
 
 
 def heard_gaps(pieces: list[np.ndarray], seconds: list[float]) -> float:
-    """The silence a listener hears between windows: each window after the first asked for when
-    the one before arrived, and decoded while the audio before it plays."""
-    return _playing(pieces, seconds)[1]
-
-
-def _playing(pieces: list[np.ndarray], seconds: list[float]) -> tuple[float, float]:
+    """The silence a listener hears between windows, playing each as it arrives from the first
+    word (the timeline trims the lead before it): each window after the first asked for when the
+    one before arrived, and decoded while the audio before it plays."""
     span = voiced_span(pieces[0])
     lead = max(0, span[0] - LEAD_SAMPLES) if span else 0
     ahead, gaps = (pieces[0].shape[0] - lead) / SAMPLE_RATE, 0.0
     for piece, took in zip(pieces[1:], seconds[1:], strict=True):
         gaps += max(0.0, took - ahead)
         ahead = max(0.0, ahead - took) + piece.shape[0] / SAMPLE_RATE
-    return ahead, gaps
+    return gaps
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:

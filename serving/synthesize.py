@@ -19,13 +19,10 @@ from typing import Protocol
 
 import aiohttp
 
-from engine.audio import SAMPLE_RATE
-from engine.speech import LEAD_SAMPLES
 from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME
-from engine.trim import voiced_span
-from engine.windows import estimated_frames, first_window_end, window_after
+from engine.windows import estimated_frames, first_window_end
 from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
@@ -44,8 +41,9 @@ CONNECTION_RETRIES = 2
 #: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
 #: of them at most, not to the later lane behind a stream's chunk in the model (seconds on CPU)
 INTERACTIVE_ANSWER_S = 2.0
-#: a window's measured decoding time, per frame, is taken this much slower when the next window
-#: is sized: the next one may share the cores with another request's chunk
+#: the first lane's measured decoding pace is taken this much slower when a stream's first window
+#: is sized: the pace of the calls before, and the rest of the sentence may share the cores with
+#: another request's chunk
 WINDOW_PACE_MARGIN = 1.25
 
 
@@ -154,22 +152,14 @@ class Playback:
     that arrives while audio is playing extends it by its length; one that arrives after the audio
     ran out starts it again (the listener heard a gap, and is not owed the time lost)."""
 
-    def __init__(self, runs_out_at: float, trims_lead: bool = True):
-        """`trims_lead`: the answer's first audio is trimmed to start at its first sound
-        (engine.speech.Timeline), as a new answer's is; not as a continued stream's."""
+    def __init__(self, runs_out_at: float):
         self.runs_out_at = runs_out_at
-        self._trims_lead = trims_lead
         self._speech_s = 0.0
         self._tokens = 0.0
 
     def heard(self, chunk: Chunk, audio: ChunkAudio, at: float) -> None:
         """`chunk`'s audio (or a window of it) was sent at `at` (loop time)."""
-        playing_s = audio.duration_s
-        if self._trims_lead and not chunk.pause_s:
-            self._trims_lead = False
-            span = voiced_span(audio.samples)
-            playing_s -= max(0, span[0] - LEAD_SAMPLES) / SAMPLE_RATE if span else 0.0
-        self.runs_out_at = max(self.runs_out_at, at) + playing_s
+        self.runs_out_at = max(self.runs_out_at, at) + audio.duration_s
         if not chunk.pause_s:
             self._speech_s += audio.duration_s
             # a window holds its share of the chunk's tokens
@@ -219,21 +209,20 @@ async def spoken_chunks(
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
     audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
 
-    With `first_window`, the first chunk comes in windows of its frames (engine.windows): a first
-    of `first_window` frames at least, more where the first lane's measured pace says the windows
-    after it could not keep ahead of the listener; then each as large as can be decoded before the
-    audio sent has played, at the pace the window before came; then the rest. The model's front runs
+    With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
+    first of `first_window` frames at least, more where the first lane's measured pace says the
+    rest could not be decoded before it has played; then the rest. The model's front runs
     on the whole sentence each time, so every window has its prosody. The windows go through the
     opening lane, as urgent as the first: its listener is already hearing the sentence.
 
-    The second chunk is asked for with the first one's last window, not beside its first: on CPU
+    The second chunk is asked for with the first one's rest, not beside its first window: on CPU
     the two would share the same cores (the later lane's at the lowest priority, so it gains
     almost nothing), and the later lane would look busy to the next request's `opening_lane`."""
     clock = clock or asyncio.get_running_loop().time
     started = clock() if began is None else began
     if answer_by is not None and answer_by - started <= INTERACTIVE_ANSWER_S:
         later_lane = first_lane
-    playback = Playback(started + sent_s, trims_lead=not sent_s)
+    playback = Playback(started + sent_s)
     chunks = aiter(plan)
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
@@ -244,7 +233,7 @@ async def spoken_chunks(
         opening: bool = False,
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
         """The next chunk of the plan sent for rendering (the frames `frames_of` says; `opening`:
-        the request's first), or more frames of `window_of`, whose earlier frames came."""
+        the request's first), or the rest of `window_of`, whose first window came."""
         nonlocal rendering
         due = due_at(playback, rendering, answer_by, opening)
         chunk = window_of or await anext(chunks, None)
@@ -272,36 +261,24 @@ async def spoken_chunks(
         return (0, end) if end < frame_count else WHOLE
 
     pending = await submit(opening, first_frames, opening=True)
-    asked_at = clock()
     upcoming = None
-    first, windowed = True, first_window is not None
-    windows = 1  # of the first chunk, asked for
+    first = True
     try:
         while pending is not None:
-            if not first and not windowed:
+            if not first:
                 upcoming = await submit(lambda: later_lane)
             chunk, audio = await pending
-            now = clock()
-            playback.heard(chunk, audio, now)
+            playback.heard(chunk, audio, clock())
             if first:
                 if not sent_s:
-                    FIRST_AUDIO.observe(now - started)
+                    FIRST_AUDIO.observe(clock() - started)
                 first = False
-                rendering = None  # the next chunk, or window, is asked for with this one heard
-            frame_count, window_end = sum(audio.frames), decoded_to(audio)
-            if windowed and window_end < frame_count:
-                # the pace this window came at, its wait in the lane included: what the next one will see
-                pace = WINDOW_PACE_MARGIN * (now - asked_at) / decoded_frame_count(audio)
-                windows += 1
-                ahead_s = playback.runs_out_at - now
-                end = window_after(windows, window_end, frame_count, ahead_s, pace, first_window or 0)
-                windowed = end < frame_count
-                window: Frames = (window_end, end if windowed else None)
-                upcoming = await submit(opening, lambda _, window=window: window, window_of=chunk)
-                asked_at = clock()
-            elif upcoming is None:
-                windowed = False
-                upcoming = await submit(lambda: later_lane)
+                rendering = None  # the second chunk is asked for with the first one heard
+                rest_from = decoded_to(audio)
+                if rest_from < sum(audio.frames):  # a first window: the rest, through the opening lane
+                    upcoming = await submit(opening, lambda _, rest_from=rest_from: (rest_from, None), window_of=chunk)
+                else:
+                    upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None
             yield chunk, audio
     finally:

@@ -2,11 +2,8 @@
 
 import asyncio
 
-import numpy as np
 import pytest
 
-from engine.audio import SAMPLE_RATE
-from engine.speech import LEAD_SAMPLES
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
@@ -69,52 +66,24 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
 ONE_LONG_SENTENCE = "Then many more words follow" + ", and many more words follow" * 8 + ". " + LONG
 
 
-async def windows_asked(planner, decoding_s: float) -> list[list[tuple[int, int | None]]]:
-    """The frames asked of each call for a stream's first sentence (`first_window` 10 frames of
-    25 ms), each window taking `decoding_s` of the test's clock, and the first call of the next
-    sentence; no window is asked beside another."""
+async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_next_chunk_after(planner):
     first, later = lanes(held=True)
-    clock = Clock()
     request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10, clock=clock)))
-    asked = []
-    while True:
-        window = await first.synthesizer.next_call()
-        asked.append([(job.frames_from, job.frames_to) for job in window.jobs])
-        assert later.scheduler.idle and first.synthesizer.waiting_calls() == 0
-        clock.now += decoding_s
-        if window.jobs[0].frames_to is None:
-            break
-        window.release()
-    call = await later.synthesizer.next_call()  # the next sentence, asked for beside its last window
-    asked.append([(job.frames_from, job.frames_to) for job in call.jobs])
+    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
+    window = await first.synthesizer.next_call()
+    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, 10)]  # no pace measured: the fewest
+    assert later.scheduler.idle
     window.release()
+    rest = await first.synthesizer.next_call()  # as urgent as the first: its listener is waiting
+    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
+    assert rest.jobs[0].token_ids == window.jobs[0].token_ids
+    call = await later.synthesizer.next_call()  # the next chunk, one ahead, whole
+    assert [(job.frames_from, job.frames_to) for job in call.jobs] == [(0, None)]
+    rest.release()
     call.release()
     await serve_until_done(later.synthesizer, consumer)
-    return asked
-
-
-async def test_a_first_window_then_the_rest_of_the_sentence_when_it_can_be_decoded_before_the_window_has_played(
-    planner,
-):
-    # the first window's 42 frames (its context among them) in 10 ms: the rest in far less than 0.25 s
-    assert await windows_asked(planner, decoding_s=0.01) == [[(0, 10)], [(10, None)], [(0, None)]]
-
-
-async def test_a_slow_first_window_is_followed_by_one_that_can_be_decoded_before_it_has_played(planner):
-    # 70 ms for 42 frames: the 0.25 s the first window plays hold 120 frames of decoding, 56 frames
-    # and their context either side; the rest, decoded as fast, is past what that window plays
-    asked = await windows_asked(planner, decoding_s=0.07)
-    [(_, end)] = asked[1]
-    assert asked == [[(0, 10)], [(10, end)], [(end, None)], [(0, None)]]
-    assert 10 + 55 <= end <= 10 + 56  # 120 frames, give or take the clock's rounding
-
-
-async def test_a_sentence_whose_window_is_its_whole_is_not_asked_for_again(planner):
-    # the rest would be all context: after a slow first window it comes at once, not in more windows
-    asked = await windows_asked(planner, decoding_s=0.5)
-    assert asked == [[(0, 10)], [(10, None)], [(0, None)]]
+    assert await consumer == len(list(planner.chunks(request.text, "a"))) + 1
 
 
 async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_the_fewest_frames(planner):
@@ -192,19 +161,6 @@ def test_a_listeners_audio_runs_out_when_what_was_sent_has_played_from_when_it_a
     assert playback.expected_s(speech(40)) == pytest.approx(40 * pace)
     assert playback.expected_s(Chunk(words=(), token_ids=(), word_spans=(), pause_s=0.7)) == 0.7
     assert Playback(runs_out_at=0.0).expected_s(speech(40)) == 0.0  # nothing heard: no pace to go by
-
-
-def test_an_answers_first_audio_plays_from_its_first_sound_and_a_continued_streams_whole():
-    quiet, sound = np.zeros(round(0.3 * SAMPLE_RATE), np.int16), np.full(round(0.5 * SAMPLE_RATE), 8_000, np.int16)
-    audio = ChunkAudio(pcm16=np.concatenate([quiet, sound]).tobytes(), frames=[16, 16])
-    fresh = Playback(runs_out_at=0.0)
-    fresh.heard(speech(4), audio, at=0.0)
-    assert fresh.runs_out_at == pytest.approx(0.5 + LEAD_SAMPLES / SAMPLE_RATE)  # the lead trimmed as the timeline does
-    fresh.heard(speech(4), audio, at=0.0)
-    assert fresh.runs_out_at == pytest.approx(1.3 + LEAD_SAMPLES / SAMPLE_RATE)  # the pause between sentences is heard
-    continued = Playback(runs_out_at=0.0, trims_lead=False)
-    continued.heard(speech(4), audio, at=0.0)
-    assert continued.runs_out_at == pytest.approx(0.8)
 
 
 def test_a_chunk_is_due_when_its_listeners_audio_runs_out_or_when_its_answer_was_projected_finished():
