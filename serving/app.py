@@ -29,14 +29,16 @@ from schemas import (
     VoicesResponse,
 )
 
-from . import cartesia_api, demo, request_id
-from .config import ServingSettings
-from .errors import ApiError, ClientLeft, StreamAborted, Unauthorized, error_response
-from .lifecycle import TTSServer, server_of
-from .metrics import RESPONSES
-from .openai_api import openai_error
-from .openai_api import register as register_openai_api
-from .origins import OriginGuard
+from .cartesia import api as cartesia_api
+from .core import request_id
+from .core.config import ServingSettings
+from .core.errors import ApiError, ClientLeft, StreamAborted, Unauthorized, error_response
+from .core.lifecycle import TTSServer, server_of
+from .core.metrics import RESPONSES
+from .core.origins import OriginGuard
+from .openai.api import openai_error
+from .openai.api import register as register_openai_api
+from .tts import demo
 
 log = logging.getLogger("kokoro_tts")
 VERSION = "0.2.0"

@@ -119,11 +119,15 @@ def test_bento_holds_the_service_serving_and_engine_and_nothing_else(bento):
     for name in ("service.py", "schemas.py"):
         assert (src / name).read_bytes() == (ROOT / name).read_bytes()
     for package in ("engine", "serving"):
-        files = {p.name for p in (ROOT / package).iterdir() if p.is_file() and p.suffix in (".py", ".json")}
+        files = {
+            p.relative_to(ROOT / package)
+            for p in (ROOT / package).rglob("*")
+            if p.suffix in (".py", ".json") and "__pycache__" not in p.parts
+        }
         for name in files:
             assert (src / package / name).read_bytes() == (ROOT / package / name).read_bytes(), name
     assert {"weights.py", "onnx_weights.py", "kokoro_config.json"} <= {p.name for p in (src / "engine").iterdir()}
-    assert {"app.py", "lifecycle.py", "admission.py"} <= {p.name for p in (src / "serving").iterdir()}
+    assert {"app.py", "core", "tts", "openai", "cartesia"} <= {p.name for p in (src / "serving").iterdir()}
     top_level = {p.name for p in src.iterdir()}
     assert top_level <= {"service.py", "schemas.py", "serving", "engine", "voices", "bentofile.yaml"}, top_level
     unwanted = ("__pycache__", ".venv", "tests", ".cache", "benchmarks")

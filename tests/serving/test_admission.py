@@ -6,8 +6,8 @@ import contextlib
 
 import pytest
 
-from serving.admission import RATE_WINDOW_S, SATURATED_BACKLOG, Admission, AdmissionLimits
-from serving.errors import Busy
+from serving.core.admission import RATE_WINDOW_S, SATURATED_BACKLOG, Admission, AdmissionLimits
+from serving.core.errors import Busy
 
 from .conftest import Clock, eventually
 

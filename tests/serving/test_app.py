@@ -10,7 +10,7 @@ import soundfile
 from prometheus_client import REGISTRY
 
 from schemas import TTSResponse
-from serving.config import ServingSettings
+from serving.core.config import ServingSettings
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

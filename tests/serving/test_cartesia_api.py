@@ -12,11 +12,11 @@ import pytest
 
 from engine.timing import WordTiming
 from schemas import TTSRequest
-from serving import cartesia_api
 from serving.app import POLICY_VIOLATION
-from serving.config import ServingSettings, SocketLimits
-from serving.errors import NotReady
-from serving.metrics import RESPONSES, STREAMS_FAILED
+from serving.cartesia import api as cartesia_api
+from serving.core.config import ServingSettings, SocketLimits
+from serving.core.errors import NotReady
+from serving.core.metrics import RESPONSES, STREAMS_FAILED
 
 from .conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
 

@@ -3,7 +3,7 @@
 import pytest
 
 from engine.languages import Phonemizers
-from serving.gather import TAIL_CONTEXT_CHARS, TextGatherer, parts
+from serving.cartesia.gather import TAIL_CONTEXT_CHARS, TextGatherer, parts
 
 pytestmark = pytest.mark.unit
 

@@ -3,9 +3,9 @@ are not browsers (no Origin); a page elsewhere on the network is refused, on HTT
 
 import pytest
 
-from serving import cartesia_api
-from serving.config import ServingSettings
-from serving.origins import POLICY_VIOLATION, same_origin
+from serving.cartesia import api as cartesia_api
+from serving.core.config import ServingSettings
+from serving.core.origins import POLICY_VIOLATION, same_origin
 
 from .conftest import SocketClient
 

@@ -8,9 +8,9 @@ from engine.speech import first_window_frames
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
-from serving.plan import ChunkPlan
-from serving.schedule import FairScheduler
-from serving.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
+from serving.core.plan import ChunkPlan
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
 
 from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 

@@ -21,10 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.speech import MAX_SPEED
 from schemas import AudioFormat, OpenAIErrorDetail, TTSRequest, VoiceName
 
-from .errors import ApiError, ClientLeft
-from .lifecycle import server_of
-from .request import explain, read_body
-from .respond import sse_response, stream_response
+from ..core.errors import ApiError, ClientLeft
+from ..core.lifecycle import server_of
+from ..core.request import explain, read_body
+from ..core.respond import sse_response, stream_response
 
 log = logging.getLogger("kokoro_tts")
 

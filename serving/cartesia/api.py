@@ -37,14 +37,14 @@ from engine.synthesis import ChunkAudio
 from engine.text import Chunk, speakable
 from schemas import TTSRequest, VoiceName
 
-from . import request_id
-from .config import SocketLimits
-from .errors import ApiError, BadRequest, Busy, ClientLeft, NotReady
+from ..core import request_id
+from ..core.config import SocketLimits
+from ..core.errors import ApiError, BadRequest, Busy, ClientLeft, NotReady
+from ..core.lifecycle import TTSServer, server_of
+from ..core.metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
+from ..core.request import explain, read_fields, voice_language
+from ..core.respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream
 from .gather import TextGatherer, joined, parts
-from .lifecycle import TTSServer, server_of
-from .metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
-from .request import explain, read_fields, voice_language
-from .respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream
 
 log = logging.getLogger("kokoro_tts")
 PATH = "/tts/websocket"

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 from fastapi import WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..openai.api import openai_error
 from .errors import error_response
-from .openai_api import openai_error
 
 #: TTS_CORS_ORIGINS' value that lets every page in
 ANY_ORIGIN = "*"

@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from .errors import error_response
+from ..core.errors import error_response
 
 PAGE_PATH = "/tts/demo"
 #: the page links its assets relative to itself ("demo/demo.js"), so it works under a proxy's prefix too
