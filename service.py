@@ -145,7 +145,7 @@ BATCHING = (
 
 
 class SynthesizerService:
-    """A BentoML face on a ModelWorker (serving/model_worker.py)."""
+    """A BentoML face on a ModelWorker (serving/core/model_worker.py)."""
 
     #: added to the nice value of the thread that runs the model, and so of its OpenMP team
     niceness = 0

@@ -3,7 +3,7 @@
 CartesiaHttpTTSService, LiveKit's cartesia.TTS) speak through this server as they are.
 
 One socket carries many contexts (an agent's turns), routed by `context_id`. A context's text
-arrives in pieces, as whole sentences or as an LLM's tokens (serving.gather hands out each
+arrives in pieces, as whole sentences or as an LLM's tokens (serving.cartesia.gather hands out each
 sentence once it is complete), and each run of sentences is spoken through the same lifecycle as
 an HTTP request: validation, readiness, admission, the fair lanes, metrics. Its audio leaves as
 raw PCM at the rate asked, each chunk followed by its words' timestamps (seconds from the
@@ -39,7 +39,7 @@ from schemas import TTSRequest, VoiceName
 
 from ..core import request_id
 from ..core.config import SocketLimits
-from ..core.errors import ApiError, BadRequest, Busy, ClientLeft, NotReady
+from ..core.errors import CLIENT_CLOSED, POLICY_VIOLATION, ApiError, BadRequest, Busy, ClientLeft, NotReady
 from ..core.lifecycle import TTSServer, server_of
 from ..core.metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
 from ..core.request import explain, read_fields, voice_language
@@ -49,6 +49,13 @@ from .gather import TextGatherer, joined, parts
 log = logging.getLogger("kokoro_tts")
 PATH = "/tts/websocket"
 BYTES_PATH = "/tts/bytes"
+#: the routes whose answers are counted by route (a socket's contexts are counted under PATH)
+ROUTES = frozenset({BYTES_PATH})
+ENDPOINTS = {
+    f"POST {BYTES_PATH}": "Cartesia's bytes route: a transcript's audio, raw PCM at 8 to 48 kHz",
+    f"WebSocket {PATH}": "Cartesia's WebSocket TTS protocol, for voice agents: text as it is "
+    "written, raw PCM and word timestamps back, several contexts per socket",
+}
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 #: how long text that stops at a sentence or clause mark waits for more before it is spoken
 PAUSE_WAIT_S = 0.15
@@ -60,11 +67,9 @@ CONTEXT_IDLE_S = 120.0
 MAX_MESSAGE_AUDIO_BYTES = 192 * 1024
 #: languages whose text writes no spaces between words: each token is a word of its own
 UNSPACED_LANGUAGES = frozenset("jz")
-#: WebSocket close codes (RFC 6455): try again later; a normal end (an idle socket); a client
-#: that broke the socket's bounds (a flood of messages)
+#: WebSocket close codes (RFC 6455): try again later; a normal end (an idle socket)
 TRY_AGAIN_LATER = 1013
 NORMAL_CLOSURE = 1000
-POLICY_VIOLATION = 1008
 #: a close frame's reason is at most 123 bytes
 MAX_CLOSE_REASON_BYTES = 123
 #: a context id is echoed in every answer: a UUID is 36 characters
@@ -78,8 +83,6 @@ MAX_WAITING_MESSAGES = 64
 RETRIES = 3
 RETRY_BACKOFF_S = 0.5
 RETRY_WITHIN_S = 10.0
-#: status of a context its client cancelled or left (nginx's "client closed request")
-CLIENT_CLOSED = 499
 
 
 class VoiceChoice(BaseModel):
@@ -290,7 +293,7 @@ class AgentContext:
             )  # fmt: skip
 
     async def _serve(self) -> int:
-        """The context's messages in order: text gathered and spoken as `serving.gather` says,
+        """The context's messages in order: text gathered and spoken as `serving.cartesia.gather` says,
         a flush answered once what came before it is spoken, the last message with `done`.
 
         The buffer delay is kept while messages keep coming: text that has waited it out is
@@ -430,7 +433,7 @@ class MessageAllowance:
 
 class AgentSocket:
     """One client's socket: its contexts by id, one writer for all of them, and the bounds on
-    what the client may hold and send (serving.config.SocketLimits). A message the server
+    what the client may hold and send (serving.core.config.SocketLimits). A message the server
     cannot take is answered with an error and the socket serves on; a flood of messages, or a
     socket left idle, is closed."""
 
@@ -623,7 +626,7 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
 
 def register(app: FastAPI, limits: SocketLimits) -> None:
     """Adds /tts/websocket and /tts/bytes to `app` (the key, when one is set, is checked before
-    them: serving.app.ApiKeyMiddleware); each socket is held to `limits`."""
+    them: serving.core.access.ApiKeyMiddleware); each socket is held to `limits`."""
 
     @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
     async def cartesia_bytes(http_request: Request) -> Response:

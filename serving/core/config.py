@@ -113,7 +113,7 @@ class ServingSettings:
     #: written as JSON \\u escapes: 6 bytes each)
     max_body_bytes: int = 256 * 1024
     #: origins of the web pages that may call the API, besides the server's own (the demo page):
-    #: CORS headers for them, and a 403 for a page of any other origin (serving.origins). None by
+    #: CORS headers for them, and a 403 for a page of any other origin (serving.core.origins). None by
     #: default, so that no page elsewhere on the network can drive the server; ("*",) lets any in
     cors_origins: tuple[str, ...] = ()
     #: when set, every route but health and the probes wants `Authorization: Bearer <key>`

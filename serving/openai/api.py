@@ -4,7 +4,7 @@ OpenAI's clients (the official SDKs, and the many tools built on them) speak to 
 A speech request is translated into a TTSRequest (voice names mapped, speed fitted into Kokoro's
 range) and answered by the same TTSServer lifecycle as /tts/: admission, chunk planning, the fair
 lanes, cancellation when the client leaves, the same encoders. Only the framing differs: the audio
-file streamed, or Server-Sent Events carrying it in base64 (both framed by serving.respond). Errors
+file streamed, or Server-Sent Events carrying it in base64 (both framed by serving.core.respond). Errors
 keep OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, so its clients raise their
 usual exceptions.
 """
@@ -27,6 +27,15 @@ from ..core.request import explain, read_body
 from ..core.respond import sse_response, stream_response
 
 log = logging.getLogger("kokoro_tts")
+#: the paths OpenAI's clients call: refusals under it are in OpenAI's error shape
+PATH_PREFIX = "/v1/"
+#: the routes whose answers are counted by route
+ROUTES = frozenset({"/v1/audio/speech", "/v1/models", "/v1/audio/voices"})
+ENDPOINTS = {
+    "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
+    "GET /v1/models": "OpenAI-compatible model list",
+    "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
+}
 
 #: OpenAI's model ids, all served by the one Kokoro-82M model
 MODELS = ("kokoro", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
@@ -149,6 +158,11 @@ def openai_error(
     error_type, code = ERROR_TYPES.get(status, ("server_error", None))
     body = OpenAIErrorBody(error=OpenAIErrorDetail(message=message, type=error_type, param=param, code=code))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def refusal(error: ApiError) -> JSONResponse:
+    """A refusal made before the route runs (the key, the origin), as OpenAI's clients read it."""
+    return openai_error(error.status, error.message, None, error.headers)
 
 
 class OpenAIRoute(APIRoute):

@@ -12,10 +12,9 @@ import pytest
 
 from engine.timing import WordTiming
 from schemas import TTSRequest
-from serving.app import POLICY_VIOLATION
 from serving.cartesia import api as cartesia_api
 from serving.core.config import ServingSettings, SocketLimits
-from serving.core.errors import NotReady
+from serving.core.errors import POLICY_VIOLATION, NotReady
 from serving.core.metrics import RESPONSES, STREAMS_FAILED
 
 from .conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
@@ -414,7 +413,7 @@ async def test_a_flood_of_messages_closes_the_socket_with_a_reason(make_server):
         for _ in range(10):  # a second's allowance is 3: nothing refills it that fast
             await socket.send({"context_id": "nothing", "cancel": True})
         messages, closed = await socket.until_closed()
-    assert closed["code"] == cartesia_api.POLICY_VIOLATION and "TTS_WS_MAX_MESSAGES_S" in closed["reason"]
+    assert closed["code"] == POLICY_VIOLATION and "TTS_WS_MAX_MESSAGES_S" in closed["reason"]
     assert messages[-1]["type"] == "error" and messages[-1]["status_code"] == 429
 
 

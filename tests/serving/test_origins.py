@@ -5,7 +5,8 @@ import pytest
 
 from serving.cartesia import api as cartesia_api
 from serving.core.config import ServingSettings
-from serving.core.origins import POLICY_VIOLATION, same_origin
+from serving.core.errors import POLICY_VIOLATION
+from serving.core.origins import same_origin
 
 from .conftest import SocketClient
 
