@@ -15,7 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from .cartesia import api as cartesia
+from .cartesia import routes as cartesia
 from .core.access import ApiKeyMiddleware
 from .core.config import ServingSettings
 from .core.errors import CLIENT_CLOSED, ApiError, ClientLeft, StreamAborted, error_response
