@@ -21,7 +21,7 @@ from .core.config import ServingSettings
 from .core.errors import CLIENT_CLOSED, ApiError, ClientLeft, StreamAborted, error_response
 from .core.origins import OriginGuard
 from .core.record import RequestRecordMiddleware
-from .openai import api as openai
+from .openai import routes as openai
 from .tts import routes as tts
 
 log = logging.getLogger("kokoro_tts")

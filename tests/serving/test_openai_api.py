@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from serving.core.config import ServingSettings
-from serving.openai.api import MODELS, OPENAI_VOICES, kokoro_speed
+from serving.openai.messages import MODELS, OPENAI_VOICES, kokoro_speed
 
 from .conftest import serve_until_done
 
