@@ -172,7 +172,7 @@ class AgentSocket:
                 self.contexts[message.context_id] = context
                 context.task = asyncio.create_task(context.run())
             return
-        if context.unspoken_chars() + len(message.transcript) > max_chars:
+        if context.held_chars() + len(message.transcript) > max_chars:
             await self.end(context, 413, too_much)
         elif len(context.inbox) >= MAX_WAITING_MESSAGES:
             waiting = f"over {MAX_WAITING_MESSAGES} messages that flush wait for this context; wait for flush_done"

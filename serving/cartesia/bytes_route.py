@@ -12,7 +12,7 @@ from schemas import TTSRequest
 from ..core.errors import BadRequest
 from ..core.lifecycle import TTSServer
 from ..core.request import read_fields
-from ..core.respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, Spoken, framed_stream
+from ..core.respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, RenderedChunks, framed_stream
 from .messages import BytesRequest
 from .resample import AudioOut
 
@@ -37,9 +37,11 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
             return piece.audio
         return audio.convert(np.frombuffer(piece.audio, dtype="<i2"), last=piece.last)
 
-    async def streamer(spoken: Spoken, tts: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
+    async def streamer(
+        rendered: RenderedChunks, tts: TTSRequest, on_close: Callable[[], Awaitable[object]]
+    ) -> ClosingStream:
         media_type = "application/octet-stream" if output.container == "raw" else STREAM_ENCODERS[tts.format].media_type
         framing = Framing("cartesia-bytes", frame, failure=None)
-        return await framed_stream(spoken, tts, on_close, framing, media_type=media_type, headers=dict(NO_BUFFERING))
+        return await framed_stream(rendered, tts, on_close, framing, media_type=media_type, headers=dict(NO_BUFFERING))
 
     return await server.answer(http_request, speech, streamer, played_as_sent=False)

@@ -83,8 +83,8 @@ class AgentContext:
             self.inbox.append(message)
         self._arrived.set()
 
-    def unspoken_chars(self) -> int:
-        """The text the context holds that has not been spoken: gathered, and waiting to be."""
+    def held_chars(self) -> int:
+        """The text the context holds and has not handed out: in its gatherer, and in messages not read yet."""
         gathered = len(self.gatherer.pending) if self.gatherer is not None else len(self.first.transcript)
         return gathered + sum(len(message.transcript) for message in self.inbox)
 
@@ -202,8 +202,8 @@ class AgentContext:
         for attempt in range(RETRIES + 1):
             sent_s = self.timeline.duration_s
             try:
-                async with self.socket.server.spoken(request, self.began, sent_s) as spoken:
-                    async for chunk, audio in spoken:
+                async with self.socket.server.rendering(request, self.began, sent_s) as rendered:
+                    async for chunk, audio in rendered:
                         await self._send_chunk(chunk, audio)
                 return
             except (Busy, NotReady) as exc:

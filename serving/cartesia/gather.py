@@ -3,15 +3,15 @@ sentences to speak, as soon as each is complete.
 
 A sentence is complete once text after it has begun (the language's own sentence splitter says
 where sentences end, so "Dr. Smith" is one), or once the text has paused at a sentence or clause
-mark for a moment; failing both, whatever has waited longest is spoken after the context's buffer
+mark for a moment; failing both, whatever has waited longest is handed out after the context's buffer
 delay. Pieces are joined as they are written, except that a sentence mark followed at once by a
 capital letter gets a space: clients that send one sentence per message write none between them
 ("pier." and "A" must not be read as "pier.A").
 
 The work a piece costs is bounded whatever the text before it: the splitter reads only the tail
-where a new sentence end can be (the text before it held none, or it would have been spoken), and
+where a new sentence end can be (the text before it held none, or it would have been handed out), and
 only once a sentence mark or a line break has come; and text that runs on without a sentence end
-is spoken in parts once it passes a limit, each cut at its last sentence, clause or word boundary.
+is handed out in parts once it passes a limit, each cut at its last sentence, clause or word boundary.
 """
 
 from collections.abc import Callable, Iterator
@@ -29,10 +29,10 @@ TAIL_CONTEXT_CHARS = 200
 
 
 class TextGatherer:
-    """One context's text not spoken yet. Not thread-safe: one context's task uses it."""
+    """One context's text not handed out yet. Not thread-safe: one context's task uses it."""
 
     def __init__(self, split_sentences: Callable[[str], list[str]], max_chars: int):
-        """`max_chars`: the most text held without a sentence end before it is spoken in parts."""
+        """`max_chars`: the most text held without a sentence end before it is handed out in parts."""
         self._split = split_sentences
         self._max_chars = max_chars
         self._text = ""
@@ -76,14 +76,14 @@ class TextGatherer:
         return self._take(cut)
 
     def overflow(self) -> str:
-        """Text past the limit, taken out to be spoken now ("" while the text is within it): up
+        """Text past the limit, taken out to be handed out now ("" while the text is within it): up
         to its last sentence, clause or word boundary inside the limit, the rest kept."""
         if len(self._text) <= self._max_chars:
             return ""
         return self._take(boundary(self._text, self._max_chars))
 
     def rest(self) -> str:
-        """All the text not spoken yet, taken out."""
+        """All the text not handed out yet, taken out."""
         return self._take(len(self._text))
 
     def _tail(self) -> str:
@@ -93,9 +93,9 @@ class TextGatherer:
     def _take(self, cut: int) -> str:
         if cut <= 0:
             return ""
-        spoken, self._text = self._text[:cut], self._text[cut:]
+        taken, self._text = self._text[:cut], self._text[cut:]
         self._read = max(0, self._read - cut)
-        return spoken.strip()
+        return taken.strip()
 
 
 def joined(text: str, piece: str) -> str:

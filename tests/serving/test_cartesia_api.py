@@ -456,13 +456,13 @@ async def test_a_malformed_frame_is_an_error_and_the_contexts_on_the_socket_serv
 async def test_text_gathered_past_the_limit_is_spoken_in_parts_before_the_turn_ends(make_server):
     served = make_server(held=True, settings=limited(max_gather_chars=100))
     runs: list[str] = []
-    spoken = served.server.spoken
+    rendering = served.server.rendering
 
     def recorded(request: TTSRequest, *args: object) -> object:
         runs.append(request.text)
-        return spoken(request, *args)
+        return rendering(request, *args)
 
-    served.server.spoken = recorded
+    served.server.rendering = recorded
     words = [f"word{n}" for n in range(60)]  # one run-on clause of 400 characters, no mark at all
     async with SocketClient(served.app, PATH) as socket:
         for word in words:
