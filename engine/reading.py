@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from num2words import num2words
 
+from .marks import OPENERS
+
 #: misaki's inline pronunciation, `[word](/phonemes/)`: the word is written in the text and timed,
 #: the phonemes are spoken. misaki's own pattern (misaki.en.LINK_REGEX) lets the word hold a "["
 #: and the phonemes a "[" or "(", so that a run of "[" makes every one of them look to the end of
@@ -288,10 +290,9 @@ def _alternatives(names: Iterable[str]) -> str:
 #: every run of a word's sub-tokens against its lexicon, a cost that grows with the cube of their
 #: number, and a longer span is left to be read as written
 MAX_SPAN_CHARS = 64
-#: marks spaCy always splits from the word after them: a span may start right after one
-OPENING_MARKS = frozenset("([{\"'“‘«")
-#: the start of a word: after a space, an opening mark or nothing
-_WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENING_MARKS)))}])"
+#: the start of a word: after a space, an opening mark (spaCy always splits one from the word
+#: after it, so a span may start right after one) or nothing
+_WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENERS)))}])"
 #: one regex per kind of span; a rule listed earlier wins where two would take the same characters
 #: a URL: its host's labels are at most 63 characters, as DNS has them, and at most 10, and its
 #: path at most 255 characters (a longer one is not read out as a URL), so that each place a URL
@@ -421,7 +422,7 @@ def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
     out, at = [], 0
     for start, end, _, words in spans(text):
         glued = start
-        while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENING_MARKS:
+        while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENERS:
             glued -= 1
         written = text[glued:end]
         if len(written) > MAX_SPAN_CHARS or "[" in written or "]" in written:

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 
 from .errors import InvalidInput, NothingToSpeak
 from .languages import Phonemizer, Word
+from .marks import CLAUSE_ENDS
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
 MAX_PHONEMES = 510
 #: Budget of every later chunk, about 4 s of speech: long enough for natural prosody, short enough
 #: that a request arriving behind a long stream's chunk waits about 1.5 s on a 2-core CPU, not 3.
 CHUNK_PHONEMES = 300
-CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 #: Every pattern below reads a tag up to its closing ">" and never past a "<", so a run of
 #: unclosed tags costs one look at each character, not one look at the rest of the text per tag.
@@ -255,7 +255,7 @@ def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int]) -> 
     if len(_make_chunk(words[:sentence], vocab).token_ids) <= MAX_PHONEMES:
         return sentence if ends[sentence - 1] else None
     for end in range(fitting, 0, -1):
-        if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_MARKS:
+        if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_ENDS:
             return end
     return fitting
 

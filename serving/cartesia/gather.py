@@ -16,11 +16,10 @@ is handed out in parts once it passes a limit, each cut at its last sentence, cl
 
 from collections.abc import Callable, Iterator
 
-SENTENCE_MARKS = frozenset(".!?…。！？")
-#: marks after which the text may pause: a sentence's or a clause's end
-PAUSE_MARKS = SENTENCE_MARKS | frozenset(",;:—–、，；：")
-#: closing quotes and brackets that may follow a mark ("He said 'stop.'")
-_CLOSERS = "\"'”’»)]」』）"
+from engine.marks import CJK_SENTENCE_ENDS, CLOSERS, PAUSE_MARKS, SENTENCE_ENDS
+
+#: a sentence's end, in any language
+SENTENCE_MARKS = frozenset(SENTENCE_ENDS + CJK_SENTENCE_ENDS)
 #: where a sentence may end: the splitter is not asked about text without one
 _ENDS = SENTENCE_MARKS | {"\n"}
 #: how far back from the text already read the splitter looks again: the words around a new
@@ -47,7 +46,7 @@ class TextGatherer:
 
     def at_pause(self) -> bool:
         """Whether the text ends at a sentence or clause mark: it may be all that comes for now."""
-        return self._text.rstrip().rstrip(_CLOSERS)[-1:] in PAUSE_MARKS
+        return self._text.rstrip().rstrip(CLOSERS)[-1:] in PAUSE_MARKS
 
     def may_complete(self) -> bool:
         """Whether `complete` could find a sentence: the tail it reads holds a sentence mark or
@@ -69,7 +68,7 @@ class TextGatherer:
         if not sentences:
             return ""
         last = sentences[-1]
-        ended = tail[-1:].isspace() and last.rstrip().rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS
+        ended = tail[-1:].isspace() and last.rstrip().rstrip(CLOSERS)[-1:] in SENTENCE_MARKS
         if len(sentences) == 1 and not ended:
             return ""
         cut = len(self._text) if ended else start + tail.rfind(last)
@@ -100,7 +99,7 @@ class TextGatherer:
 
 def joined(text: str, piece: str) -> str:
     """`piece` written after `text`, with a space between a sentence mark and a capital letter."""
-    if text.rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
+    if text.rstrip(CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
         return text + " " + piece
     return text + piece
 
