@@ -119,6 +119,7 @@ class Admission:
 
     @property
     def queued(self) -> int:
+        """Requests waiting for their turn: the metric and a refusal's message say it."""
         return len(self._waiting)
 
     @property
@@ -148,8 +149,8 @@ class Admission:
         if self.backlog and self.projected_s(chars) > self.limits.deadline_s:
             excess = self.backlog + chars - self.capacity_chars
             raise self._busy(f"it would not be finished within {self.limits.deadline_s:.0f} s", excess / self.rate)
-        if (self._waiting or not self._fits(chars)) and len(self._waiting) >= self.limits.max_queued:
-            raise self._busy(f"{len(self._waiting)} requests are waiting", self.in_flight_chars / self.rate)
+        if (self._waiting or not self._fits(chars)) and self.queued >= self.limits.max_queued:
+            raise self._busy(f"{self.queued} requests are waiting", self.in_flight_chars / self.rate)
 
     def _fits(self, chars: int) -> bool:
         if self.requests >= self.limits.max_requests:
@@ -220,13 +221,13 @@ class Admission:
 
     def _publish(self) -> None:
         IN_FLIGHT.set(self.requests)
-        QUEUED.set(len(self._waiting))
+        QUEUED.set(self.queued)
         BACKLOG_CHARS.set(self.backlog)
         SERVICE_RATE.set(self.rate)
 
     def _busy(self, why: str, retry_after_s: float) -> Busy:
         return Busy(
-            f"the server is busy: {why} ({self.requests} requests in flight, {len(self._waiting)} waiting, "
+            f"the server is busy: {why} ({self.requests} requests in flight, {self.queued} waiting, "
             f"{self.backlog} characters not yet spoken at about {self.rate:.0f} per second)",
             retry_after_s,
         )

@@ -38,12 +38,13 @@ class FairScheduler:
 
     @property
     def waiting(self) -> int:
+        """Chunks waiting for a slot."""
         return len(self._waiting)
 
     @property
     def idle(self) -> bool:
         """No work running and none waiting."""
-        return self._free == self._slots and not self._waiting
+        return self._free == self._slots and not self.waiting
 
     async def _acquire(self, due_at: float) -> None:
         if self._free > 0 and not self._waiting:
