@@ -2,8 +2,9 @@
 client leaves.
 
 `TTSServer` holds what every request shares (planner, lanes, admission, health) and runs one
-request through the steps in serving/. Every 400 is decided before the server is asked whether
-it is ready (503) or has room (429). A request holds its admission ticket, and its chunk in the
+request through the steps in serving/core. Every 400 but one is decided before the server is
+asked whether it is ready (503) or has room (429): the plan's, for a text in which G2P finds
+nothing to say (serving.core.plan). A request holds its admission ticket, and its chunk in the
 fair queue, until its response is complete or its client disconnects, whichever is first: a
 client that left costs at most the chunk already inside the model. Each chunk rendered counts
 its text as spoken, which is how admission measures the server's rate.
@@ -71,7 +72,7 @@ class TTSServer:
     async def answer(
         self, http_request: Request, request: TTSRequest, streamer: Streamer, played_as_sent: bool = True
     ) -> Response:
-        """A request whose fields have been read, through the one lifecycle: validation (every 400),
+        """A request whose fields have been read, through the one lifecycle: validation (400),
         readiness (503), admission (429), plan, lanes, cancel on disconnect. `streamer` shapes the
         body when timestamps are off, so that other APIs (the OpenAI-compatible routes) frame the
         same chunks their own way. `played_as_sent`: the client plays the audio as it arrives, so
@@ -82,7 +83,7 @@ class TTSServer:
         return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
 
     async def _checked(self, request: TTSRequest) -> tuple[str, SynthesizerStatus]:
-        """The request's language once it is valid (every 400), and the synthesizers' status once
+        """The request's language once it is valid (else 400), and the synthesizers' status once
         they are ready (else 503)."""
         language = await validate_speech(self.planner, request)
         status = await self.health.status()

@@ -4,7 +4,9 @@ a stream of NDJSON events (each chunk's audio with its words), or OpenAI's Serve
 Each chunk is placed on the request's timeline (engine.speech.Timeline: its words get absolute
 times) and encoded (engine.audio), then either gathered into one TTSResponse or sent at once.
 Encoding, base64 and JSON run in worker threads: for a long text they take seconds, and on the
-event loop they would stall every other request and the health probe. The loop only moves bytes.
+event loop they would stall every other request and the health probe: in these framings the loop
+only moves bytes. (A WebSocket context's messages are base64-encoded and JSON-dumped on the loop,
+each at most serving.cartesia.context.MAX_MESSAGE_AUDIO_BYTES of audio.)
 
 A fault after the first byte is never a clean end: the NDJSON stream ends with an `error` event,
 other framings (OpenAI's SSE) with their own, and a streamed audio file is aborted, so that the
