@@ -9,6 +9,8 @@ face its path belongs to.
 """
 
 import logging
+import tomllib
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -25,7 +27,8 @@ from .openai import routes as openai
 from .tts import routes as tts
 
 log = logging.getLogger("kokoro_tts")
-VERSION = "0.2.0"
+#: the project's version, as pyproject.toml says it (the bento ships the file beside serving/)
+VERSION = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
 #: every route whose answers are counted by route, as path -> the route's label
 ROUTES = {**{path: path for path in tts.ROUTES | cartesia.ROUTES | openai.ROUTES}, **tts.ALIASES}
 STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After", "X-Request-ID")
