@@ -61,8 +61,8 @@ _SENTENCE_BREAK = re.compile(rf"(?<={char_class(SENTENCE_ENDS)})\s+(?=[^a-z])")
 #: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole).
 #: A run of marks is tried from its first mark only and never given back, so that a run with no
 #: space after it is passed over in one look, not once from each of its marks.
-_CJK_ENDS, _ENDS, _CLOSERS = char_class(CJK_SENTENCE_ENDS), char_class(SENTENCE_ENDS), char_class(CLOSERS)
-_CJK_SENTENCE_END = re.compile(rf"(?<!{_CJK_ENDS}){_CJK_ENDS}++{_CLOSERS}*+\s*|(?<!{_ENDS}){_ENDS}++{_CLOSERS}*+\s+")
+_CJK_END, _END, _CLOSER = char_class(CJK_SENTENCE_ENDS), char_class(SENTENCE_ENDS), char_class(CLOSERS)
+_CJK_SENTENCE_END = re.compile(rf"(?<!{_CJK_END}){_CJK_END}++{_CLOSER}*+\s*|(?<!{_END}){_END}++{_CLOSER}*+\s+")
 #: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
 _KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
