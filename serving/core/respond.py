@@ -1,5 +1,5 @@
-"""Respond: rendered chunks, placed on a timeline and encoded, -> a JSON body with word timestamps, a streamed file,
-a stream of NDJSON events (each chunk's audio with its words), or OpenAI's Server-Sent Events.
+"""Respond: rendered chunks -> a JSON body with word timestamps, a streamed file, a stream of
+NDJSON events (each chunk's audio with its words), or OpenAI's Server-Sent Events.
 
 Each chunk is placed on the request's timeline (engine.speech.Timeline: its words get absolute
 times) and encoded (engine.audio), then either gathered into one TTSResponse or sent at once.
