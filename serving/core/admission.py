@@ -57,8 +57,8 @@ class AdmissionLimits:
 
 
 class Ticket:
-    """A request's hold on the server. Its characters not yet spoken count in the backlog until
-    `advance` says they are, or the request ends."""
+    """A request's hold on the server. Its characters not yet rendered count in the backlog until
+    `advance` says they are (a chunk at a time), or the request ends."""
 
     def __init__(self, admission: "Admission", chars: int, finish_by: float | None):
         self._admission = admission
