@@ -72,7 +72,7 @@ class OnnxBackend:
         and decoder once, cached beside it (engine.onnx_windows).
 
         The session is made on the calling thread, whose CPU priority onnxruntime's threads
-        inherit (serving.model_worker lowers it for the bulk lane)."""
+        inherit (serving.core.model_worker lowers it for the bulk lane)."""
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

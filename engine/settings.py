@@ -3,7 +3,7 @@ and the model (what a synthesizer loads, and where it runs). Read once from the 
 typed, loud when a value is wrong; an 'auto' is resolved as it is read, against the one device
 chosen then, so nothing downstream decides it again.
 
-Nothing else in engine/ reads os.environ for a setting; serving.config groups the serving ones.
+Nothing else in engine/ reads os.environ for a setting; serving.core.config groups the serving ones.
 """
 
 import os

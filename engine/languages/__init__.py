@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+from ..marks import AROUND_WORDS, CJK_SENTENCE_ENDS, CLOSERS, SENTENCE_ENDS, SPOKEN_MARKS, char_class
 
 #: kokoro's one-letter codes and what each is called.
 LANGUAGE_NAMES = {
@@ -55,14 +56,13 @@ ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
 FAMILIES = {"a": "english", "b": "english", "j": "japanese", "z": "mandarin"}
 FAMILIES.update(dict.fromkeys(ESPEAK_LANGUAGES, "espeak"))
 #: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
+_SENTENCE_BREAK = re.compile(rf"(?<={char_class(SENTENCE_ENDS)})\s+(?=[^a-z])")
 #: Japanese and Chinese sentence ends: 。！？ with any closing quotes, space or not after them; or
 #: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole).
 #: A run of marks is tried from its first mark only and never given back, so that a run with no
 #: space after it is passed over in one look, not once from each of its marks.
-_CJK_SENTENCE_END = re.compile(
-    r"(?<![。！？])[。！？]++[」』）〕】”’\"')]*+\s*|(?<![.!?…])[.!?…]++[」』）〕】”’\"')]*+\s+"
-)
+_CJK_END, _END, _CLOSER = char_class(CJK_SENTENCE_ENDS), char_class(SENTENCE_ENDS), char_class(CLOSERS)
+_CJK_SENTENCE_END = re.compile(rf"(?<!{_CJK_END}){_CJK_END}++{_CLOSER}*+\s*|(?<!{_END}){_END}++{_CLOSER}*+\s+")
 #: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
 _KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -172,12 +172,6 @@ def split_at_cjk_marks(paragraph: str) -> list[str]:
     return [s for s in sentences if s]
 
 
-#: marks that may stand around a word ("Kokoro," "«Kokoro»"): kept, not looked up in a lexicon
-_AROUND_WORDS = "\"'“”‘’«»()[]{}.,;:!?…—–-¡¿"
-#: of those, the ones spoken (as pauses)
-_SPOKEN_MARKS = frozenset(",.;:!?—…")
-
-
 class Phonemizer:
     """text -> words with phonemes, and a paragraph -> its sentences, for one language.
 
@@ -207,7 +201,7 @@ class Phonemizer:
 
     def _looked_up(self, word: "Word") -> str:
         """The lexicon's phonemes for the word, with the marks around it spoken as before."""
-        bare = word.text.strip(_AROUND_WORDS)
+        bare = word.text.strip(AROUND_WORDS)
         said = self._lexicon.get(bare.casefold()) if bare else None
         if said is None:
             return word.phonemes
@@ -222,7 +216,7 @@ class Phonemizer:
 
 def between_marks(before: str, phonemes: str, after: str) -> str:
     """A word's phonemes with the marks written around it that are spoken (pauses), the rest dropped."""
-    return "".join(c for c in before if c in _SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in _SPOKEN_MARKS)
+    return "".join(c for c in before if c in SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in SPOKEN_MARKS)
 
 
 class Phonemizers:

@@ -1,7 +1,6 @@
 import re
 import sys
 import threading
-import time
 
 import pytest
 
@@ -210,26 +209,52 @@ def test_languages_without_a_spacy_pipeline_split_after_marks(phonemizers):
 
 
 def test_sentence_splitting_waits_for_a_g2p_call_in_progress():
-    """English splits with the spaCy pipeline its G2P runs, so the two must not run at once."""
-    busy, overlapped = threading.Event(), []
+    """English splits with the spaCy pipeline its G2P runs, so the two must not run at once: a
+    split asked for while a G2P call is under way waits for the phonemizer's lock, and runs once
+    the call is over."""
+    in_g2p, release, progress = threading.Event(), threading.Event(), threading.Event()
+    overlapped = []
 
-    def slow_g2p(text):
-        busy.set()
-        time.sleep(0.05)
-        busy.clear()
+    def held_g2p(text):
+        in_g2p.set()
+        release.wait()
+        in_g2p.clear()
         return []
 
     def split(paragraph):
-        overlapped.append(busy.is_set())
+        overlapped.append(in_g2p.is_set())
+        progress.set()
         return [paragraph]
 
-    phonemizer = Phonemizer("test", slow_g2p, split)
+    phonemizer = Phonemizer("test", held_g2p, split)
+    phonemizer._lock = ContendedLock(progress)
     g2p_call = threading.Thread(target=phonemizer, args=("text",))
     g2p_call.start()
-    busy.wait()
-    phonemizer.sentences("text")
+    in_g2p.wait()
+    splitting = threading.Thread(target=phonemizer.sentences, args=("text",))
+    splitting.start()
+    progress.wait()  # the split waits for the lock, or (were the two not serialised) runs now
+    release.set()
     g2p_call.join()
+    splitting.join()
     assert overlapped == [False]
+
+
+class ContendedLock:
+    """A lock that sets `contended` when a thread finds it held and has to wait for it."""
+
+    def __init__(self, contended: threading.Event):
+        self._lock = threading.Lock()
+        self.contended = contended
+
+    def __enter__(self) -> "ContendedLock":
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 def test_japanese_and_chinese_sentences_end_at_full_width_marks():

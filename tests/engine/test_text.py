@@ -3,11 +3,11 @@ import pytest
 from engine.config import kokoro_config
 from engine.errors import InvalidInput, NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
+from engine.markup import MAX_TOTAL_BREAK_MS
 from engine.text import (
     CHUNK_PHONEMES,
     MAX_MARK_RUN,
     MAX_PHONEMES,
-    MAX_TOTAL_BREAK_MS,
     normalise,
     plan_chunks,
     speakable,

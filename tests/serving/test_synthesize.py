@@ -7,9 +7,9 @@ import pytest
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
-from serving.plan import ChunkPlan
-from serving.schedule import FairScheduler
-from serving.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
+from serving.core.plan import ChunkPlan
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, rendered_chunks
 
 from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
@@ -48,7 +48,7 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
     count = len(list(planner.plan(LONG, "af_heart", 1.0)))
     assert count >= 3
     plan = ChunkPlan(planner.chunks(LONG, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later)))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later)))
     opening = await first.synthesizer.next_call()
     assert later.scheduler.idle  # nothing asked of the later lane beside the first chunk
     opening.release()
@@ -70,7 +70,7 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
     first, later = lanes(held=True)
     request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
     window = await first.synthesizer.next_call()
     assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, 10)]  # no pace measured: the fewest
     assert later.scheduler.idle
@@ -104,12 +104,12 @@ async def test_a_sentence_shorter_than_the_first_window_is_asked_for_once(planne
     first, later = lanes()
     request = TTSRequest(text="Hi.", voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    assert await _spoken(spoken_chunks(plan, request, first, later, first_window=1_000)) == 1
+    assert await _count_chunks(rendered_chunks(plan, request, first, later, first_window=1_000)) == 1
     assert first.synthesizer.started + later.synthesizer.started == 1
 
 
-async def _spoken(spoken) -> int:
-    return len([chunk async for chunk, _ in spoken])
+async def _count_chunks(rendered) -> int:
+    return len([chunk async for chunk, _ in rendered])
 
 
 async def test_two_requests_starting_together_open_in_different_lanes(planner):
@@ -127,7 +127,7 @@ async def test_two_requests_starting_together_open_in_different_lanes(planner):
         lane.synthesizer.synthesize = recording
 
     async def opening(plan: ChunkPlan) -> None:
-        async for _ in spoken_chunks(plan, request, first, later):
+        async for _ in rendered_chunks(plan, request, first, later):
             return
 
     both = asyncio.gather(*(opening(plan) for plan in plans))
@@ -254,7 +254,7 @@ async def _stream_playing(planner) -> tuple[Lane, Lane, Clock, asyncio.Future, H
 def _spoken_at(planner, text: str, first: Lane, later: Lane, clock: Clock, answer_by: float | None = None):
     request = TTSRequest(text=text, voice="af_heart")
     plan = ChunkPlan(planner.chunks(text, "a"))
-    return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, answer_by, clock=clock)))
+    return asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, answer_by, clock=clock)))
 
 
 async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(planner):
@@ -270,7 +270,7 @@ async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(pla
     def answer(text: str, answer_by: float) -> asyncio.Future:
         request = TTSRequest(text=text, voice="af_heart")
         plan = ChunkPlan(planner.chunks(text, "a"))
-        return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, lane, lane, answer_by)))
+        return asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, lane, lane, answer_by)))
 
     totals = {"older": len(list(planner.chunks(older_text, "a"))), "newer": len(list(planner.chunks(newer_text, "a")))}
     older = answer(older_text, now + 100.0)  # due: answer_by below

@@ -190,7 +190,7 @@ def due_at(playback: Playback, rendering: Chunk | None, answer_by: float | None,
     return playback.runs_out_at + (playback.expected_s(rendering) if rendering is not None else 0.0)
 
 
-async def spoken_chunks(
+async def rendered_chunks(
     plan: ChunkPlan,
     request: TTSRequest,
     first_lane: Lane,
