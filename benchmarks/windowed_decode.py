@@ -43,7 +43,7 @@ from engine.timing import SAMPLES_PER_FRAME
 from engine.trim import voiced_span
 from engine.tts import KokoroEngine
 from engine.windows import FIRST_WINDOW_FRAMES, first_window_end
-from serving.synthesize import WINDOW_PACE_MARGIN
+from serving.core.synthesize import WINDOW_PACE_MARGIN
 
 #: plain sentences, no inner punctuation, 6 to 40 words
 SENTENCES = (
@@ -117,7 +117,7 @@ def decoded_window(backend: OnnxBackend, front: Front, start: int, end: int, con
 def live_windows(
     backend: OnnxBackend, front: Front, front_s: float, whole_s: float, slower: float
 ) -> tuple[np.ndarray, list[int], list[float], float]:
-    """The windows serving.synthesize asks for: the first sized from the pace of the whole render
+    """The windows serving.core.synthesize asks for: the first sized from the pace of the whole render
     (`whole_s`), taken `slower` times as long, then the rest; each decode's time `slower` times as
     long too."""
     count = front.frame_count

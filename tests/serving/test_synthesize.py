@@ -91,7 +91,7 @@ async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_
     first.pace.took(2.0, 100)  # 20 ms a frame: slower than the fewest frames' audio could cover
     request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
     window = await first.synthesizer.next_call()
     [(start, end)] = [(job.frames_from, job.frames_to) for job in window.jobs]
     assert start == 0 and end is not None and end > 10
