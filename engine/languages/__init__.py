@@ -16,6 +16,7 @@ English (espeak-ng), where misaki would spell its letters as phonemes.
 """
 
 import dataclasses
+import gc
 import importlib
 import re
 import threading
@@ -221,7 +222,13 @@ def between_marks(before: str, phonemes: str, after: str) -> str:
 
 class Phonemizers:
     """One Phonemizer per language, built on first use and kept. `lexicon`: language code -> a
-    word, case-folded -> its phonemes (engine.lexicon)."""
+    word, case-folded -> its phonemes (engine.lexicon).
+
+    A built language's objects (spaCy's pipeline, the lexicons, jieba's and pypinyin's
+    dictionaries: hundreds of thousands of them) live as long as the process, and are moved out
+    of the garbage collector's reach (`gc.freeze`) once built. Else every full collection walks
+    them all while it holds the GIL: 0.2-0.3 s on a 2-core CPU, the event loop stalled that long
+    whatever thread's allocations triggered it, and the G2P of a long text triggers several."""
 
     def __init__(self, lexicon: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self._lexicon = lexicon or {}
@@ -232,6 +239,7 @@ class Phonemizers:
         with self._lock:
             if code not in self._built:
                 self._built[code] = _build_phonemizer(code, self._lexicon.get(code, {}))
+                gc.freeze()
             return self._built[code]
 
 

@@ -1,3 +1,4 @@
+import gc
 import re
 import sys
 import threading
@@ -172,6 +173,21 @@ def test_a_language_without_its_g2p_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "jaconv", None)  # as if misaki[ja]'s packages were not installed
     with pytest.raises(LanguageUnavailable, match=r"Japanese \(lang 'j'\) is not installed on this server"):
         Phonemizers().get("j")
+
+
+def test_a_built_languages_objects_are_out_of_the_collectors_reach(monkeypatch):
+    """A full collection walks every object it tracks while it holds the GIL: a language's
+    dictionaries (hundreds of thousands of objects) would stall the event loop on each one."""
+    dictionary = [{"word": [n]} for n in range(1_000)]
+
+    def build(code: str, lexicon: object) -> Phonemizer:
+        return Phonemizer(code, lambda text: [] if dictionary else [])
+
+    monkeypatch.setattr("engine.languages._build_phonemizer", build)
+    Phonemizers().get("e")
+    tracked = {id(thing) for thing in gc.get_objects()}
+    assert not {id(dictionary), *map(id, dictionary)} & tracked
+    assert gc.get_freeze_count() >= len(dictionary)
 
 
 @pytest.fixture(scope="module")
