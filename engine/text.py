@@ -34,6 +34,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 MAX_MARK_RUN = 32
 _MARK_RUN = re.compile(rf"(?<![^\w\s])[^\w\s]{{{MAX_MARK_RUN + 1},}}")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+#: the most characters one G2P call reads: a longer sentence, which the chunker cuts anyway (the
+#: model's MAX_PHONEMES are 400 to 500 characters of English), is phonemized in pieces this long,
+#: each cut at its last space that fits, so that its first chunk waits for one piece's G2P, not
+#: the whole sentence's (10,000 characters of "a[", one sentence and one word: 2 s before the
+#: first audio). A word longer than this is cut too: its pieces are words, joined by no space.
+MAX_G2P_CHARS = 1_000
 
 
 @dataclass(frozen=True)
@@ -84,12 +90,12 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
             pending: list[Word] = []
             ends: list[bool] = []  # whether each pending word ends a sentence
             size = 0  # the pending words' tokens, kept as they come: silent words may pile up
-            for words in _sentences(piece.strip(), phonemizer):
+            for words, sentence_ends in _sentences(piece.strip(), phonemizer):
                 fitted = list(_fit_words(words, vocab))
                 for n, word in enumerate(fitted):
                     size += _added_tokens(pending[-1] if pending else None, word, vocab)
                     pending.append(word)
-                    ends.append(n == len(fitted) - 1)
+                    ends.append(sentence_ends and n == len(fitted) - 1)
                     # a cut is looked for once a sentence ends (or outgrows the model): a sentence
                     # under way that fits the model is spoken whole, whatever silent words it holds
                     while size > CHUNK_PHONEMES and (ends[-1] or size > MAX_PHONEMES):
@@ -108,23 +114,43 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
 
-def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:
-    """Each sentence's words, phonemized only when the chunker reaches it.
+def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[tuple[list[Word], bool]]:
+    """Each sentence's words, phonemized only when the chunker reaches it, and whether they end
+    the sentence: a sentence longer than MAX_G2P_CHARS comes in pieces (see _g2p_pieces).
 
     The language finds the sentences of the whole paragraph at once (English: 2 ms for 2,000
-    characters); phonemizing is the slow step, and it waits for the chunker. Sentences are
-    separated by a space phoneme, whether or not the text has a space there (Japanese and Chinese
-    write none after 。)."""
-    sentences = phonemizer.sentences(paragraph)
+    characters); phonemizing is the slow step, and it waits for the chunker. Sentences (and
+    pieces) are separated by a space phoneme, whether or not the text has a space there (Japanese
+    and Chinese write none after 。)."""
+    pieces = [
+        (piece, n == len(cut) - 1)
+        for sentence in phonemizer.sentences(paragraph)
+        for cut in [_g2p_pieces(sentence)]
+        for n, piece in enumerate(cut)
+    ]
     searched = 0
-    for n, sentence in enumerate(sentences):
-        words = phonemizer(sentence)
-        found = paragraph.find(sentence, searched)
-        searched = searched if found < 0 else found + len(sentence)
-        if words and n < len(sentences) - 1:
+    for n, (piece, sentence_ends) in enumerate(pieces):
+        words = phonemizer(piece)
+        found = paragraph.find(piece, searched)
+        searched = searched if found < 0 else found + len(piece)
+        if words and n < len(pieces) - 1:
             spaced = found < 0 or paragraph[searched : searched + 1].isspace()
             words[-1] = dataclasses.replace(words[-1], whitespace=spaced, spoken_space=True)
-        yield words
+        yield words, sentence_ends
+
+
+def _g2p_pieces(sentence: str) -> list[str]:
+    """The sentence in pieces of at most MAX_G2P_CHARS, each cut at its last space that fits, or
+    inside a word as long (the text's words stay whole otherwise: a space joins no two pieces)."""
+    pieces = []
+    rest = sentence
+    while len(rest) > MAX_G2P_CHARS:
+        space = rest.rfind(" ", 1, MAX_G2P_CHARS + 1)
+        cut = space if space > 0 else MAX_G2P_CHARS
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip(" ")
+    pieces.append(rest)
+    return [piece for piece in pieces if piece.strip()]
 
 
 def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
