@@ -81,7 +81,7 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
     """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist.
 
     The first chunk is the first sentence, so the first audio waits only for the G2P of one
-    sentence."""
+    sentence (of its first MAX_G2P_CHARS, where it is longer)."""
     produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
         # a pause ends what is before it: text, milliseconds, text, ...
