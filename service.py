@@ -19,15 +19,15 @@ from engine.synthesis import Backend, ChunkAudio, ChunkJob
 from engine.tts import load_backend, load_planner
 from engine.voices import VoiceLibrary
 from schemas import SynthesizerStatus
-from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
-from serving.config import Settings
-from serving.health import HealthMonitor
-from serving.lifecycle import TTSServer
-from serving.log_redaction import redact_api_keys
-from serving.model_worker import ModelWorker
-from serving.schedule import FairScheduler
-from serving.synthesize import Lane
+from serving.core.admission import Admission, AdmissionLimits
+from serving.core.config import Settings
+from serving.core.health import HealthMonitor
+from serving.core.lifecycle import TTSServer
+from serving.core.log_redaction import redact_api_keys
+from serving.core.model_worker import ModelWorker
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import Lane
 
 #: read once at import, the device chosen with it, so that every process, and the batching
 #: declared below, agree on them
@@ -145,7 +145,7 @@ BATCHING = (
 
 
 class SynthesizerService:
-    """A BentoML face on a ModelWorker (serving/model_worker.py)."""
+    """A BentoML face on a ModelWorker (serving/core/model_worker.py)."""
 
     #: added to the nice value of the thread that runs the model, and so of its OpenMP team
     niceness = 0

@@ -85,7 +85,7 @@ class Reading:
     """What one reader made of the cases."""
 
     passed: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
-    spoken: dict[str, str] = field(default_factory=dict)
+    phonemes: dict[str, str] = field(default_factory=dict)
     dropped: int = 0
 
 
@@ -190,8 +190,8 @@ def main() -> None:
                 text = nemo_text[case.text] if reader == "nemo+misaki" else case.text
                 words = phonemized(phonemizers, "a", text)
                 result = readings[reader]
-                result.spoken[case.text] = sounds(words)
-                result.passed[case.category].append(result.spoken[case.text] == reference[case.text])
+                result.phonemes[case.text] = sounds(words)
+                result.passed[case.category].append(result.phonemes[case.text] == reference[case.text])
                 result.dropped += len(dropped(words))
                 if reader == "rules+misaki":
                     # as_read again on the same sentences, the rules' words phonemized as in the server
@@ -246,11 +246,11 @@ def print_differences(
     rules, nemo = readings["rules+misaki"], readings["nemo+misaki"]
     for title, better, worse in (("nemo+misaki right, rules+misaki wrong", nemo, rules),
                                  ("rules+misaki right, nemo+misaki wrong", rules, nemo)):  # fmt: skip
-        found = [c for c in cases if better.spoken[c.text] == reference[c.text] != worse.spoken[c.text]]
+        found = [c for c in cases if better.phonemes[c.text] == reference[c.text] != worse.phonemes[c.text]]
         print(f"\n{title}: {len(found)}")
         for case in found:
             print(f"  [{case.category}] {case.text!r}\n    nemo wrote  {nemo_text[case.text]!r}")
-            print(f"    rules said  {rules.spoken[case.text]}\n    nemo said   {nemo.spoken[case.text]}")
+            print(f"    rules said  {rules.phonemes[case.text]}\n    nemo said   {nemo.phonemes[case.text]}")
             print(f"    a reader    {reference[case.text]}")
 
 

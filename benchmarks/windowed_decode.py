@@ -4,7 +4,10 @@ The front (engine.onnx_windows) runs once on the whole sentence; the decoder the
 of `window` frames, each given `context` more frames on either side, and each window's own frames
 are kept and joined with no fade. A setting "WxC" cuts the whole sentence in windows of W frames;
 "W+xC" decodes the first W frames, then all the rest in one window (a stream's first audio, then
-the sentence's remainder). Printed per setting, over plain sentences in three voices:
+the sentence's remainder); "live" is what a stream gets: a first window of FIRST_WINDOW_FRAMES,
+larger where the whole render's pace says the rest could not be decoded before it has played,
+then the rest (engine.windows); "live@1.5" as if every decode took 1.5 times as
+long (a machine busy with other work). Printed per setting, over plain sentences in three voices:
 
 - log-mel L1 (dB, over the whole render's bins within 60 dB of its loudest) and log-mel cosine
   against the whole decode;
@@ -12,11 +15,14 @@ the sentence's remainder). Printed per setting, over plain sentences in three vo
   the worst sentence's difference;
 - the joins: the largest step between two samples across a join, against the largest step
   anywhere in the whole render of the same sentence (above 1: a step the whole render never makes);
+- the windows a sentence came in (most), and the gaps a listener playing each window as it arrives
+  would hear, each window after the first decoded (its front included) while the audio before it
+  plays: the gaps' total over all sentences, and the longest;
 - time to the first window (front + first window's decode) over the time of the whole render
   (front + whole decode), and the whole windowed render's time over the whole render's, measured
   side by side in this one run.
 
-Run: python -m benchmarks.windowed_decode [--sentences N] [--settings 40x16,40+x16]
+Run: python -m benchmarks.windowed_decode [--sentences N] [--settings 40x16,40+x16,live,live@1.5]
 """
 
 import argparse
@@ -26,13 +32,18 @@ import time
 import numpy as np
 
 from benchmarks.speech_quality import mos
+from engine.audio import SAMPLE_RATE
 from engine.onnx_backend import OnnxBackend
-from engine.onnx_windows import Front, decoded_span
+from engine.onnx_windows import Front
 from engine.settings import ModelSettings
-from engine.synthesis import ChunkJob, fade_edges
-from engine.text import CHUNK_PHONEMES, plan_chunks
+from engine.speech import LEAD_SAMPLES
+from engine.synthesis import WINDOW_CONTEXT_FRAMES, ChunkJob, decoded_span, fade_edges
+from engine.text import plan_chunks
 from engine.timing import SAMPLES_PER_FRAME
+from engine.trim import voiced_span
 from engine.tts import KokoroEngine
+from engine.windows import FIRST_WINDOW_FRAMES, first_window_end
+from serving.core.synthesize import WINDOW_PACE_MARGIN
 
 #: plain sentences, no inner punctuation, 6 to 40 words
 SENTENCES = (
@@ -70,26 +81,66 @@ SENTENCES = (
     "My brother collects old postcards from every town he visits on his long summer road trips.",
 )
 VOICES = ("af_heart", "am_michael", "bf_emma")
-#: window x context in frames of 25 ms; "W+" is a first window of W frames, then the rest
-SETTINGS = "20x4,20x8,20x16,40x4,40x8,40x16,40x32,80x8,80x16,80x32,20+x16,40+x16,80+x16"
+#: window x context in frames of 25 ms; "W+" is a first window of W frames, then the rest; "live[@slower]"
+SETTINGS = "40x32,40+x32,live,live@1.5"
 MEL_FLOOR_DB = 60.0
 
 
-def windowed(backend: OnnxBackend, front: Front, setting: str) -> tuple[np.ndarray, list[int], list[float]]:
-    """The windows' samples joined, where they join (in frames), and each window's decode time
-    (the front's not included)."""
+def windowed(
+    backend: OnnxBackend, front: Front, front_s: float, whole_s: float, setting: str
+) -> tuple[np.ndarray, list[int], list[float], float]:
+    """The windows' samples joined, where they join (in frames), each window's time (the front's
+    for every window after the first included: a stream runs it again for each), and the gaps a
+    listener would hear between them."""
+    if setting.startswith("live"):
+        return live_windows(backend, front, front_s, whole_s, float(setting.partition("@")[2] or 1))
     window, context = setting.split("x")
     count = front.frame_count
     size = int(window.rstrip("+"))
     cuts = [0, min(size, count), count] if window.endswith("+") else [*range(0, count, size), count]
     pieces, seconds = [], []
     for start, end in itertools.pairwise(dict.fromkeys(cuts)):
-        first, last = decoded_span(start, end, count, int(context))
-        started = time.perf_counter()
-        samples = backend.decode(front, first, last)
-        seconds.append(time.perf_counter() - started)
-        pieces.append(samples[(start - first) * SAMPLES_PER_FRAME : (end - first) * SAMPLES_PER_FRAME])
-    return np.concatenate(pieces), [cut for cut in cuts[1:-1] if 0 < cut < count], seconds
+        piece, took = decoded_window(backend, front, start, end, int(context))
+        pieces.append(piece)
+        seconds.append(took + (front_s if start else 0.0))
+    return np.concatenate(pieces), [cut for cut in cuts[1:-1] if 0 < cut < count], seconds, heard_gaps(pieces, seconds)
+
+
+def decoded_window(backend: OnnxBackend, front: Front, start: int, end: int, context: int) -> tuple[np.ndarray, float]:
+    first, last = decoded_span(start, end, front.frame_count, context)
+    started = time.perf_counter()
+    samples = backend.decode(front, first, last)
+    took = time.perf_counter() - started
+    return samples[(start - first) * SAMPLES_PER_FRAME : (end - first) * SAMPLES_PER_FRAME], took
+
+
+def live_windows(
+    backend: OnnxBackend, front: Front, front_s: float, whole_s: float, slower: float
+) -> tuple[np.ndarray, list[int], list[float], float]:
+    """The windows serving.core.synthesize asks for: the first sized from the pace of the whole render
+    (`whole_s`), taken `slower` times as long, then the rest; each decode's time `slower` times as
+    long too."""
+    count = front.frame_count
+    cut = first_window_end(count, WINDOW_PACE_MARGIN * slower * whole_s / count, FIRST_WINDOW_FRAMES)
+    pieces, seconds = [], []
+    for start, end in itertools.pairwise(dict.fromkeys([0, cut, count])):
+        piece, took = decoded_window(backend, front, start, end, WINDOW_CONTEXT_FRAMES)
+        pieces.append(piece)
+        seconds.append(slower * (took + (front_s if start else 0.0)))
+    return np.concatenate(pieces), [cut] if cut < count else [], seconds, heard_gaps(pieces, seconds)
+
+
+def heard_gaps(pieces: list[np.ndarray], seconds: list[float]) -> float:
+    """The silence a listener hears between windows, playing each as it arrives from the first
+    word (the timeline trims the lead before it): each window after the first asked for when the
+    one before arrived, and decoded while the audio before it plays."""
+    span = voiced_span(pieces[0])
+    lead = max(0, span[0] - LEAD_SAMPLES) if span else 0
+    ahead, gaps = (pieces[0].shape[0] - lead) / SAMPLE_RATE, 0.0
+    for piece, took in zip(pieces[1:], seconds[1:], strict=True):
+        gaps += max(0.0, took - ahead)
+        ahead = max(0.0, ahead - took) + piece.shape[0] / SAMPLE_RATE
+    return gaps
 
 
 def log_mel(samples: np.ndarray) -> np.ndarray:
@@ -135,7 +186,7 @@ def main() -> None:
     for n, sentence in enumerate(SENTENCES[: args.sentences]):
         voice = VOICES[n % len(VOICES)]
         code = engine.planner.validate(sentence, voice, 1.0)
-        (chunk,) = plan_chunks(sentence, engine.planner.phonemizers.get(code), engine.planner.vocab, CHUNK_PHONEMES)
+        (chunk,) = plan_chunks(sentence, engine.planner.phonemizers.get(code), engine.planner.vocab)
         job = ChunkJob(token_ids=chunk.token_ids, voice=voice, speed=1.0)
         started = time.perf_counter()
         front = backend.run_front(job)
@@ -148,7 +199,7 @@ def main() -> None:
         whole_score = mos(fade_edges(whole))
         whole_scores.append(whole_score)
         for setting in settings:
-            samples, cuts, seconds = windowed(backend, front, setting)
+            samples, cuts, seconds, gaps = windowed(backend, front, front_s, whole_s, setting)
             l1, cos = mel_distances(samples, whole)
             row = rows[setting]
             for key, value in (
@@ -156,6 +207,8 @@ def main() -> None:
                 ("cos", cos),
                 ("mos", mos(fade_edges(samples)) - whole_score),
                 ("join", join_step_ratio(samples, whole, cuts)),
+                ("windows", len(seconds)),
+                ("gaps", gaps),
                 ("first", (front_s + seconds[0]) / whole_s),
                 ("total", (front_s + sum(seconds)) / whole_s),
             ):
@@ -165,11 +218,15 @@ def main() -> None:
         f"({min(frame_counts)}-{max(frame_counts)} frames, voices {', '.join(VOICES)}), onnxruntime int8; "
         f"whole render: DistillMOS {np.mean(whole_scores):.3f}, front {np.mean(front_share):.0%} of its time"
     )
-    print(" setting | mel L1 dB  cosine | MOS diff mean  worst | join step max | first/whole  total/whole")
+    print(
+        "  setting | mel L1 dB  cosine | MOS diff mean  worst | join step max | windows | gaps s, all  worst"
+        " | first/whole  total/whole"
+    )
     for setting, row in rows.items():
         print(
-            f" {setting:>7} | {np.mean(row['l1']):9.2f}  {np.mean(row['cos']):6.4f} | "
+            f" {setting:>8} | {np.mean(row['l1']):9.2f}  {np.mean(row['cos']):6.4f} | "
             f"{np.mean(row['mos']):+13.3f} {min(row['mos']):+6.3f} | {max(row['join']):13.2f} | "
+            f"{max(row['windows']):7.0f} | {sum(row['gaps']):11.2f}  {max(row['gaps']):5.2f} | "
             f"{np.median(row['first']):11.2f}  {np.median(row['total']):11.2f}"
         )
 

@@ -37,11 +37,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from kokoro.istftnet import AdaIN1d, AdainResBlk1d, AdaINResBlock1, Decoder, Generator
+from kokoro.istftnet import Decoder, Generator
 from kokoro.model import KModel
 from kokoro.modules import ProsodyPredictor
-from torch import nn
 
+from .masked_layers import adain_resblk, adain_resblock1, mask_of, packed_lstm, valid
 from .synthesis import ChunkJob
 from .torch_forward import chunk_noise
 
@@ -49,9 +49,6 @@ from .torch_forward import chunk_noise
 #: Kokoro-82M gave 2.4 on a few sentences of English; 3 leaves headroom so that a planned batch
 #: rarely outgrows its cap.
 FRAMES_PER_TOKEN = 3
-
-#: AdainResBlk1d's residual scale, computed as kokoro computes it so that products match bit for bit.
-_RSQRT2 = torch.rsqrt(torch.tensor(2))
 
 
 @dataclass(frozen=True)
@@ -106,11 +103,11 @@ def front_stages(model: KModel, jobs: Sequence[ChunkJob], styles: Sequence[torch
         input_ids[row, 1 : len(job.token_ids) + 1] = torch.as_tensor(job.token_ids, dtype=torch.long)
     ref_s = torch.cat([style.reshape(1, -1) for style in styles]).to(device)
     style, timbre = ref_s[:, 128:], ref_s[:, :128]
-    padding = ~_valid(token_counts, input_ids.shape[1])
+    padding = ~valid(token_counts, input_ids.shape[1])
 
     bert = model.bert(input_ids, attention_mask=(~padding).int())
     d = model.predictor.text_encoder(model.bert_encoder(bert).transpose(-1, -2), style, token_counts, padding)
-    x = _packed_lstm(model.predictor.lstm, d, token_counts)
+    x = packed_lstm(model.predictor.lstm, d, token_counts)
     duration = torch.sigmoid(model.predictor.duration_proj(x)).sum(dim=-1)
     # Divided per item by a Python float, as kokoro divides: a tensor of speeds may round
     # differently (CUDA multiplies by a scalar's reciprocal) and flip a duration at .5.
@@ -164,23 +161,6 @@ def estimated_frames(job: ChunkJob) -> float:
     return (len(job.token_ids) + 2) * FRAMES_PER_TOKEN / job.speed
 
 
-def _valid(lengths: torch.Tensor, size: int) -> torch.Tensor:
-    """[B, size] bool, True on each item's first `lengths[b]` positions."""
-    return torch.arange(size, device=lengths.device) < lengths[:, None]
-
-
-def _mask(lengths: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """[B, 1, T] mask in x's dtype for x's time axis: multiplying by it zeroes the padding."""
-    return _valid(lengths, x.shape[-1]).unsqueeze(1).to(x.dtype)
-
-
-def _packed_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """`lstm` over [B, T, C] as if each item ran alone: packed, the reverse pass starts at each item's end."""
-    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    out, _ = lstm(packed)
-    return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
-
-
 def _alignment(pred_dur: Sequence[torch.Tensor], tokens: int, dtype: torch.dtype) -> torch.Tensor:
     """[B, tokens, frames]: one-hot token of each frame, zero on padded tokens and frames.
 
@@ -200,12 +180,12 @@ def _f0_energy(
     predictor: ProsodyPredictor, en: torch.Tensor, style: torch.Tensor, frames: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """ProsodyPredictor.F0Ntrain on a padded batch: [B, 2 * frames] F0 and energy curves."""
-    shared = _packed_lstm(predictor.shared, en.transpose(-1, -2), frames).transpose(-1, -2)
+    shared = packed_lstm(predictor.shared, en.transpose(-1, -2), frames).transpose(-1, -2)
     curves = []
     for blocks, projection in ((predictor.F0, predictor.F0_proj), (predictor.N, predictor.N_proj)):
         x, lengths = shared, frames
         for block in blocks:
-            x, lengths = _adain_resblk(block, x, style, lengths)
+            x, lengths = adain_resblk(block, x, style, lengths)
         curves.append(projection(x).squeeze(1))
     return curves[0], curves[1]
 
@@ -224,13 +204,13 @@ def decode_batch(
     # stride 2, kernel 3, padding 1: frame f reads curve samples 2f-1..2f+1, never past 2 * frames
     f0 = decoder.F0_conv(f0_curve.unsqueeze(1))
     energy = decoder.N_conv(energy.unsqueeze(1))
-    x, lengths = _adain_resblk(decoder.encode, torch.cat([asr, f0, energy], dim=1), timbre, frames)
+    x, lengths = adain_resblk(decoder.encode, torch.cat([asr, f0, energy], dim=1), timbre, frames)
     asr_res = decoder.asr_res(asr)
     residual = True
     for block in decoder.decode:
         if residual:
             x = torch.cat([x, asr_res, f0, energy], dim=1)
-        x, lengths = _adain_resblk(block, x, timbre, lengths)
+        x, lengths = adain_resblk(block, x, timbre, lengths)
         if block.upsample_type != "none":
             residual = False
     return _generate(decoder.generator, x, timbre, f0_curve, lengths, tokens)
@@ -247,16 +227,16 @@ def _generate(
     """Generator.forward on a padded batch; `lengths` are x's valid frames, also f0_curve's."""
     harmonics = _harmonics(generator, f0_curve, lengths, tokens)
     for i, upsample in enumerate(generator.ups):
-        x = upsample(F.leaky_relu(x, negative_slope=0.1) * _mask(lengths, x))
+        x = upsample(F.leaky_relu(x, negative_slope=0.1) * mask_of(lengths, x))
         lengths = lengths * upsample.stride[0]  # kernel - stride is even and padding half of it
         if i == generator.num_upsamples - 1:
             x = generator.reflection_pad(x)  # (1, 0): on the left, so each item's end stays its own
             lengths = lengths + generator.reflection_pad.padding[0]
-        mask = _mask(lengths, x)
-        x = x + _adain_resblock1(generator.noise_res[i], generator.noise_convs[i](harmonics), timbre, mask)
+        mask = mask_of(lengths, x)
+        x = x + adain_resblock1(generator.noise_res[i], generator.noise_convs[i](harmonics), timbre, mask)
         blocks = generator.resblocks[i * generator.num_kernels : (i + 1) * generator.num_kernels]
-        x = sum(_adain_resblock1(block, x, timbre, mask) for block in blocks) / generator.num_kernels
-    x = generator.conv_post(F.leaky_relu(x) * _mask(lengths, x))
+        x = sum(adain_resblock1(block, x, timbre, mask) for block in blocks) / generator.num_kernels
+    x = generator.conv_post(F.leaky_relu(x) * mask_of(lengths, x))
     bins = generator.post_n_fft // 2 + 1
     return [
         generator.stft.inverse(torch.exp(x[row : row + 1, :bins, :n]), torch.sin(x[row : row + 1, bins:, :n]))
@@ -282,45 +262,3 @@ def _harmonics(
         spectra.append(torch.cat([magnitude, phase], dim=1))
     width = max(spectrum.shape[-1] for spectrum in spectra)
     return torch.cat([F.pad(spectrum, (0, width - spectrum.shape[-1])) for spectrum in spectra])
-
-
-def _adain(adain: AdaIN1d, x: torch.Tensor, style: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """AdaIN1d with its instance norm's statistics over valid frames only; zero on padding.
-
-    The statistics are batched matrix products with the mask and the affine steps fold into one
-    multiply-add per element, which keeps this near the cost of kokoro's fused instance norm.
-    """
-    weights = mask.transpose(1, 2) / mask.sum(dim=-1, keepdim=True)
-    centred = x - torch.bmm(x, weights)
-    variance = torch.bmm(centred.square(), weights)
-    norm = adain.norm
-    gamma, beta = adain.fc(style)[:, :, None].chunk(2, dim=1)
-    scale = torch.rsqrt(variance + norm.eps) * norm.weight[:, None] * (1 + gamma)
-    shift = norm.bias[:, None] * (1 + gamma) + beta
-    return torch.addcmul(shift, centred, scale).mul_(mask)
-
-
-def _adain_resblk(
-    block: AdainResBlk1d, x: torch.Tensor, style: torch.Tensor, lengths: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """AdainResBlk1d on a padded batch: the output and its valid lengths (doubled if it upsamples)."""
-    mask = _mask(lengths, x)
-    h = block.pool(block.actv(_adain(block.norm1, x, style, mask)))
-    if block.upsample_type != "none":
-        lengths = lengths * 2
-        mask = _mask(lengths, h)
-        h = h * mask  # the transposed convolution's bias lands on padding, which conv1 reads
-    h = block.conv2(block.actv(_adain(block.norm2, block.conv1(h), style, mask)))
-    return (h + block._shortcut(x)) * _RSQRT2, lengths
-
-
-def _adain_resblock1(block: AdaINResBlock1, x: torch.Tensor, style: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """AdaINResBlock1 on a padded batch: Snake keeps the zeros that _adain leaves on padding."""
-    layers = zip(block.convs1, block.convs2, block.adain1, block.adain2, block.alpha1, block.alpha2, strict=True)
-    for conv1, conv2, adain1, adain2, alpha1, alpha2 in layers:
-        xt = _adain(adain1, x, style, mask)
-        xt = conv1(xt + (1 / alpha1) * (torch.sin(alpha1 * xt) ** 2))
-        xt = _adain(adain2, xt, style, mask)
-        xt = conv2(xt + (1 / alpha2) * (torch.sin(alpha2 * xt) ** 2))
-        x = xt + x
-    return x

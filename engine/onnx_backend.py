@@ -29,9 +29,9 @@ import onnxruntime
 
 from .device import cpu_has_vnni
 from .files import write_whole
-from .onnx_windows import CONTEXT_FRAMES, Front, cut_graphs, decoded_span
+from .onnx_windows import Front, cut_graphs
 from .pypi_onnx import ONNX_SHA256, ONNX_SOURCE, onnx_bytes
-from .synthesis import ChunkAudio, ChunkJob, finish
+from .synthesis import WINDOW_CONTEXT_FRAMES, ChunkAudio, ChunkJob, decoded_span, finish
 from .timing import SAMPLES_PER_FRAME
 from .voices import VoiceLibrary
 
@@ -51,7 +51,7 @@ class OnnxBackend:
         front: onnxruntime.InferenceSession,
         decoder: onnxruntime.InferenceSession,
         voices: VoiceLibrary,
-        context_frames: int = CONTEXT_FRAMES,
+        context_frames: int = WINDOW_CONTEXT_FRAMES,
     ):
         """`context_frames`: how many frames beyond a window's each side its decoder is given."""
         self.front = front
@@ -72,7 +72,7 @@ class OnnxBackend:
         and decoder once, cached beside it (engine.onnx_windows).
 
         The session is made on the calling thread, whose CPU priority onnxruntime's threads
-        inherit (serving.model_worker lowers it for the bulk lane)."""
+        inherit (serving.core.model_worker lowers it for the bulk lane)."""
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

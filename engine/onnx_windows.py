@@ -39,13 +39,6 @@ FRONT_OUTPUTS = (DURATIONS_TENSOR, ALIGNED_TENSOR, PITCH_TENSOR, ENERGY_TENSOR, 
 DECODER_INPUTS = ("style", ALIGNED_TENSOR, PITCH_TENSOR, ENERGY_TENSOR, SOURCE_TENSOR)
 #: pitch and energy points per duration frame
 CURVE_PER_FRAME = 2
-#: frames decoded beyond each side of a window. Measured over 30 sentences (2026-12-07,
-#: benchmarks/windowed_decode.py): a first window of 40 frames then the rest in one, each with 32
-#: frames of context, scores as the whole decode (DistillMOS +0.002 on average, the worst sentence
-#: -0.235; log-mel cosine 0.996), its first audio after 0.26 of the whole render's time and all of
-#: it after 1.12; with 16 frames, -0.041 (worst -0.40). Windows of 40 or 80 frames all along lose
-#: 0.10 to 0.29 on average: two windows, the first short, are the way to use them
-CONTEXT_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -73,11 +66,6 @@ class Front:
             ENERGY_TENSOR: np.ascontiguousarray(self.energy[:, curve]),
             SOURCE_TENSOR: np.ascontiguousarray(self.source[:, SAMPLES_PER_FRAME * start : SAMPLES_PER_FRAME * end]),
         }
-
-
-def decoded_span(start: int, end: int, frame_count: int, context: int) -> tuple[int, int]:
-    """The frames decoded to give frames [start, end): `context` more on each side, within the chunk."""
-    return max(0, start - context), min(frame_count, end + context)
 
 
 def cut_graphs(graph: Path) -> tuple[Path, Path]:

@@ -13,7 +13,39 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from num2words import num2words
+from .marks import OPENERS
+from .reading_words import (
+    ADVERBS_BEFORE_A_VERB,
+    COUNTED_NAMES,
+    COUNTED_NOUNS,
+    FIRST_PERSON_VERBS,
+    LATIN_ABBREVIATIONS,
+    MONTHS,
+    REGNAL_NAMES,
+    SCALES,
+    STREET_TYPES,
+    SYMBOLS,
+    UNITS,
+    WEEKDAYS,
+    about_words,
+    amount_before_noun_words,
+    counted_words,
+    date_words,
+    email_words,
+    fraction_words,
+    height_words,
+    measure_words,
+    negative_words,
+    phone_words,
+    range_words,
+    regnal_words,
+    scaled_amount_before_noun_words,
+    scaled_amount_words,
+    temperature_words,
+    time_words,
+    url_words,
+    version_words,
+)
 
 #: misaki's inline pronunciation, `[word](/phonemes/)`: the word is written in the text and timed,
 #: the phonemes are spoken. misaki's own pattern (misaki.en.LINK_REGEX) lets the word hold a "["
@@ -21,94 +53,11 @@ from num2words import num2words
 #: the text for its "]"; here neither does, and each character is looked at by one "[" at most
 INLINE_PRONUNCIATION = re.compile(r"\[([^\[\]]+)\]\(([^\[()]*)\)")
 
-DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 #: a number as misaki reads it well: digits, thousands commas, a decimal part; never one that
 #: starts at a group of a number with thousands commas ("000" of "1,000"), so that the rules do
 #: not read "1,000,000,..." once from each of its groups
 _NUMBER = r"(?!(?<=\d,)\d{3}(?!\d))(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
-#: unit -> (singular, plural); the spoken number comes first
-UNITS = {
-    "km/h": ("kilometre per hour", "kilometres per hour"),
-    "kph": ("kilometre per hour", "kilometres per hour"),
-    "mph": ("mile per hour", "miles per hour"),
-    "m/s": ("metre per second", "metres per second"),
-    "km": ("kilometre", "kilometres"),
-    "cm": ("centimetre", "centimetres"),
-    "mm": ("millimetre", "millimetres"),
-    "m": ("metre", "metres"),
-    "mi": ("mile", "miles"),
-    "ft": ("foot", "feet"),
-    "kg": ("kilogram", "kilograms"),
-    "mg": ("milligram", "milligrams"),
-    "g": ("gram", "grams"),
-    "lb": ("pound", "pounds"),
-    "lbs": ("pound", "pounds"),
-    "oz": ("ounce", "ounces"),
-    "ml": ("millilitre", "millilitres"),
-    "mL": ("millilitre", "millilitres"),
-    "L": ("litre", "litres"),
-    "kB": ("kilobyte", "kilobytes"),
-    "KB": ("kilobyte", "kilobytes"),
-    "MB": ("megabyte", "megabytes"),
-    "GB": ("gigabyte", "gigabytes"),
-    "TB": ("terabyte", "terabytes"),
-    "Hz": ("hertz", "hertz"),
-    "kHz": ("kilohertz", "kilohertz"),
-    "MHz": ("megahertz", "megahertz"),
-    "GHz": ("gigahertz", "gigahertz"),
-    "W": ("watt", "watts"),
-    "kW": ("kilowatt", "kilowatts"),
-    "kWh": ("kilowatt hour", "kilowatt hours"),
-    "V": ("volt", "volts"),
-    "min": ("minute", "minutes"),
-    "hr": ("hour", "hours"),
-    "hrs": ("hour", "hours"),
-    "ms": ("millisecond", "milliseconds"),
-}
 _UNIT = "|".join(sorted(map(re.escape, UNITS), key=len, reverse=True))
-WEEKDAYS = {"Mon": "Monday", "Tue": "Tuesday", "Tues": "Tuesday", "Wed": "Wednesday", "Thu": "Thursday",
-            "Thur": "Thursday", "Thurs": "Thursday", "Fri": "Friday", "Sat": "Saturday", "Sun": "Sunday"}  # fmt: skip
-MONTHS = {"Jan": "January", "Feb": "February", "Mar": "March", "Apr": "April", "Jun": "June", "Jul": "July",
-          "Aug": "August", "Sep": "September", "Sept": "September", "Oct": "October", "Nov": "November",
-          "Dec": "December"}  # fmt: skip
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December")  # fmt: skip
-STREET_TYPES = {"St": "Street", "Ave": "Avenue", "Rd": "Road", "Blvd": "Boulevard", "Dr": "Drive", "Ln": "Lane"}
-LATIN_ABBREVIATIONS = {"e.g.": "for example", "i.e.": "that is", "vs.": "versus", "etc.": "et cetera"}
-#: names after which a roman numeral is an ordinal ("Henry the Eighth"); after the others it counts
-REGNAL_NAMES = ("Henry", "Louis", "Elizabeth", "George", "Edward", "Richard", "Charles", "James", "William",
-                "John", "Mary", "Philip", "Frederick", "Napoleon", "Pius", "Leo", "Benedict", "Gregory", "Paul",
-                "Peter", "Alexander", "Nicholas", "Catherine", "Ivan", "Francis", "Wilhelm", "Ferdinand",
-                "Constantine")  # fmt: skip
-COUNTED_NAMES = ("World War", "Chapter", "Part", "Volume", "Book", "Act", "Episode", "Phase", "Section", "Article",
-                 "Level", "Round", "Super Bowl", "Title", "Appendix", "Grade", "Class", "Type", "Apollo", "Gemini",
-                 "Vatican")  # fmt: skip
-#: verbs in the form the pronoun "I" takes and a third person does not: after one of these, "Mary I"
-#: is Mary spoken to ("Mary I love you"), never Mary the First, who "loves". A history is told in the
-#: past, so the negated present modals are here too ("John I can't come"); "said", "was", "could"
-#: fit both, and there the numeral stays ("Elizabeth I was queen")
-FIRST_PERSON_VERBS = ("am", "have", "haven't", "haven’t", "do", "don't", "don’t", "can't", "can’t", "cannot",
-                      "won't", "won’t", "love", "think", "know", "want", "need", "like", "hope", "miss", "mean",
-                      "see", "feel", "guess", "believe", "wish", "agree", "understand", "remember", "forget",
-                      "promise", "swear", "appreciate", "apologize", "apologise", "suppose", "doubt", "wonder",
-                      "adore", "hate", "owe", "trust", "prefer", "admit", "realize", "realise", "recommend",
-                      "suggest", "thank", "get", "go", "say", "ask")  # fmt: skip
-#: the adverbs that may stand between the pronoun and its verb ("Mary I really love you")
-ADVERBS_BEFORE_A_VERB = ("just", "really", "also", "still", "never", "always", "truly", "honestly", "actually",
-                         "only", "totally", "absolutely", "definitely", "certainly", "already", "sometimes",
-                         "often")  # fmt: skip
-ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
-#: the letters after an amount that scale it ("$10K", "£3bn")
-SCALES = {"K": "thousand", "k": "thousand", "M": "million", "m": "million", "MM": "million", "mn": "million",
-          "B": "billion", "bn": "billion", "T": "trillion", "tn": "trillion"}  # fmt: skip
-#: plural nouns a hyphenated range of whole numbers counts: "2-3 hours" is "two to three hours"
-COUNTED_NOUNS = ("seconds", "minutes", "hours", "days", "nights", "weeks", "months", "years", "decades", "times",
-                 "people", "persons", "adults", "children", "kids", "guests", "players", "members", "students",
-                 "users", "employees", "workers", "items", "pieces", "slices", "servings", "portions", "cups",
-                 "tablespoons", "teaspoons", "tablets", "pills", "capsules", "doses", "drinks", "glasses", "sets",
-                 "reps", "laps", "rounds", "miles", "feet", "inches", "yards", "metres", "meters", "kilometres",
-                 "kilometers", "pounds", "ounces", "grams", "dollars", "euros", "cents", "degrees", "words", "lines",
-                 "pages", "seats", "rooms", "beds", "floors", "stars", "points", "goals")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,166 +69,6 @@ class Rule:
     words: Callable[[re.Match[str]], str | None]  # None: this match is not one after all
 
 
-def digits(text: str) -> str:
-    return " ".join(DIGIT_WORDS[int(c)] for c in text if c.isdigit())
-
-
-def _signed(sign: str) -> str:
-    return "minus " if sign in "-−" and sign else ""
-
-
-def _temperature(m: re.Match[str]) -> str:
-    scale = {"C": " Celsius", "F": " Fahrenheit", "K": " kelvin"}.get(m["scale"] or "", "")
-    unit = "degree" if m["number"] == "1" and not m["low"] else "degrees"
-    low = f"{m['low']} to " if m["low"] else ""
-    return f"{low}{_signed(m['sign'])}{m['number']} {unit}{scale}"
-
-
-def _phone(m: re.Match[str]) -> str | None:
-    """Each group of digits digit by digit; an international number ("+44 20 7946 0958") says its
-    plus, and has eight digits at least (fewer are some other numbers after a plus)."""
-    groups = re.findall(r"\d+", m.group())
-    if m["international"] and len("".join(groups)) < 8:
-        return None
-    return ("plus " if m["international"] else "") + ", ".join(digits(group) for group in groups)
-
-
-def _email(m: re.Match[str]) -> str:
-    local, domain = m["local"], m["domain"]
-    return f"{_letters_and_digits(_said_marks(local))} at {_host(domain)}"
-
-
-def _url(m: re.Match[str]) -> str:
-    host, path = m["host"], m["path"] or ""
-    spoken = _host(host.removeprefix("www."))
-    if host.startswith("www."):
-        spoken = "w w w dot " + spoken
-    parts = [p for p in path.split("/") if p]
-    for part in parts:
-        spoken += " slash " + _letters_and_digits(_said_marks(part))
-    return spoken
-
-
-#: the marks inside an address, as they are said
-ADDRESS_MARKS = {".": " dot ", "_": " underscore ", "+": " plus ", "-": " dash "}
-
-
-def _said_marks(part: str) -> str:
-    return re.sub(r"[._+-]", lambda mark: ADDRESS_MARKS[mark.group()], part)
-
-
-def _host(host: str) -> str:
-    return " dot ".join(_letters_and_digits(label.replace("-", " dash ")) for label in host.split("."))
-
-
-def _letters_and_digits(text: str) -> str:
-    """Runs of digits read digit by digit (as in an address, not as amounts); words left to misaki."""
-    return re.sub(r"\d+", lambda run: " " + digits(run.group()) + " ", text).strip()
-
-
-def _measure(m: re.Match[str]) -> str:
-    singular, plural = UNITS[m["unit"]]
-    sign = m.groupdict().get("sign") or ""
-    low = m.groupdict().get("low")
-    if low:
-        return f"{low} to {_signed(sign)}{m['number']} {plural}"
-    return f"{_signed(sign)}{m['number']} {singular if m['number'] == '1' else plural}"
-
-
-def _about(m: re.Match[str]) -> str:
-    return "about " + (_measure(m) if m["unit"] else m["number"])
-
-
-def _time(m: re.Match[str]) -> str:
-    """misaki says "twelve zero zero", "ten zero five", and puts a pause inside "eleven: fifty-nine"."""
-    hour, minute = num2words(int(m["hour"])), m["minute"]
-    if minute == "00":
-        return f"{hour} o'clock"
-    return f"{hour} oh {DIGIT_WORDS[int(minute[1])]}" if minute[0] == "0" else f"{hour} {num2words(int(minute))}"
-
-
-def _scaled_amount(m: re.Match[str]) -> str:
-    return f"{m['number']} {SCALES[m['scale']]} {CURRENCIES[m['currency']]}s"
-
-
-def _scaled_amount_before_noun(m: re.Match[str]) -> str:
-    """ "a $5M deal" is a "5 million dollar" one, as "a $5 bill" is a "5 dollar" one."""
-    return f"{m['number']} {SCALES[m['scale']]} {CURRENCIES[m['currency']]}"
-
-
-def _height(m: re.Match[str]) -> str:
-    return f"{m['feet']} foot" + ("" if m["inches"] == "0" else f" {m['inches']}")
-
-
-def _amount_before_noun(m: re.Match[str]) -> str:
-    """An amount that describes a noun is said in the singular: "a five dollar bill"."""
-    return f"{m['number']} {CURRENCIES[m['currency']]}"
-
-
-def _fraction(m: re.Match[str]) -> str | None:
-    """A proper fraction with a small denominator ("3/4"), after a whole number or not ("2 1/2");
-    anything else ("8/3", a score) is left."""
-    numerator, denominator = int(m["numerator"]), int(m["denominator"])
-    if numerator >= denominator:
-        return None
-    if m["whole"]:
-        part = {(1, 2): "a half", (1, 4): "a quarter"}.get((numerator, denominator))
-        return f"{m['whole']} and {part or _proper_fraction(numerator, denominator)}"
-    return _proper_fraction(numerator, denominator)
-
-
-def _proper_fraction(numerator: int, denominator: int) -> str:
-    if denominator == 2:
-        return "one half" if numerator == 1 else f"{numerator} halves"
-    if denominator == 4:
-        return f"{numerator} quarter" + ("" if numerator == 1 else "s")
-    return f"{numerator} {num2words(denominator, to='ordinal')}" + ("" if numerator == 1 else "s")
-
-
-def _date(m: re.Match[str]) -> str:
-    """A US numeric date, month first."""
-    year = m["year"]
-    return f"{MONTH_NAMES[int(m['month']) - 1]} {num2words(int(m['day']), to='ordinal')}, {year}"
-
-
-def _version(m: re.Match[str]) -> str:
-    return " point ".join(m.group().split("."))
-
-
-def _negative(m: re.Match[str]) -> str:
-    return f"minus {m['number']}"
-
-
-def _roman(numeral: str) -> int | None:
-    values = [ROMAN_VALUES[c] for c in numeral]
-    total = sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
-    return total if 0 < total < 4000 and _as_roman(total) == numeral else None
-
-
-def _as_roman(number: int) -> str:
-    table = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"), (50, "L"), (40, "XL"),
-             (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]  # fmt: skip
-    written = ""
-    for value, letters in table:
-        count, number = divmod(number, value)
-        written += letters * count
-    return written
-
-
-def _regnal(m: re.Match[str]) -> str | None:
-    value = _roman(m["numeral"])
-    return None if value is None else f"{m['name']} the {num2words(value, to='ordinal')}"
-
-
-def _counted(m: re.Match[str]) -> str | None:
-    value = _roman(m["numeral"])
-    return None if value is None else f"{m['name']} {num2words(value)}"
-
-
-def _range(m: re.Match[str]) -> str:
-    return f"{m['before'] or ''}{m['first']} to {m['last']}"
-
-
 def _alternatives(names: Iterable[str]) -> str:
     return "|".join(sorted(map(re.escape, names), key=len, reverse=True))
 
@@ -288,10 +77,9 @@ def _alternatives(names: Iterable[str]) -> str:
 #: every run of a word's sub-tokens against its lexicon, a cost that grows with the cube of their
 #: number, and a longer span is left to be read as written
 MAX_SPAN_CHARS = 64
-#: marks spaCy always splits from the word after them: a span may start right after one
-OPENING_MARKS = frozenset("([{\"'“‘«")
-#: the start of a word: after a space, an opening mark or nothing
-_WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENING_MARKS)))}])"
+#: the start of a word: after a space, an opening mark (spaCy always splits one from the word
+#: after it, so a span may start right after one) or nothing
+_WORD_START = rf"(?<![^\s{re.escape(''.join(sorted(OPENERS)))}])"
 #: one regex per kind of span; a rule listed earlier wins where two would take the same characters
 #: a URL: its host's labels are at most 63 characters, as DNS has them, and at most 10, and its
 #: path at most 255 characters (a longer one is not read out as a URL), so that each place a URL
@@ -334,7 +122,6 @@ YEARS = r"(?<![\w.])(?P<before>)(?P<first>1\d{3}|20\d{2})[-–](?P<last>1\d{3}|2
 SCORE = r"\b(?P<verb>scored|rated|got|scores?|rating) (?P<points>\d+)/(?P<of>\d+)(?![\w/]|\.\d)"
 FRACTION = r"(?<![\w/.,])(?:(?P<whole>\d+) )?(?P<numerator>[1-9]|1[0-5])/(?P<denominator>[2-9]|1[0-6])(?![\w/]|\.\d)"
 DATE = r"(?<![\w/.])(?P<month>0?[1-9]|1[0-2])/(?P<day>0?[1-9]|[12]\d|3[01])/(?P<year>\d{4}|\d{2})(?![\w/]|\.\d)"
-CURRENCIES = {"$": "dollar", "£": "pound", "€": "euro"}
 #: a whole amount after "a" or "an" and before a word that is no number: "a $5 bill"
 _AFTER_AN_ARTICLE = r"(?:(?<=\b[Aa] )|(?<=\b[Aa]n ))"
 _BEFORE_A_NOUN = r"(?= (?!(?:hundred|thousand|million|billion|trillion)\b)[a-z])"
@@ -357,38 +144,37 @@ _PRONOUN_AFTER = rf"['’](?!s\b)| {_FIRST_PERSON_VERB}"
 _NUMERAL = rf"(?P<numeral>[IVXLC]{{2,}}|[VX]|I(?!{_PRONOUN_AFTER}))\b"
 REGNAL = rf"\b(?P<name>{_alternatives(REGNAL_NAMES)}) {_NUMERAL}"
 COUNTED = rf"\b(?P<name>{_alternatives(COUNTED_NAMES)}) {_NUMERAL}"
-SYMBOLS = {"&": "and", "+": "plus", "=": "equals", "×": "times"}
 SYMBOL = rf"(?<= )[{''.join(SYMBOLS)}](?= )"
 
 RULES = (
-    Rule("url", re.compile(URL, re.I), _url),
-    Rule("email", re.compile(EMAIL), _email),
-    Rule("phone", re.compile(PHONE), _phone),
-    Rule("temperature", re.compile(TEMPERATURE), _temperature),
-    Rule("scaled amount", re.compile(SCALED_AMOUNT_BEFORE_NOUN), _scaled_amount_before_noun),
-    Rule("scaled amount", re.compile(SCALED_AMOUNT), _scaled_amount),
-    Rule("height", re.compile(HEIGHT), _height),
-    Rule("about", re.compile(ABOUT), _about),
-    Rule("measure", re.compile(MEASURE), _measure),
+    Rule("url", re.compile(URL, re.I), url_words),
+    Rule("email", re.compile(EMAIL), email_words),
+    Rule("phone", re.compile(PHONE), phone_words),
+    Rule("temperature", re.compile(TEMPERATURE), temperature_words),
+    Rule("scaled amount", re.compile(SCALED_AMOUNT_BEFORE_NOUN), scaled_amount_before_noun_words),
+    Rule("scaled amount", re.compile(SCALED_AMOUNT), scaled_amount_words),
+    Rule("height", re.compile(HEIGHT), height_words),
+    Rule("about", re.compile(ABOUT), about_words),
+    Rule("measure", re.compile(MEASURE), measure_words),
     Rule("percent range", re.compile(PERCENT_RANGE), lambda m: f"{m['first']} to {m['last']} percent"),
-    Rule("negative", re.compile(NEGATIVE), _negative),
-    Rule("range", re.compile(RANGE, re.I), _range),
-    Rule("range before noun", re.compile(RANGE_BEFORE_NOUN), _range),
-    Rule("years", re.compile(YEARS), _range),
-    Rule("date", re.compile(DATE), _date),
+    Rule("negative", re.compile(NEGATIVE), negative_words),
+    Rule("range", re.compile(RANGE, re.I), range_words),
+    Rule("range before noun", re.compile(RANGE_BEFORE_NOUN), range_words),
+    Rule("years", re.compile(YEARS), range_words),
+    Rule("date", re.compile(DATE), date_words),
     Rule("score", re.compile(SCORE), lambda m: f"{m['verb']} {m['points']} out of {m['of']}"),
-    Rule("fraction", re.compile(FRACTION), _fraction),
-    Rule("amount before noun", re.compile(AMOUNT_BEFORE_NOUN), _amount_before_noun),
+    Rule("fraction", re.compile(FRACTION), fraction_words),
+    Rule("amount before noun", re.compile(AMOUNT_BEFORE_NOUN), amount_before_noun_words),
     Rule("ratio", re.compile(RATIO), lambda m: f"{m['first']} to {m['last']}"),
-    Rule("version", re.compile(VERSION), _version),
-    Rule("time", re.compile(TIME), _time),
+    Rule("version", re.compile(VERSION), version_words),
+    Rule("time", re.compile(TIME), time_words),
     Rule("weekday", re.compile(WEEKDAY), lambda m: WEEKDAYS[m["day"]]),
     Rule("month", re.compile(MONTH), lambda m: MONTHS[m["month"]]),
     Rule("street", re.compile(STREET), lambda m: m["name"] + STREET_TYPES[m["type"]]),
     Rule("number sign", re.compile(NUMBER_SIGN), lambda m: "number"),
     Rule("abbreviation", re.compile(ABBREVIATION), lambda m: LATIN_ABBREVIATIONS[m.group()]),
-    Rule("regnal", re.compile(REGNAL), _regnal),
-    Rule("counted", re.compile(COUNTED), _counted),
+    Rule("regnal", re.compile(REGNAL), regnal_words),
+    Rule("counted", re.compile(COUNTED), counted_words),
     Rule("symbol", re.compile(SYMBOL), lambda m: SYMBOLS[m.group()]),
 )
 
@@ -421,7 +207,7 @@ def as_read(text: str, phonemes_of: Callable[[str], str]) -> str:
     out, at = [], 0
     for start, end, _, words in spans(text):
         glued = start
-        while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENING_MARKS:
+        while glued > at and not text[glued - 1].isspace() and text[glued - 1] not in OPENERS:
             glued -= 1
         written = text[glued:end]
         if len(written) > MAX_SPAN_CHARS or "[" in written or "]" in written:

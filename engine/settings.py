@@ -3,7 +3,7 @@ and the model (what a synthesizer loads, and where it runs). Read once from the 
 typed, loud when a value is wrong; an 'auto' is resolved as it is read, against the one device
 chosen then, so nothing downstream decides it again.
 
-Nothing else in engine/ reads os.environ for a setting; serving.config groups the serving ones.
+Nothing else in engine/ reads os.environ for a setting; serving.core.config groups the serving ones.
 """
 
 import os
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .device import choose_device, torch_installed
-from .speech import FIRST_WINDOW_FRAMES
+from .windows import FIRST_WINDOW_FRAMES
 
 Number = TypeVar("Number", int, float)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

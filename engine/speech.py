@@ -19,28 +19,9 @@ from .text import Chunk, plan_chunks, speakable
 from .timing import SAMPLES_PER_FRAME, WordTiming, word_timings
 from .trim import voiced_span
 from .voices import VoiceLibrary
+from .windows import FIRST_WINDOW_FRAMES
 
 MIN_SPEED, MAX_SPEED = 0.1, 3.0
-#: A stream's first sentence is decoded in two windows: its first frames, then the rest, so its
-#: first audio leaves after a quarter of the sentence's render time or so, with the whole
-#: sentence's prosody (benchmarks/windowed_decode.py measured the quality score against the whole
-#: decode: a first window of 40 to 80 frames, the rest with 32 frames of context, scores within
-#: 0.03 of it). The fewest frames in the first window: 1 s of audio, 0.3 s of it the silence
-#: before the first word.
-FIRST_WINDOW_FRAMES = 40
-#: frames the model gives a phoneme token at speed 1, on average (2.4 measured on plain English)
-FRAMES_PER_TOKEN = 2.5
-
-
-def first_window_frames(token_count: int, speed: float, fewest: int) -> int:
-    """The frames of a sentence's first window: enough that the rest is decoded before they have
-    played. The rest, with its 32 frames of context, decodes at 0.3 s a second of audio on 2 cores
-    (0.45 with other work beside it): a quarter of the sentence and 20 frames (its ~12 frames of
-    leading silence, which the timeline trims, among them) keep ahead of the listener."""
-    frames = token_count * FRAMES_PER_TOKEN / speed
-    return max(fewest, round(0.25 * frames + 20))
-
-
 #: kept before an answer's first voiced frame: a soft first sound's onset (the first speech is
 #: then within 50 ms of the answer's start)
 LEAD_SAMPLES = round(0.03 * SAMPLE_RATE)

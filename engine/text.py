@@ -12,63 +12,34 @@ stop): the model decodes that sentence in windows of frames instead (engine.synt
 """
 
 import dataclasses
-import html
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from .errors import InvalidInput, NothingToSpeak
+from .errors import NothingToSpeak
 from .languages import Phonemizer, Word
+from .marks import CLAUSE_ENDS
+from .markup import PAUSE, without_markup
 
 #: The model's context is 512 tokens: the phonemes plus a start and an end token.
 MAX_PHONEMES = 510
 #: Budget of every later chunk, about 4 s of speech: long enough for natural prosody, short enough
 #: that a request arriving behind a long stream's chunk waits about 1.5 s on a 2-core CPU, not 3.
 CHUNK_PHONEMES = 300
-CLAUSE_MARKS = frozenset(",;:—–")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-#: Every pattern below reads a tag up to its closing ">" and never past a "<", so a run of
-#: unclosed tags costs one look at each character, not one look at the rest of the text per tag.
-#: an HTML, XML or SSML tag: a name after "<" or "</", attributes, an optional "/" before ">"
-#: (so "3 < 5 and 6 > 2" is no tag)
-_TAG = re.compile(
-    r"""</?(?P<name>[A-Za-z][\w:.-]*)(?:\s+[\w:.-]+(?:\s*=\s*(?:"[^"<]*"|'[^'<]*'|[^\s"'<>]+))?)*\s*/?>"""
-)
-#: tags that separate what they hold from what is around them; any other ("<b>", "<emphasis>")
-#: sits inside a word as well as between words
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table", "section",
-     "article", "blockquote", "speak", "s", "sentence", "paragraph"}
-)  # fmt: skip
-#: SSML's <break/>: its attributes are read from what is between "<break" and ">"
-_BREAK = re.compile(r"<break\b(?P<attributes>[^<>]*)>", re.I)
-_ATTRIBUTE = re.compile(
-    r"""(?<![\w:.-])(?P<name>[\w:.-]+)\s*=\s*(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[^\s"'/]+))"""
-)
-#: a break's time: a number of seconds or milliseconds ("500ms", "1.5s")
-_BREAK_TIME = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*(?P<unit>ms|s)\s*", re.I)
-#: SSML's pause for each break strength, in milliseconds (a bare <break/> is "medium")
-BREAK_STRENGTHS_MS = {"none": 0, "x-weak": 100, "weak": 200, "medium": 400, "strong": 700, "x-strong": 1000}
-#: the longest pause one <break/> makes: a longer time is this long
-MAX_BREAK_MS = 5_000
-#: the most pause a text's <break/>s may add up to; a text that asks for more is refused, since
-#: silence is rendered as samples and a request's audio is bounded by its text
-MAX_TOTAL_BREAK_MS = 30_000
-#: a pause in normalised text: its milliseconds between two private-use characters
-_PAUSE = re.compile("\ue000(\\d+)\ue001")
-#: the characters of Unicode's private use area, which have no pronunciation; the pause marks are
-#: among them, and a client's text never carries one
-_PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
-#: a numeric character reference (&#8212; &#x2014;) as html.unescape reads one: its digits
-#: without their leading zeros
-_NUMERIC_REFERENCE = re.compile(r"&#(?:(?P<hex>[xX])0*(?P<hex_digits>[0-9a-fA-F]+)|0*(?P<digits>[0-9]+))(?P<end>;?)")
 #: the longest run of marks a text keeps whole: a longer one ("!!!!...", "-----...") is cut by a
 #: space after every this many, since spaCy's tokenizer splits a run a mark at a time and searches
 #: the rest of the run for each (a run of 8,000 costs seconds), and no reader says such a run
 MAX_MARK_RUN = 32
 _MARK_RUN = re.compile(rf"(?<![^\w\s])[^\w\s]{{{MAX_MARK_RUN + 1},}}")
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n|\n")
+#: the most characters one G2P call reads: a longer sentence, which the chunker cuts anyway (the
+#: model's MAX_PHONEMES are 400 to 500 characters of English), is phonemized in pieces this long,
+#: each cut at its last space that fits, so that its first chunk waits for one piece's G2P, not
+#: the whole sentence's (10,000 characters of "a[", one sentence and one word: 2 s before the
+#: first audio). A word longer than this is cut too: its pieces are words, joined by no space.
+MAX_G2P_CHARS = 1_000
 
 
 @dataclass(frozen=True)
@@ -91,65 +62,6 @@ class Chunk:
         return "".join(w.phonemes + (" " if w.space_after else "") for w in self.words).strip()
 
 
-def without_markup(text: str) -> str:
-    """The text a tagged text reads as: tags removed (their words kept), SSML's <break/> a pause
-    marked for the chunker, entities (&amp;) decoded. Raises InvalidInput for a <break/> it cannot
-    read and for breaks that add up to more than MAX_TOTAL_BREAK_MS."""
-    text = _PRIVATE_USE.sub("", text)
-    if "<" not in text and "&" not in text:
-        return text
-    pauses: list[int] = []
-
-    def pause_mark(tag: re.Match[str]) -> str:
-        pauses.append(_break_ms(tag))
-        return f" \ue000{pauses[-1]}\ue001 "
-
-    marked = _BREAK.sub(pause_mark, text)
-    if sum(pauses) > MAX_TOTAL_BREAK_MS:
-        raise InvalidInput(
-            f"the <break/> tags add up to {sum(pauses) / 1000:g} s of pause; a text may pause "
-            f"{MAX_TOTAL_BREAK_MS / 1000:g} s in all"
-        )
-    untagged = _TAG.sub(lambda tag: " " if tag["name"].lower() in _BLOCK_TAGS else "", marked)
-    pieces = _PAUSE.split(untagged)  # text, milliseconds, text, ...
-    return "".join(
-        f"\ue000{piece}\ue001" if n % 2 else _PRIVATE_USE.sub("", _unescaped(piece)) for n, piece in enumerate(pieces)
-    )
-
-
-def _break_ms(tag: re.Match[str]) -> int:
-    """A <break/>'s pause: its time, capped at MAX_BREAK_MS, else its strength's."""
-    attributes = {
-        found["name"].lower(): next(value for value in found.group("double", "single", "bare") if value is not None)
-        for found in _ATTRIBUTE.finditer(tag["attributes"])
-    }
-    if "time" in attributes:
-        time = _BREAK_TIME.fullmatch(attributes["time"])
-        if time is None:
-            raise InvalidInput(
-                f'<break time="{attributes["time"][:40]}"/>: time is a number of seconds or milliseconds, '
-                'as in <break time="500ms"/> or <break time="1.5s"/>'
-            )
-        ms = float(time["number"]) * (1 if time["unit"].lower() == "ms" else 1000)
-        return round(min(ms, MAX_BREAK_MS))
-    strength = attributes.get("strength", "medium").lower()
-    if strength not in BREAK_STRENGTHS_MS:
-        raise InvalidInput(f'<break strength="{strength[:40]}"/>: strength is one of {", ".join(BREAK_STRENGTHS_MS)}')
-    return BREAK_STRENGTHS_MS[strength]
-
-
-def _unescaped(text: str) -> str:
-    """html.unescape, but a numeric reference too long to be a character is U+FFFD at once (as
-    unescape makes any number past U+10FFFF), where unescape would convert all its digits to an
-    int, and raise past 4,300 of them."""
-
-    def shortened(reference: re.Match[str]) -> str:
-        digits = reference["hex_digits"] or reference["digits"]
-        return "\ufffd" if len(digits) > 8 else f"&#{reference['hex'] or ''}{digits}{reference['end']}"
-
-    return html.unescape(_NUMERIC_REFERENCE.sub(shortened, text))
-
-
 def speakable(text: str) -> bool:
     """Whether a text has anything to say: a letter or digit once its markup is read (a
     <break/> is a pause, so it counts; a lone mark or tag does not)."""
@@ -169,21 +81,21 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
     """Chunks in speaking order, produced lazily so the first can be spoken before the rest exist.
 
     The first chunk is the first sentence, so the first audio waits only for the G2P of one
-    sentence."""
+    sentence (of its first MAX_G2P_CHARS, where it is longer)."""
     produced = False
     for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
         # a pause ends what is before it: text, milliseconds, text, ...
-        pieces = _PAUSE.split(paragraph)
+        pieces = PAUSE.split(paragraph)
         for piece, pause_ms in zip(pieces[::2], [*pieces[1::2], "0"], strict=True):
             pending: list[Word] = []
             ends: list[bool] = []  # whether each pending word ends a sentence
             size = 0  # the pending words' tokens, kept as they come: silent words may pile up
-            for words in _sentences(piece.strip(), phonemizer):
+            for words, sentence_ends in _sentences(piece.strip(), phonemizer):
                 fitted = list(_fit_words(words, vocab))
                 for n, word in enumerate(fitted):
                     size += _added_tokens(pending[-1] if pending else None, word, vocab)
                     pending.append(word)
-                    ends.append(n == len(fitted) - 1)
+                    ends.append(sentence_ends and n == len(fitted) - 1)
                     # a cut is looked for once a sentence ends (or outgrows the model): a sentence
                     # under way that fits the model is spoken whole, whatever silent words it holds
                     while size > CHUNK_PHONEMES and (ends[-1] or size > MAX_PHONEMES):
@@ -202,23 +114,43 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
 
-def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[list[Word]]:
-    """Each sentence's words, phonemized only when the chunker reaches it.
+def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[tuple[list[Word], bool]]:
+    """Each sentence's words, phonemized only when the chunker reaches it, and whether they end
+    the sentence: a sentence longer than MAX_G2P_CHARS comes in pieces (see _g2p_pieces).
 
     The language finds the sentences of the whole paragraph at once (English: 2 ms for 2,000
-    characters); phonemizing is the slow step, and it waits for the chunker. Sentences are
-    separated by a space phoneme, whether or not the text has a space there (Japanese and Chinese
-    write none after 。)."""
-    sentences = phonemizer.sentences(paragraph)
+    characters); phonemizing is the slow step, and it waits for the chunker. Sentences (and
+    pieces) are separated by a space phoneme, whether or not the text has a space there (Japanese
+    and Chinese write none after 。)."""
+    pieces = [
+        (piece, n == len(cut) - 1)
+        for sentence in phonemizer.sentences(paragraph)
+        for cut in [_g2p_pieces(sentence)]
+        for n, piece in enumerate(cut)
+    ]
     searched = 0
-    for n, sentence in enumerate(sentences):
-        words = phonemizer(sentence)
-        found = paragraph.find(sentence, searched)
-        searched = searched if found < 0 else found + len(sentence)
-        if words and n < len(sentences) - 1:
+    for n, (piece, sentence_ends) in enumerate(pieces):
+        words = phonemizer(piece)
+        found = paragraph.find(piece, searched)
+        searched = searched if found < 0 else found + len(piece)
+        if words and n < len(pieces) - 1:
             spaced = found < 0 or paragraph[searched : searched + 1].isspace()
             words[-1] = dataclasses.replace(words[-1], whitespace=spaced, spoken_space=True)
-        yield words
+        yield words, sentence_ends
+
+
+def _g2p_pieces(sentence: str) -> list[str]:
+    """The sentence in pieces of at most MAX_G2P_CHARS, each cut at its last space that fits, or
+    inside a word as long (the text's words stay whole otherwise: a space joins no two pieces)."""
+    pieces = []
+    rest = sentence
+    while len(rest) > MAX_G2P_CHARS:
+        space = rest.rfind(" ", 1, MAX_G2P_CHARS + 1)
+        cut = space if space > 0 else MAX_G2P_CHARS
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip(" ")
+    pieces.append(rest)
+    return [piece for piece in pieces if piece.strip()]
 
 
 def _word_ids(word: Word, vocab: Mapping[str, int]) -> list[int]:
@@ -255,7 +187,7 @@ def _best_cut(words: list[Word], ends: list[bool], vocab: Mapping[str, int]) -> 
     if len(_make_chunk(words[:sentence], vocab).token_ids) <= MAX_PHONEMES:
         return sentence if ends[sentence - 1] else None
     for end in range(fitting, 0, -1):
-        if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_MARKS:
+        if words[end - 1].phonemes.rstrip()[-1:] in CLAUSE_ENDS:
             return end
     return fitting
 

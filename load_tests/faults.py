@@ -29,13 +29,13 @@ from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import VoiceLibrary
 from load_tests.goals import Goals
 from schemas import SynthesizerStatus
-from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
-from serving.config import ServingSettings
-from serving.health import HealthMonitor
-from serving.lifecycle import TTSServer
-from serving.schedule import FairScheduler
-from serving.synthesize import Lane
+from serving.core.admission import Admission, AdmissionLimits
+from serving.core.config import ServingSettings
+from serving.core.health import HealthMonitor
+from serving.core.lifecycle import TTSServer
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import Lane
 
 TEXT = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 

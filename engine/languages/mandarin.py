@@ -4,7 +4,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 
-from . import Phonemizer, Word, split_at_cjk_marks
+from . import Phonemizer, Word, pinyin_phrases, split_at_cjk_marks
 from .cjk import _LATIN_WORD, _NUMBER, G2PToken, cjk_words, english_words
 
 _MAX_MANDARIN_NUMBER_DIGITS = 16
@@ -37,6 +37,8 @@ def _mandarin() -> Callable[[str], list[Word]]:
     import logging
 
     import jieba
+
+    pinyin_phrases.install()  # before misaki imports pypinyin, whose own read of it stalls the GIL
     from misaki import zh
 
     g2p = zh.ZHG2P()

@@ -116,16 +116,21 @@ def test_the_gpu_bento_holds_the_weights_as_its_own_model(gpu_bento):
 
 def test_bento_holds_the_service_serving_and_engine_and_nothing_else(bento):
     src = bento / "src"
-    for name in ("service.py", "schemas.py"):
+    for name in ("service.py", "schemas.py", "pyproject.toml"):
         assert (src / name).read_bytes() == (ROOT / name).read_bytes()
     for package in ("engine", "serving"):
-        files = {p.name for p in (ROOT / package).iterdir() if p.is_file() and p.suffix in (".py", ".json")}
+        files = {
+            p.relative_to(ROOT / package)
+            for p in (ROOT / package).rglob("*")
+            if p.suffix in (".py", ".json") and "__pycache__" not in p.parts
+        }
         for name in files:
             assert (src / package / name).read_bytes() == (ROOT / package / name).read_bytes(), name
     assert {"weights.py", "onnx_weights.py", "kokoro_config.json"} <= {p.name for p in (src / "engine").iterdir()}
-    assert {"app.py", "lifecycle.py", "admission.py"} <= {p.name for p in (src / "serving").iterdir()}
+    assert {"app.py", "core", "tts", "openai", "cartesia"} <= {p.name for p in (src / "serving").iterdir()}
     top_level = {p.name for p in src.iterdir()}
-    assert top_level <= {"service.py", "schemas.py", "serving", "engine", "voices", "bentofile.yaml"}, top_level
+    shipped = {"service.py", "schemas.py", "pyproject.toml", "serving", "engine", "voices", "bentofile.yaml"}
+    assert top_level <= shipped, top_level
     unwanted = ("__pycache__", ".venv", "tests", ".cache", "benchmarks")
     leftovers = [p for p in src.rglob("*") if p.name in unwanted or p.suffix == ".pyc"]
     assert not leftovers

@@ -33,11 +33,11 @@ def only(kind: str, path: Path) -> dict:
 
 
 def service_metrics() -> dict[str, str]:
-    """The prometheus_client metrics serving/metrics.py defines, as name -> type (Gauge, Counter, Histogram).
+    """The prometheus_client metrics serving/core/metrics.py defines, as name -> type (Gauge, Counter, Histogram).
 
     Read from the source rather than imported, as the manifests are read.
     """
-    tree = ast.parse((ROOT / "serving" / "metrics.py").read_text())
+    tree = ast.parse((ROOT / "serving" / "core" / "metrics.py").read_text())
     found = {}
     for node in ast.walk(tree):
         if (

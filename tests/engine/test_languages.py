@@ -1,7 +1,7 @@
+import gc
 import re
 import sys
 import threading
-import time
 
 import pytest
 
@@ -175,6 +175,21 @@ def test_a_language_without_its_g2p_is_a_clear_error(monkeypatch):
         Phonemizers().get("j")
 
 
+def test_a_built_languages_objects_are_out_of_the_collectors_reach(monkeypatch):
+    """A full collection walks every object it tracks while it holds the GIL: a language's
+    dictionaries (hundreds of thousands of objects) would stall the event loop on each one."""
+    dictionary = [{"word": [n]} for n in range(1_000)]
+
+    def build(code: str, lexicon: object) -> Phonemizer:
+        return Phonemizer(code, lambda text: [] if dictionary else [])
+
+    monkeypatch.setattr("engine.languages._build_phonemizer", build)
+    Phonemizers().get("e")
+    tracked = {id(thing) for thing in gc.get_objects()}
+    assert not {id(dictionary), *map(id, dictionary)} & tracked
+    assert gc.get_freeze_count() >= len(dictionary)
+
+
 @pytest.fixture(scope="module")
 def phonemizers() -> Phonemizers:
     """Shared, so that each language's pipeline loads once for these tests."""
@@ -210,26 +225,52 @@ def test_languages_without_a_spacy_pipeline_split_after_marks(phonemizers):
 
 
 def test_sentence_splitting_waits_for_a_g2p_call_in_progress():
-    """English splits with the spaCy pipeline its G2P runs, so the two must not run at once."""
-    busy, overlapped = threading.Event(), []
+    """English splits with the spaCy pipeline its G2P runs, so the two must not run at once: a
+    split asked for while a G2P call is under way waits for the phonemizer's lock, and runs once
+    the call is over."""
+    in_g2p, release, progress = threading.Event(), threading.Event(), threading.Event()
+    overlapped = []
 
-    def slow_g2p(text):
-        busy.set()
-        time.sleep(0.05)
-        busy.clear()
+    def held_g2p(text):
+        in_g2p.set()
+        release.wait()
+        in_g2p.clear()
         return []
 
     def split(paragraph):
-        overlapped.append(busy.is_set())
+        overlapped.append(in_g2p.is_set())
+        progress.set()
         return [paragraph]
 
-    phonemizer = Phonemizer("test", slow_g2p, split)
+    phonemizer = Phonemizer("test", held_g2p, split)
+    phonemizer._lock = ContendedLock(progress)
     g2p_call = threading.Thread(target=phonemizer, args=("text",))
     g2p_call.start()
-    busy.wait()
-    phonemizer.sentences("text")
+    in_g2p.wait()
+    splitting = threading.Thread(target=phonemizer.sentences, args=("text",))
+    splitting.start()
+    progress.wait()  # the split waits for the lock, or (were the two not serialised) runs now
+    release.set()
     g2p_call.join()
+    splitting.join()
     assert overlapped == [False]
+
+
+class ContendedLock:
+    """A lock that sets `contended` when a thread finds it held and has to wait for it."""
+
+    def __init__(self, contended: threading.Event):
+        self._lock = threading.Lock()
+        self.contended = contended
+
+    def __enter__(self) -> "ContendedLock":
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 def test_japanese_and_chinese_sentences_end_at_full_width_marks():

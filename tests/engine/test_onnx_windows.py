@@ -17,9 +17,8 @@ from engine.onnx_windows import (
     PITCH_TENSOR,
     SOURCE_TENSOR,
     cut_graphs,
-    decoded_span,
 )
-from engine.synthesis import FADE_SAMPLES, ChunkJob, fade_edges
+from engine.synthesis import FADE_SAMPLES, ChunkJob, decoded_span, fade_edges
 from engine.timing import SAMPLES_PER_FRAME
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,7 @@ import pytest
 
 from engine.audio import SAMPLE_RATE
 from engine.languages import Word
-from engine.speech import LEAD_SAMPLES, TAIL_SAMPLES, Timeline, first_window_frames
+from engine.speech import LEAD_SAMPLES, TAIL_SAMPLES, Timeline
 from engine.synthesis import ChunkAudio, silence
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME
@@ -86,10 +86,3 @@ def test_a_chunk_in_windows_is_placed_as_the_whole_chunk_is():
     assert [[w.word for w in p.words] for p in placed] == [["hi"], ["you"]]
     assert [w for p in placed for w in p.words] == at_once.words
     assert timeline.duration_s == pytest.approx(at_once.samples.shape[0] / SAMPLE_RATE)
-
-
-def test_a_first_window_grows_with_its_sentence_so_the_rest_is_decoded_before_it_has_played():
-    assert first_window_frames(10, 1.0, fewest=40) == 40  # a short sentence: the fewest frames
-    long, longer = first_window_frames(200, 1.0, fewest=40), first_window_frames(400, 1.0, fewest=40)
-    assert 40 < long < longer < 400 * 2.5 / 2  # a quarter of the sentence and a margin, far from all of it
-    assert first_window_frames(200, 0.5, fewest=40) > long  # slow speech: more frames for the same tokens

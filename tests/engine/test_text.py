@@ -3,11 +3,12 @@ import pytest
 from engine.config import kokoro_config
 from engine.errors import InvalidInput, NothingToSpeak
 from engine.languages import Phonemizer, Phonemizers, Word
+from engine.markup import MAX_TOTAL_BREAK_MS
 from engine.text import (
     CHUNK_PHONEMES,
+    MAX_G2P_CHARS,
     MAX_MARK_RUN,
     MAX_PHONEMES,
-    MAX_TOTAL_BREAK_MS,
     normalise,
     plan_chunks,
     speakable,
@@ -154,11 +155,11 @@ def test_cuts_fall_at_clause_marks_when_no_sentence_end_fits():
 
 
 def test_a_word_longer_than_the_model_limit_is_spoken_in_pieces():
-    giant = "a" * 1200
+    giant = "a" * ((MAX_PHONEMES + MAX_G2P_CHARS) // 2)  # longer than the model reads, as one G2P piece
     chunks = list(split_into_chunks(f"before {giant} after", LETTERS, VOCAB))
     assert all(len(c.token_ids) <= MAX_PHONEMES for c in chunks)
     spoken = sum(len(w.phonemes) for c in chunks for w in c.words)
-    assert spoken == len("before") + 1200 + len("after")
+    assert spoken == len("before") + len(giant) + len("after")
     assert [w.text for c in chunks for w in c.words if w.text] == ["before", giant, "after"]
 
 
@@ -213,6 +214,29 @@ def test_each_sentence_is_phonemized_on_its_own_and_only_when_needed():
     assert seen == ["First one here.", "Second one here! e.g. not a break.", "Third?"]
     words = [w for c in (first, *rest) for w in c.words]
     assert all(w.whitespace for w in words[:-1])
+
+
+def test_a_sentence_too_long_for_one_g2p_call_is_phonemized_in_pieces_cut_at_spaces():
+    """The G2P reads at most MAX_G2P_CHARS at a time, and the first audio waits for one piece."""
+    seen: list[str] = []
+
+    def recording(text: str) -> list[Word]:
+        seen.append(text)
+        return letters(text)
+
+    giant = "x" * 1_500
+    text = "word, " * 600 + f"{giant} word."  # one sentence: 3,600 characters of words, a giant one
+    chunks = split_into_chunks(text, Phonemizer("test", recording, lambda paragraph: [paragraph]), VOCAB)
+    first = next(chunks)
+    assert len(seen) == 1 and len(seen[0]) <= MAX_G2P_CHARS
+    chunks = [first, *chunks]
+    assert max(map(len, seen)) <= MAX_G2P_CHARS
+    assert all(piece.endswith("word,") for piece in seen[:3])  # cut after a word where one fits
+    assert giant[:MAX_G2P_CHARS] in seen  # else inside a word
+    # a piece's end is no sentence end: the chunks still end at clause marks
+    assert all(chunk.words[-1].text.endswith(",") for chunk in chunks[:-3])
+    words = [w for chunk in chunks for w in chunk.words]
+    assert "".join(w.text + (" " if w.whitespace else "") for w in words).strip() == text
 
 
 def test_cuts_fall_only_at_the_languages_sentence_ends_not_at_every_full_stop():

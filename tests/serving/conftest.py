@@ -25,13 +25,13 @@ from engine.synthesis import ChunkAudio, ChunkJob
 from engine.timing import SAMPLES_PER_FRAME
 from engine.voices import VoiceLibrary
 from schemas import SynthesizerStatus
-from serving.admission import Admission, AdmissionLimits
 from serving.app import create_app
-from serving.config import ServingSettings
-from serving.health import HealthMonitor
-from serving.lifecycle import TTSServer
-from serving.schedule import FairScheduler
-from serving.synthesize import Lane
+from serving.core.admission import Admission, AdmissionLimits
+from serving.core.config import ServingSettings
+from serving.core.health import HealthMonitor
+from serving.core.lifecycle import TTSServer
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import Lane
 
 FRAMES_PER_TOKEN = 2
 

@@ -6,8 +6,8 @@ import contextlib
 
 import pytest
 
-from serving.admission import RATE_WINDOW_S, SATURATED_BACKLOG, Admission, AdmissionLimits
-from serving.errors import Busy
+from serving.core.admission import RATE_WINDOW_S, SATURATED_BACKLOG, Admission, AdmissionLimits
+from serving.core.errors import Busy
 
 from .conftest import Clock, eventually
 
@@ -27,8 +27,8 @@ async def held(gate: Admission, chars: int, stack: contextlib.AsyncExitStack):
 
 async def test_an_idle_server_takes_any_valid_text_however_long():
     gate = admission(deadline_s=1.0)
-    async with gate.admit(50_000) as place:
-        assert place.started and gate.backlog == 50_000
+    async with gate.admit(50_000) as ticket:
+        assert ticket.started and gate.backlog == 50_000
 
 
 async def test_a_request_that_would_finish_late_is_refused_at_once_with_the_projected_wait():
@@ -81,7 +81,7 @@ async def test_a_short_request_beside_a_text_longer_than_the_limit_starts_at_onc
         assert short.started and gate.requests == 2
         another = asyncio.ensure_future(held(gate, 20_000, stack))  # 500 + 12 + 500 do not fit
         await eventually(lambda: gate.queued == 1)
-        short.spoken(12)  # 500 + 0 + 500 do
+        short.advance(12)  # 500 + 0 + 500 do
         await eventually(another.done)
         assert gate.requests == 3
 
@@ -89,17 +89,17 @@ async def test_a_short_request_beside_a_text_longer_than_the_limit_starts_at_onc
 async def test_spoken_text_makes_room_and_measures_the_rate():
     clock = Clock()
     gate = admission(clock, deadline_s=1_000.0, max_chars=1_000)  # a request counts at most 500
-    async with gate.admit(800) as place, gate.admit(300):
-        third = gate.admit(500)  # kept: a context manager collected early would end its place
+    async with gate.admit(800) as ticket, gate.admit(300):
+        third = gate.admit(500)  # kept: a context manager collected early would end its ticket
         waiting = asyncio.ensure_future(third.__aenter__())
         await eventually(lambda: gate.queued == 1)  # 500 + 300 + 500 do not fit
         clock.now += RATE_WINDOW_S
-        place.spoken(600)  # 600 characters in 5 s of busy time
+        ticket.advance(600)  # 600 characters in 5 s of busy time
         await eventually(waiting.done)
         assert gate.requests == 3  # 200 + 300 + 500 fit the 1,000
         assert gate.rate == 120.0 and gate.backlog == 1_000
         clock.now += RATE_WINDOW_S
-        place.spoken(200)  # a slower window: the mean moves 30 % of the way towards it
+        ticket.advance(200)  # a slower window: the mean moves 30 % of the way towards it
         assert gate.rate == pytest.approx(120.0 + 0.3 * (40.0 - 120.0))
         await third.__aexit__(None, None, None)
     assert gate.backlog == gate.requests == 0
@@ -109,9 +109,9 @@ async def test_idle_time_is_not_counted_in_the_rate():
     clock = Clock()
     gate = admission(clock)
     clock.now += 1_000.0  # idle
-    async with gate.admit(600) as place:
+    async with gate.admit(600) as ticket:
         clock.now += RATE_WINDOW_S
-        place.spoken(600)
+        ticket.advance(600)
     assert gate.rate == 120.0
 
 
@@ -119,13 +119,13 @@ async def test_light_traffic_does_not_teach_the_rate_and_a_long_text_beside_one_
     clock = Clock()
     gate = admission(clock, deadline_s=100.0, max_chars=10_000)  # 10,000 characters at 100 per second
     for _ in range(10):  # short requests one at a time, each 5 s from start to end: 6 characters a second
-        async with gate.admit(30) as place:
+        async with gate.admit(30) as ticket:
             clock.now += 5.0
-            place.spoken(30)
+            ticket.advance(30)
     assert gate.rate == 100.0
-    async with gate.admit(SATURATED_BACKLOG) as place:  # saturated: sampled
+    async with gate.admit(SATURATED_BACKLOG) as ticket:  # saturated: sampled
         clock.now += RATE_WINDOW_S
-        place.spoken(SATURATED_BACKLOG)
+        ticket.advance(SATURATED_BACKLOG)
     assert gate.rate == SATURATED_BACKLOG / RATE_WINDOW_S
     async with contextlib.AsyncExitStack() as stack:
         await held(gate, 7_900, stack)

@@ -4,7 +4,7 @@ import pytest
 
 from engine import device
 from engine.settings import ModelSettings, SettingError, TextSettings
-from serving.config import BatchingSettings, ServingSettings, Settings, SocketLimits
+from serving.core.config import BatchingSettings, ServingSettings, Settings, SocketLimits
 
 pytestmark = pytest.mark.unit
 

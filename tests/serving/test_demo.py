@@ -10,8 +10,8 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 
 from schemas import AudioFormat
-from serving import demo
-from serving.config import ServingSettings
+from serving.core.config import ServingSettings
+from serving.tts import demo
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from engine.languages import Phonemizers
-from serving.gather import TAIL_CONTEXT_CHARS, TextGatherer, parts
+from serving.cartesia.gather import TAIL_CONTEXT_CHARS, TextGatherer, parts
 
 pytestmark = pytest.mark.unit
 
@@ -11,17 +11,17 @@ pytestmark = pytest.mark.unit
 def gathered(pieces: list[str]) -> tuple[list[str], str]:
     """The sentences handed out as the pieces arrive, and what is left."""
     gatherer = TextGatherer(Phonemizers().get("a").sentences, 1_000)
-    spoken = []
+    taken = []
     for piece in pieces:
         gatherer.add(piece)
         if sentence := gatherer.complete():
-            spoken.append(sentence)
-    return spoken, gatherer.rest()
+            taken.append(sentence)
+    return taken, gatherer.rest()
 
 
 def test_a_sentence_is_handed_out_once_the_next_one_begins():
-    spoken, rest = gathered(["Hello", " there", ".", " How", " are", " you"])
-    assert spoken == ["Hello there."] and rest == "How are you"
+    taken, rest = gathered(["Hello", " there", ".", " How", " are", " you"])
+    assert taken == ["Hello there."] and rest == "How are you"
 
 
 def test_a_sentence_that_ends_in_a_space_is_complete_at_once():
@@ -29,13 +29,13 @@ def test_a_sentence_that_ends_in_a_space_is_complete_at_once():
 
 
 def test_an_abbreviation_does_not_end_a_sentence():
-    spoken, rest = gathered(["Dr.", " Smith", " came", " in", ".", " Then"])
-    assert spoken == ["Dr. Smith came in."] and rest == "Then"
+    taken, rest = gathered(["Dr.", " Smith", " came", " in", ".", " Then"])
+    assert taken == ["Dr. Smith came in."] and rest == "Then"
 
 
 def test_sentences_sent_without_spaces_between_them_are_not_glued():
-    spoken, rest = gathered(["Down at the pier.", "A boat came in.", "It left"])
-    assert spoken == ["Down at the pier.", "A boat came in."] and rest == "It left"
+    taken, rest = gathered(["Down at the pier.", "A boat came in.", "It left"])
+    assert taken == ["Down at the pier.", "A boat came in."] and rest == "It left"
 
 
 @pytest.mark.parametrize(("pieces", "text"), [(["3", ".", "5"], "3.5"), (["e.g", "."], "e.g.")])
@@ -53,14 +53,14 @@ def test_a_pause_is_a_sentence_or_clause_mark_at_the_end(text, pause):
 def test_text_that_runs_on_past_the_limit_is_taken_in_parts_at_word_boundaries_and_nothing_is_lost():
     gatherer = TextGatherer(lambda text: [text], 100)
     words = [f"word{n}" for n in range(80)]
-    spoken = []
+    taken = []
     for word in words:
         gatherer.add(word + " ")
         while part := gatherer.overflow():
-            spoken.append(part)
-    spoken.append(gatherer.rest())
-    assert all(len(part) <= 100 for part in spoken) and len(spoken) >= 5
-    assert " ".join(spoken).split() == words
+            taken.append(part)
+    taken.append(gatherer.rest())
+    assert all(len(part) <= 100 for part in taken) and len(taken) >= 5
+    assert " ".join(taken).split() == words
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from serving.health import HealthMonitor
+from serving.core.health import HealthMonitor
 from tests.serving.conftest import WAIT_S, Clock, FakeSynthesizer
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]

@@ -13,7 +13,7 @@ import uvicorn
 from websockets.sync.client import connect
 
 import service
-from serving.log_redaction import REQUEST_LOGGERS, redact
+from serving.core.log_redaction import REQUEST_LOGGERS, redact
 from tests.live import free_port
 
 pytestmark = pytest.mark.http

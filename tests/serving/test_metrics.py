@@ -3,7 +3,7 @@
 import pytest
 from prometheus_client import Gauge
 
-from serving import metrics
+from serving.core import metrics
 
 pytestmark = pytest.mark.unit
 

@@ -3,9 +3,10 @@ are not browsers (no Origin); a page elsewhere on the network is refused, on HTT
 
 import pytest
 
-from serving import cartesia_api
-from serving.config import ServingSettings
-from serving.origins import POLICY_VIOLATION, same_origin
+from serving.cartesia.messages import PATH
+from serving.core.config import ServingSettings
+from serving.core.errors import POLICY_VIOLATION
+from serving.core.origins import same_origin
 
 from .conftest import SocketClient
 
@@ -43,7 +44,7 @@ async def test_a_page_of_another_origin_is_refused_unless_allowed(make_server, a
     # a form post needs no preflight: the refusal must not rely on the browser asking first
     form = await served.client.post("/tts/", data=SPEAK, headers=headers)
     assert (form.status_code == 200) == admitted
-    async with SocketClient(served.app, cartesia_api.PATH, {"Host": HOST, **headers}) as socket:
+    async with SocketClient(served.app, PATH, {"Host": HOST, **headers}) as socket:
         assert (socket.closed is None) == admitted
         if not admitted:
             assert socket.closed["code"] == POLICY_VIOLATION

@@ -2,7 +2,7 @@ import asyncio
 
 import pytest
 
-from serving.schedule import FairScheduler
+from serving.core.schedule import FairScheduler
 
 pytestmark = pytest.mark.unit
 

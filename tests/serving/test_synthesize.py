@@ -4,13 +4,12 @@ import asyncio
 
 import pytest
 
-from engine.speech import first_window_frames
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
-from serving.plan import ChunkPlan
-from serving.schedule import FairScheduler
-from serving.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, spoken_chunks
+from serving.core.plan import ChunkPlan
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, rendered_chunks
 
 from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
@@ -49,7 +48,7 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
     count = len(list(planner.plan(LONG, "af_heart", 1.0)))
     assert count >= 3
     plan = ChunkPlan(planner.chunks(LONG, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later)))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later)))
     opening = await first.synthesizer.next_call()
     assert later.scheduler.idle  # nothing asked of the later lane beside the first chunk
     opening.release()
@@ -63,18 +62,21 @@ async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_on
     assert first.synthesizer.started == 1 and later.synthesizer.started == count - 1
 
 
+#: one sentence of 100 tokens and more (the fake gives a token 2 frames), then more sentences
+ONE_LONG_SENTENCE = "Then many more words follow" + ", and many more words follow" * 8 + ". " + LONG
+
+
 async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_next_chunk_after(planner):
     first, later = lanes(held=True)
-    request = TTSRequest(text=LONG * 2, voice="af_heart")
+    request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    consumer = asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, first_window=10)))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
     window = await first.synthesizer.next_call()
-    frames = first_window_frames(len(window.jobs[0].token_ids), 1.0, 10)
-    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, frames)]
+    assert [(job.frames_from, job.frames_to) for job in window.jobs] == [(0, 10)]  # no pace measured: the fewest
     assert later.scheduler.idle
     window.release()
     rest = await first.synthesizer.next_call()  # as urgent as the first: its listener is waiting
-    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(frames, None)]
+    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
     assert rest.jobs[0].token_ids == window.jobs[0].token_ids
     call = await later.synthesizer.next_call()  # the next chunk, one ahead, whole
     assert [(job.frames_from, job.frames_to) for job in call.jobs] == [(0, None)]
@@ -84,16 +86,30 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
     assert await consumer == len(list(planner.chunks(request.text, "a"))) + 1
 
 
+async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_the_fewest_frames(planner):
+    first, later = lanes(held=True)
+    first.pace.took(2.0, 100)  # 20 ms a frame: slower than the fewest frames' audio could cover
+    request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
+    plan = ChunkPlan(planner.chunks(request.text, "a"))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
+    window = await first.synthesizer.next_call()
+    [(start, end)] = [(job.frames_from, job.frames_to) for job in window.jobs]
+    assert start == 0 and end is not None and end > 10
+    window.release()
+    await eventually(lambda: first.pace.seconds_per_frame < 0.02)  # the fake's call, at once, pulls the pace down
+    consumer.cancel()
+
+
 async def test_a_sentence_shorter_than_the_first_window_is_asked_for_once(planner):
     first, later = lanes()
     request = TTSRequest(text="Hi.", voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
-    assert await _spoken(spoken_chunks(plan, request, first, later, first_window=1_000)) == 1
+    assert await _count_chunks(rendered_chunks(plan, request, first, later, first_window=1_000)) == 1
     assert first.synthesizer.started + later.synthesizer.started == 1
 
 
-async def _spoken(spoken) -> int:
-    return len([chunk async for chunk, _ in spoken])
+async def _count_chunks(rendered) -> int:
+    return len([chunk async for chunk, _ in rendered])
 
 
 async def test_two_requests_starting_together_open_in_different_lanes(planner):
@@ -111,7 +127,7 @@ async def test_two_requests_starting_together_open_in_different_lanes(planner):
         lane.synthesizer.synthesize = recording
 
     async def opening(plan: ChunkPlan) -> None:
-        async for _ in spoken_chunks(plan, request, first, later):
+        async for _ in rendered_chunks(plan, request, first, later):
             return
 
     both = asyncio.gather(*(opening(plan) for plan in plans))
@@ -238,7 +254,7 @@ async def _stream_playing(planner) -> tuple[Lane, Lane, Clock, asyncio.Future, H
 def _spoken_at(planner, text: str, first: Lane, later: Lane, clock: Clock, answer_by: float | None = None):
     request = TTSRequest(text=text, voice="af_heart")
     plan = ChunkPlan(planner.chunks(text, "a"))
-    return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, first, later, answer_by, clock=clock)))
+    return asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, answer_by, clock=clock)))
 
 
 async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(planner):
@@ -254,7 +270,7 @@ async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(pla
     def answer(text: str, answer_by: float) -> asyncio.Future:
         request = TTSRequest(text=text, voice="af_heart")
         plan = ChunkPlan(planner.chunks(text, "a"))
-        return asyncio.ensure_future(_spoken(spoken_chunks(plan, request, lane, lane, answer_by)))
+        return asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, lane, lane, answer_by)))
 
     totals = {"older": len(list(planner.chunks(older_text, "a"))), "newer": len(list(planner.chunks(newer_text, "a")))}
     older = answer(older_text, now + 100.0)  # due: answer_by below

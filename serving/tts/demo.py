@@ -1,8 +1,8 @@
-"""The demo page: GET /tts/demo and its script and style, plain files from serving/demo/.
+"""The demo page: GET /tts/demo and its script and style, plain files from serving/tts/demo/.
 
 No build step and nothing from another host, so the page works offline. The files are read once,
 when the routes are registered. They hold nothing secret, so they are served without the API key
-(app.OPEN_PATHS takes `PATHS`); the page sends the key, when the user gives one, to the API.
+(routes.OPEN_PATHS takes `PATHS`); the page sends the key, when the user gives one, to the API.
 """
 
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from .errors import error_response
+from ..core.errors import error_response
 
 PAGE_PATH = "/tts/demo"
 #: the page links its assets relative to itself ("demo/demo.js"), so it works under a proxy's prefix too

@@ -12,16 +12,16 @@ import pytest
 
 from engine.timing import WordTiming
 from schemas import TTSRequest
-from serving import cartesia_api
-from serving.app import POLICY_VIOLATION
-from serving.config import ServingSettings, SocketLimits
-from serving.errors import NotReady
-from serving.metrics import RESPONSES, STREAMS_FAILED
+from serving.cartesia import agent_socket, context
+from serving.cartesia.messages import BYTES_PATH, PATH
+from serving.cartesia.words import cartesia_words
+from serving.core.config import ServingSettings, SocketLimits
+from serving.core.errors import POLICY_VIOLATION, NotReady
+from serving.core.metrics import RESPONSES, STREAMS_FAILED
 
 from .conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
-PATH = cartesia_api.PATH
 
 
 def say(context_id: str, transcript: str, more: bool = True, **fields: object) -> dict:
@@ -259,7 +259,7 @@ async def test_flush_speaks_what_came_and_answers_flush_done(make_server):
 
 
 async def test_a_context_left_without_text_ends_with_an_error(make_server, monkeypatch):
-    monkeypatch.setattr(cartesia_api, "CONTEXT_IDLE_S", 0.05)
+    monkeypatch.setattr(context, "CONTEXT_IDLE_S", 0.05)
     served = make_server()
     async with SocketClient(served.app, PATH) as socket:
         await socket.send(say("idle", "Said, then nothing more.", max_buffer_delay_ms=0))
@@ -277,7 +277,7 @@ async def test_each_message_stays_under_a_mebibyte(make_server):
         messages = await socket.until_end("big")
     assert messages[-1]["type"] == "done"
     sizes = [len(base64.b64decode(m["data"])) for m in messages if m["type"] == "chunk"]
-    assert max(sizes) <= cartesia_api.MAX_MESSAGE_AUDIO_BYTES < 1024 * 1024 * 3 // 4
+    assert max(sizes) <= context.MAX_MESSAGE_AUDIO_BYTES < 1024 * 1024 * 3 // 4
 
 
 @pytest.mark.parametrize(
@@ -315,29 +315,29 @@ def bytes_body(rate: int = 24000, container: str = "raw", **fields: object) -> d
 
 @pytest.mark.parametrize("rate", [8000, 16000, 44100])
 async def test_the_bytes_route_answers_raw_pcm_at_the_rate_asked(client, rate):
-    wide = await client.post(cartesia_api.BYTES_PATH, json=bytes_body())
-    narrow = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(rate))
+    wide = await client.post(BYTES_PATH, json=bytes_body())
+    narrow = await client.post(BYTES_PATH, json=bytes_body(rate))
     assert wide.status_code == narrow.status_code == 200
     assert len(narrow.content) / 2 / rate == pytest.approx(len(wide.content) / 2 / 24000, abs=2 / rate)
 
 
 async def test_the_bytes_route_answers_a_wav_file_and_refuses_one_at_another_rate(client):
-    wav = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(container="wav"))
+    wav = await client.post(BYTES_PATH, json=bytes_body(container="wav"))
     assert wav.status_code == 200 and wav.content[:4] == b"RIFF"
-    refused = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(16000, "mp3"))
+    refused = await client.post(BYTES_PATH, json=bytes_body(16000, "mp3"))
     assert refused.status_code == 400 and "raw" in refused.json()["error"]
 
 
 async def test_the_bytes_route_refuses_a_long_or_non_ascii_voice_by_its_field(client):
     for voice in ("af_heart" * 30, "af_heart(\u0662)"):
-        refused = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(voice={"mode": "id", "id": voice}))
+        refused = await client.post(BYTES_PATH, json=bytes_body(voice={"mode": "id", "id": voice}))
         assert refused.status_code == 400 and "'voice.id'" in refused.json()["error"]
 
 
 async def test_with_a_key_set_cartesias_header_carries_it(make_server):
     client = make_server(settings=ServingSettings(api_key="s3cret")).client
-    assert (await client.post(cartesia_api.BYTES_PATH, json=bytes_body())).status_code == 401
-    answer = await client.post(cartesia_api.BYTES_PATH, json=bytes_body(), headers={"X-API-Key": "s3cret"})
+    assert (await client.post(BYTES_PATH, json=bytes_body())).status_code == 401
+    answer = await client.post(BYTES_PATH, json=bytes_body(), headers={"X-API-Key": "s3cret"})
     assert answer.status_code == 200
 
 
@@ -349,14 +349,14 @@ def test_words_are_the_texts_own_between_spaces_with_their_marks():
     """'arrived? "We should' is three words: the opening quote belongs to the word after it."""
     tokens = [timing("arrived", 0.0, ""), timing("?", 0.1), timing('"', 0.2, ""), timing("We", 0.3),
               timing("should", 0.4, "")]  # fmt: skip
-    stamps = cartesia_api.cartesia_words(tokens, spaced=True)
+    stamps = cartesia_words(tokens, spaced=True)
     assert stamps.words == ["arrived?", '"We', "should"]
     assert (stamps.start, stamps.end) == ([0.0, 0.2, 0.4], [0.2, 0.4, 0.5])
 
 
 def test_in_japanese_and_chinese_each_token_is_a_word_and_a_mark_joins_the_one_before():
     tokens = [timing("我", 0.0, ""), timing("有", 0.1, ""), timing("。", 0.2, ""), timing("好", 0.3, "")]
-    assert cartesia_api.cartesia_words(tokens, spaced=False).words == ["我", "有。", "好"]
+    assert cartesia_words(tokens, spaced=False).words == ["我", "有。", "好"]
 
 
 async def test_text_that_came_while_a_sentence_was_spoken_is_gathered_first_and_no_mark_is_lost(make_server):
@@ -414,7 +414,7 @@ async def test_a_flood_of_messages_closes_the_socket_with_a_reason(make_server):
         for _ in range(10):  # a second's allowance is 3: nothing refills it that fast
             await socket.send({"context_id": "nothing", "cancel": True})
         messages, closed = await socket.until_closed()
-    assert closed["code"] == cartesia_api.POLICY_VIOLATION and "TTS_WS_MAX_MESSAGES_S" in closed["reason"]
+    assert closed["code"] == POLICY_VIOLATION and "TTS_WS_MAX_MESSAGES_S" in closed["reason"]
     assert messages[-1]["type"] == "error" and messages[-1]["status_code"] == 429
 
 
@@ -424,7 +424,7 @@ async def test_a_socket_left_idle_is_closed_with_a_reason(make_server):
         await socket.send(say("t", "Said once.", more=False))
         messages, closed = await socket.until_closed()
     assert [m["type"] for m in messages][-2:] == ["done", "error"] and messages[-1]["status_code"] == 408
-    assert closed["code"] == cartesia_api.NORMAL_CLOSURE and "TTS_WS_IDLE_S" in closed["reason"]
+    assert closed["code"] == agent_socket.NORMAL_CLOSURE and "TTS_WS_IDLE_S" in closed["reason"]
 
 
 @pytest.mark.parametrize(
@@ -456,13 +456,13 @@ async def test_a_malformed_frame_is_an_error_and_the_contexts_on_the_socket_serv
 async def test_text_gathered_past_the_limit_is_spoken_in_parts_before_the_turn_ends(make_server):
     served = make_server(held=True, settings=limited(max_gather_chars=100))
     runs: list[str] = []
-    spoken = served.server.spoken
+    rendering = served.server.rendering
 
     def recorded(request: TTSRequest, *args: object) -> object:
         runs.append(request.text)
-        return spoken(request, *args)
+        return rendering(request, *args)
 
-    served.server.spoken = recorded
+    served.server.rendering = recorded
     words = [f"word{n}" for n in range(60)]  # one run-on clause of 400 characters, no mark at all
     async with SocketClient(served.app, PATH) as socket:
         for word in words:
@@ -504,7 +504,7 @@ def retry_waits(monkeypatch) -> list[float]:
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
 
-    monkeypatch.setattr(cartesia_api, "wait_before_retry", no_wait)
+    monkeypatch.setattr(context, "wait_before_retry", no_wait)
     return waits
 
 
@@ -533,7 +533,7 @@ async def test_a_refusal_that_lasts_ends_the_turn_after_a_bounded_number_of_trie
         messages = await socket.until_end("turn")
     assert (messages[-1]["type"], messages[-1]["status_code"]) == ("error", 503)
     waits = retry_waits
-    assert len(waits) == cartesia_api.RETRIES and waits == sorted(waits) and waits[-1] > 1.0  # backing off
+    assert len(waits) == context.RETRIES and waits == sorted(waits) and waits[-1] > 1.0  # backing off
 
 
 async def test_a_client_gone_before_its_audio_ends_the_context_quietly(make_server, caplog):

@@ -11,17 +11,18 @@ and nothing after it is sent.
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
 
 import aiohttp
 
-from engine.speech import first_window_frames
-from engine.synthesis import ChunkAudio, ChunkJob, silence
+from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME
+from engine.windows import estimated_frames, first_window_end
 from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
@@ -40,6 +41,10 @@ CONNECTION_RETRIES = 2
 #: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
 #: of them at most, not to the later lane behind a stream's chunk in the model (seconds on CPU)
 INTERACTIVE_ANSWER_S = 2.0
+#: the first lane's measured decoding pace is taken this much slower when a stream's first window
+#: is sized: the pace of the calls before, and the rest of the sentence may share the cores with
+#: another request's chunk
+WINDOW_PACE_MARGIN = 1.25
 
 
 class SynthesizerClient(Protocol):
@@ -50,12 +55,32 @@ class SynthesizerClient(Protocol):
     async def status(self) -> SynthesizerStatus: ...
 
 
+class DecodePace:
+    """How long a synthesizer takes per frame it decodes, as its recent chunk calls took (the
+    front's share, the transfer and any other work on its cores included): what sizes a stream's
+    first window (engine.windows). None until a call has been measured."""
+
+    #: the weight of the newest call: the pace follows the load within a few calls
+    NEWEST_WEIGHT = 0.5
+
+    def __init__(self) -> None:
+        self.seconds_per_frame: float | None = None
+
+    def took(self, seconds: float, frames: int) -> None:
+        if frames <= 0:
+            return
+        newest = seconds / frames
+        known = self.seconds_per_frame
+        self.seconds_per_frame = newest if known is None else known + self.NEWEST_WEIGHT * (newest - known)
+
+
 @dataclass(frozen=True)
 class Lane:
-    """A synthesizer and the fair queue in front of it."""
+    """A synthesizer, the fair queue in front of it, and the pace it decodes at."""
 
     synthesizer: SynthesizerClient
     scheduler: FairScheduler
+    pace: DecodePace = field(default_factory=DecodePace)
 
 
 #: a chunk's frames [from, to) to render; to None: to its end
@@ -71,7 +96,26 @@ async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float, f
     job = ChunkJob(
         token_ids=chunk.token_ids, voice=request.voice, speed=request.speed, frames_from=frames[0], frames_to=frames[1]
     )
-    return (await lane.scheduler.run(due_at, lambda: _call(lane.synthesizer, job)))[0]
+
+    async def timed_call() -> ChunkAudio:
+        started = time.perf_counter()
+        audio = (await _call(lane.synthesizer, job))[0]
+        lane.pace.took(time.perf_counter() - started, decoded_frame_count(audio))
+        return audio
+
+    return await lane.scheduler.run(due_at, timed_call)
+
+
+def decoded_frame_count(audio: ChunkAudio) -> int:
+    """The frames the model decoded for `audio`: its own, and the context around a window's."""
+    frame_count = sum(audio.frames)
+    first, last = decoded_span(audio.frames_from, decoded_to(audio), frame_count)
+    return last - first
+
+
+def decoded_to(audio: ChunkAudio) -> int:
+    """The frame after the last one `audio` holds."""
+    return audio.frames_from + len(audio.samples) // SAMPLES_PER_FRAME
 
 
 async def _call(synthesizer: SynthesizerClient, job: ChunkJob) -> list[ChunkAudio]:
@@ -146,7 +190,7 @@ def due_at(playback: Playback, rendering: Chunk | None, answer_by: float | None,
     return playback.runs_out_at + (playback.expected_s(rendering) if rendering is not None else 0.0)
 
 
-async def spoken_chunks(
+async def rendered_chunks(
     plan: ChunkPlan,
     request: TTSRequest,
     first_lane: Lane,
@@ -165,14 +209,15 @@ async def spoken_chunks(
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
     audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
 
-    With `first_window`, the first chunk comes in two: its first frames (at least `first_window`,
-    see engine.speech.first_window_frames), then the rest (the model's front runs on the whole
-    sentence both times, so both have its prosody), the rest through the opening lane again, as
-    urgent as the first: its listener is already hearing the sentence.
+    With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
+    first of `first_window` frames at least, more where the first lane's measured pace says the
+    rest could not be decoded before it has played; then the rest. The model's front runs
+    on the whole sentence each time, so every window has its prosody. The windows go through the
+    opening lane, as urgent as the first: its listener is already hearing the sentence.
 
-    The second chunk is asked for once the first is done, not beside it: on CPU the two would
-    share the same cores (the later lane's at the lowest priority, so it gains almost nothing),
-    and the later lane would look busy to the next request's `opening_lane`."""
+    The second chunk is asked for with the first one's rest, not beside its first window: on CPU
+    the two would share the same cores (the later lane's at the lowest priority, so it gains
+    almost nothing), and the later lane would look busy to the next request's `opening_lane`."""
     clock = clock or asyncio.get_running_loop().time
     started = clock() if began is None else began
     if answer_by is not None and answer_by - started <= INTERACTIVE_ANSWER_S:
@@ -182,20 +227,20 @@ async def spoken_chunks(
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane], opening: bool = False, rest_of: Chunk | None = None
+        choose_lane: Callable[[], Lane],
+        frames_of: Callable[[Chunk], Frames] = lambda _: WHOLE,
+        window_of: Chunk | None = None,
+        opening: bool = False,
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
-        """The next chunk of the plan sent for rendering (the first one's first window, with
-        `first_window`), or the rest of `rest_of` after its first window."""
+        """The next chunk of the plan sent for rendering (the frames `frames_of` says; `opening`:
+        the request's first), or the rest of `window_of`, whose first window came."""
         nonlocal rendering
-        due = due_at(playback, rendering, answer_by, opening)  # by what is known before this chunk is asked for
-        chunk = rest_of or await anext(chunks, None)
+        due = due_at(playback, rendering, answer_by, opening)
+        chunk = window_of or await anext(chunks, None)
         if chunk is None:
             return None
         rendering = chunk
-        if rest_of is not None:
-            frames: Frames = (window_of(chunk), None)
-        else:
-            frames = (0, window_of(chunk)) if opening and first_window is not None else WHOLE
+        frames = frames_of(chunk)
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
@@ -207,10 +252,15 @@ async def spoken_chunks(
     def opening() -> Lane:
         return opening_lane(first_lane, later_lane)
 
-    def window_of(chunk: Chunk) -> int:
-        return first_window_frames(len(chunk.token_ids), request.speed, first_window or 0)
+    def first_frames(chunk: Chunk) -> Frames:
+        if not first_window or chunk.pause_s:
+            return WHOLE
+        frame_count = estimated_frames(len(chunk.token_ids), request.speed)
+        pace = first_lane.pace.seconds_per_frame
+        end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
+        return (0, end) if end < frame_count else WHOLE
 
-    pending = await submit(opening, opening=True)
+    pending = await submit(opening, first_frames, opening=True)
     upcoming = None
     first = True
     try:
@@ -224,8 +274,9 @@ async def spoken_chunks(
                     FIRST_AUDIO.observe(clock() - started)
                 first = False
                 rendering = None  # the second chunk is asked for with the first one heard
-                if first_window is not None and sum(audio.frames) > window_of(chunk):
-                    upcoming = await submit(opening, rest_of=chunk)
+                rest_from = decoded_to(audio)
+                if rest_from < sum(audio.frames):  # a first window: the rest, through the opening lane
+                    upcoming = await submit(opening, lambda _, rest_from=rest_from: (rest_from, None), window_of=chunk)
                 else:
                     upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None

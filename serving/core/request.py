@@ -1,7 +1,9 @@
 """Read and validate: an HTTP request's body -> a TTSRequest, or a 4xx that says what to fix.
 
-Validation is one step, before admission and before any G2P: every 400 is decided here, so a
-request that can never succeed is never told to retry (429) or wait (503). The body is read up
+Validation is one step, before admission and before any G2P: every 400 but one is decided here,
+so a request that can never succeed is never told to retry (429) or wait (503). The one left is
+a text that passes validation yet in which G2P finds nothing to say: that is known only once its
+chunks are planned, after admission (serving.core.plan). The body is read up
 to the size limit and no further (413 past it); a client gone while sending it is a 499. JSON
 is parsed and validated in one step by pydantic-core, whose parser bounds nesting depth and
 number size itself, so a 100,000-deep array or a 5,000-digit number is a 400, not a

@@ -2,8 +2,9 @@
 client leaves.
 
 `TTSServer` holds what every request shares (planner, lanes, admission, health) and runs one
-request through the steps in serving/. Every 400 is decided before the server is asked whether
-it is ready (503) or has room (429). A request holds its admission place, and its chunk in the
+request through the steps in serving/core. Every 400 but one is decided before the server is
+asked whether it is ready (503) or has room (429): the plan's, for a text in which G2P finds
+nothing to say (serving.core.plan). A request holds its admission ticket, and its chunk in the
 fair queue, until its response is complete or its client disconnects, whichever is first: a
 client that left costs at most the chunk already inside the model. Each chunk rendered counts
 its text as spoken, which is how admission measures the server's rate.
@@ -22,13 +23,13 @@ from engine.synthesis import ChunkAudio
 from engine.text import Chunk
 from schemas import SynthesizerStatus, TTSRequest
 
-from .admission import Admission, Place
+from .admission import Admission, Ticket
 from .errors import ClientLeft, NotReady
 from .health import HealthMonitor
 from .plan import ChunkPlan
 from .request import read_fields, validate_speech
-from .respond import ClosingStream, Spoken, Streamer, json_response, ndjson_response, stream_response
-from .synthesize import Lane, spoken_chunks
+from .respond import ClosingStream, RenderedChunks, Streamer, json_response, ndjson_response, stream_response
+from .synthesize import Lane, rendered_chunks
 
 T = TypeVar("T")
 #: what a client that is still loading the model is told to wait
@@ -71,7 +72,7 @@ class TTSServer:
     async def answer(
         self, http_request: Request, request: TTSRequest, streamer: Streamer, played_as_sent: bool = True
     ) -> Response:
-        """A request whose fields have been read, through the one lifecycle: validation (every 400),
+        """A request whose fields have been read, through the one lifecycle: validation (400),
         readiness (503), admission (429), plan, lanes, cancel on disconnect. `streamer` shapes the
         body when timestamps are off, so that other APIs (the OpenAI-compatible routes) frame the
         same chunks their own way. `played_as_sent`: the client plays the audio as it arrives, so
@@ -82,7 +83,7 @@ class TTSServer:
         return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
 
     async def _checked(self, request: TTSRequest) -> tuple[str, SynthesizerStatus]:
-        """The request's language once it is valid (every 400), and the synthesizers' status once
+        """The request's language once it is valid (else 400), and the synthesizers' status once
         they are ready (else 503)."""
         language = await validate_speech(self.planner, request)
         status = await self.health.status()
@@ -95,56 +96,56 @@ class TTSServer:
         return (self.planner.first_window_frames or None) if status.decodes_windows else None
 
     @contextlib.asynccontextmanager
-    async def spoken(
+    async def rendering(
         self, request: TTSRequest, began: float | None = None, sent_s: float = 0.0
-    ) -> AsyncIterator[Spoken]:
+    ) -> AsyncIterator[RenderedChunks]:
         """The chunks of a request that is not an HTTP exchange (a WebSocket context's sentences),
         through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
         (Busy), the lanes. `began` and `sent_s`: when the stream this text continues began (loop
         time), and how much audio it has had, so that its chunks are due as that audio plays."""
         language, status = await self._checked(request)
-        async with self.admission.admit(len(request.text)) as place:
+        async with self.admission.admit(len(request.text)) as ticket:
             plan = ChunkPlan(self.planner.chunks(request.text, language))
             # a turn's later sentences continue audio already playing: their first audio is not awaited
             window = None if sent_s else self.first_window(status)
-            chunks = spoken_chunks(
+            chunks = rendered_chunks(
                 plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s, first_window=window
             )
-            spoken = counted(chunks, place)
-            async with contextlib.aclosing(spoken):
-                yield spoken
+            rendered = counted(chunks, ticket)
+            async with contextlib.aclosing(rendered):
+                yield rendered
 
     async def _respond(
         self, request: TTSRequest, language: str, streamer: Streamer, first_window: int | None
     ) -> Response:
         async with contextlib.AsyncExitStack() as held:
-            place = await held.enter_async_context(
+            ticket = await held.enter_async_context(
                 self.admission.admit(len(request.text), answered_whole=request.include_timestamps)
             )
             plan = ChunkPlan(self.planner.chunks(request.text, language))
-            chunks = spoken_chunks(
-                plan, request, self.first_lane, self.later_lane, place.finish_by, first_window=first_window
+            chunks = rendered_chunks(
+                plan, request, self.first_lane, self.later_lane, ticket.finish_by, first_window=first_window
             )
-            spoken = counted(chunks, place)
-            held.push_async_callback(spoken.aclose)
+            rendered = counted(chunks, ticket)
+            held.push_async_callback(rendered.aclose)
             if request.include_timestamps:
-                return await json_response(spoken, request)
-            # the place and the lanes stay held while the body streams, and are let go when it ends
+                return await json_response(rendered, request)
+            # the ticket and the lanes stay held while the body streams, and are let go when it ends
             release = held.pop_all()
             try:
-                return await streamer(spoken, request, release.aclose)
+                return await streamer(rendered, request, release.aclose)
             except BaseException:
                 await release.aclose()
                 raise
 
 
-async def counted(spoken: Spoken, place: Place) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
-    """`spoken`, telling admission how much of the text each chunk spoke (once, at its first
+async def counted(rendered: RenderedChunks, ticket: Ticket) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
+    """`rendered`, telling admission how much of the text each chunk spoke (once, at its first
     audio: a chunk may come in windows)."""
-    async with contextlib.aclosing(spoken):
-        async for chunk, audio in spoken:
+    async with contextlib.aclosing(rendered):
+        async for chunk, audio in rendered:
             if audio.frames_from == 0:
-                place.spoken(len(chunk.text))
+                ticket.advance(len(chunk.text))
             yield chunk, audio
 
 

@@ -91,8 +91,9 @@ class ServingSettings:
     max_in_flight: int = 16
     #: characters of text synthesised at once, not yet spoken, summed over the requests in flight
     #: (TTS_MAX_IN_FLIGHT_CHARS unset: 5,000 on CPU, about a minute of work on 2 cores; 200,000 on
-    #: CUDA). The rest wait their turn in arrival order; a longer text starts when nothing else is
-    #: in flight.
+    #: CUDA). The rest wait their turn in arrival order. A request counts at most half of it, so a
+    #: longer text starts once the others in flight hold at most the other half, and a short one
+    #: starts beside it (serving.core.admission).
     max_in_flight_chars: int = 5_000
     #: a request is taken only when the server projects, from the text before it and the rate it
     #: has measured, that it finishes within this many seconds; else 429 at once with Retry-After.
@@ -113,7 +114,7 @@ class ServingSettings:
     #: written as JSON \\u escapes: 6 bytes each)
     max_body_bytes: int = 256 * 1024
     #: origins of the web pages that may call the API, besides the server's own (the demo page):
-    #: CORS headers for them, and a 403 for a page of any other origin (serving.origins). None by
+    #: CORS headers for them, and a 403 for a page of any other origin (serving.core.origins). None by
     #: default, so that no page elsewhere on the network can drive the server; ("*",) lets any in
     cors_origins: tuple[str, ...] = ()
     #: when set, every route but health and the probes wants `Authorization: Bearer <key>`

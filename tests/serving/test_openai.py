@@ -8,8 +8,8 @@ import json
 import openai
 import pytest
 
-from serving.config import ServingSettings
-from serving.openai_api import MODELS, OPENAI_VOICES, kokoro_speed
+from serving.core.config import ServingSettings
+from serving.openai.messages import MODELS, OPENAI_VOICES, kokoro_speed
 
 from .conftest import serve_until_done
 

@@ -1,10 +1,12 @@
-"""Place, encode, respond: rendered chunks -> a JSON body with word timestamps, a streamed file,
-a stream of NDJSON events (each chunk's audio with its words), or OpenAI's Server-Sent Events.
+"""Respond: rendered chunks -> a JSON body with word timestamps, a streamed file, a stream of
+NDJSON events (each chunk's audio with its words), or OpenAI's Server-Sent Events.
 
 Each chunk is placed on the request's timeline (engine.speech.Timeline: its words get absolute
 times) and encoded (engine.audio), then either gathered into one TTSResponse or sent at once.
 Encoding, base64 and JSON run in worker threads: for a long text they take seconds, and on the
-event loop they would stall every other request and the health probe. The loop only moves bytes.
+event loop they would stall every other request and the health probe: in these framings the loop
+only moves bytes. (A WebSocket context's messages are base64-encoded and JSON-dumped on the loop,
+each at most serving.cartesia.context.MAX_MESSAGE_AUDIO_BYTES of audio.)
 
 A fault after the first byte is never a clean end: the NDJSON stream ends with an `error` event,
 other framings (OpenAI's SSE) with their own, and a streamed audio file is aborted, so that the
@@ -48,14 +50,14 @@ from .metrics import AUDIO_SECONDS, STREAMS_FAILED
 
 log = logging.getLogger("kokoro_tts")
 #: a request's chunks with their audio, in speaking order
-Spoken = AsyncIterator[tuple[Chunk, ChunkAudio]]
+RenderedChunks = AsyncIterator[tuple[Chunk, ChunkAudio]]
 #: streamed bodies must leave as they are made: no proxy buffering (nginx), no caching
 NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-async def json_response(spoken: Spoken, request: TTSRequest) -> Response:
+async def json_response(rendered: RenderedChunks, request: TTSRequest) -> Response:
     timeline = Timeline()
-    placed = [timeline.add(chunk, audio) async for chunk, audio in spoken]
+    placed = [timeline.add(chunk, audio) async for chunk, audio in rendered]
     AUDIO_SECONDS.inc(timeline.duration_s)
     body = await anyio.to_thread.run_sync(_json_body, placed, timeline.duration_s, request)
     return Response(body, media_type="application/json")
@@ -98,7 +100,7 @@ class ClosingStream(StreamingResponse):
 
 
 #: builds a streamed response from a request's chunks; `on_close` lets go of what the request holds
-Streamer = Callable[[Spoken, TTSRequest, Callable[[], Awaitable[object]]], Awaitable[ClosingStream]]
+Streamer = Callable[[RenderedChunks, TTSRequest, Callable[[], Awaitable[object]]], Awaitable[ClosingStream]]
 
 
 @dataclass(frozen=True)
@@ -123,15 +125,15 @@ class Framing:
 
 
 async def framed_stream(
-    spoken: Spoken,
+    rendered: RenderedChunks,
     request: TTSRequest,
     on_close: Callable[[], Awaitable[object]],
     framing: Framing,
     **response: object,
 ) -> ClosingStream:
-    """A streamed response of `spoken`'s pieces in `framing`. The first chunk is rendered before
+    """A streamed response of `rendered`'s pieces in `framing`. The first chunk is rendered before
     this returns, so that a failure there is still a clean error rather than a 200 with a cut body."""
-    pieces = await _framed_pieces(spoken, request.format, framing.frame)
+    pieces = await _framed_pieces(rendered, request.format, framing.frame)
 
     async def body() -> AsyncIterator[bytes]:
         sent = 0
@@ -159,11 +161,11 @@ def _failure_message(exc: Exception, sent: int) -> str:
 
 
 async def _framed_pieces(
-    spoken: Spoken, audio_format: str, frame: Callable[[EncodedPiece], bytes]
+    rendered: RenderedChunks, audio_format: str, frame: Callable[[EncodedPiece], bytes]
 ) -> AsyncGenerator[bytes]:
     """A framed piece per chunk, then the encoder's flush; joined, the pieces' audio is one file.
     Waits for the first chunk before it returns."""
-    first = await anext(spoken)
+    first = await anext(rendered)
     encoder = STREAM_ENCODERS[audio_format]()
     timeline = Timeline()
 
@@ -177,7 +179,7 @@ async def _framed_pieces(
     async def pieces() -> AsyncGenerator[bytes]:
         try:
             yield await anyio.to_thread.run_sync(framed, *first)
-            async for chunk, audio in spoken:
+            async for chunk, audio in rendered:
                 yield await anyio.to_thread.run_sync(framed, chunk, audio)
             yield await anyio.to_thread.run_sync(closing)
         finally:
@@ -187,7 +189,7 @@ async def _framed_pieces(
 
 
 async def stream_response(
-    spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
+    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
 ) -> ClosingStream:
     """The audio file as it is rendered, with the Kokoro TTS API's headers; aborted on a later fault."""
     headers = {
@@ -199,7 +201,7 @@ async def stream_response(
     }
     framing = Framing("audio", lambda piece: piece.audio, failure=None)
     media_type = STREAM_ENCODERS[request.format].media_type
-    return await framed_stream(spoken, request, on_close, framing, media_type=media_type, headers=headers)
+    return await framed_stream(rendered, request, on_close, framing, media_type=media_type, headers=headers)
 
 
 def _ndjson_line(piece: EncodedPiece) -> bytes:
@@ -217,18 +219,20 @@ NDJSON = Framing(
 
 
 async def ndjson_response(
-    spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
+    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
 ) -> ClosingStream:
     """POST /tts/stream: a `chunk` event per chunk as soon as it is rendered, its audio and words,
     then `done`, which carries the encoder's closing bytes; joined in order, the events' audio is
     the same file /tts/ streams (for wav: the first chunk's audio starts with the WAV header). A
     later fault ends it with an `error` event instead of `done`."""
     return await framed_stream(
-        spoken, request, on_close, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
+        rendered, request, on_close, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
     )
 
 
-async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[], Awaitable[object]]) -> ClosingStream:
+async def sse_response(
+    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
+) -> ClosingStream:
     """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
     they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
     ends it with an `error` event carrying OpenAI's error object."""
@@ -242,7 +246,7 @@ async def sse_response(spoken: Spoken, request: TTSRequest, on_close: Callable[[
 
     framing = Framing("sse", frame, failure=sse_failure)
     return await framed_stream(
-        spoken, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
+        rendered, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
     )
 
 

@@ -3,6 +3,7 @@
 ApiError                 an HTTP status, a message and headers; rendered as {"error": message}
  ├── BadRequest          400: the caller can fix the request (engine.errors.InvalidInput maps here)
  ├── Unauthorized        401: no or a wrong API key
+ ├── Forbidden           403: a page of another origin
  ├── BodyTooLarge        413: the body is over the size limit
  ├── Busy                429 + Retry-After: the server is full; try again later or elsewhere
  └── NotReady            503 + Retry-After: the model is loading, or a synthesizer is unavailable
@@ -11,10 +12,17 @@ StreamAborted            a streamed body cut by a fault after its first byte (al
 """
 
 import math
+from collections.abc import Callable
 
 from fastapi.responses import JSONResponse
 
 from schemas import ErrorResponse
+
+#: status of a request or context whose client left or cancelled before its answer (nginx's
+#: "client closed request")
+CLIENT_CLOSED = 499
+#: WebSocket close code (RFC 6455) for a socket refused by policy: no key, another origin, a flood
+POLICY_VIOLATION = 1008
 
 
 class ClientLeft(Exception):
@@ -49,6 +57,10 @@ class Unauthorized(ApiError):
         super().__init__(message, {"WWW-Authenticate": "Bearer"})
 
 
+class Forbidden(ApiError):
+    status = 403
+
+
 class BodyTooLarge(ApiError):
     status = 413
 
@@ -68,6 +80,11 @@ class Busy(_RetryLater):
 
 class NotReady(_RetryLater):
     status = 503
+
+
+#: renders a refusal made before any route runs (the key, the origin) for the request's path, in
+#: the error shape of the face that path belongs to
+Refusal = Callable[[str, ApiError], JSONResponse]
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -4,50 +4,39 @@ OpenAI's clients (the official SDKs, and the many tools built on them) speak to 
 A speech request is translated into a TTSRequest (voice names mapped, speed fitted into Kokoro's
 range) and answered by the same TTSServer lifecycle as /tts/: admission, chunk planning, the fair
 lanes, cancellation when the client leaves, the same encoders. Only the framing differs: the audio
-file streamed, or Server-Sent Events carrying it in base64 (both framed by serving.respond). Errors
+file streamed, or Server-Sent Events carrying it in base64 (both framed by serving.core.respond). Errors
 keep OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`, so its clients raise their
 usual exceptions.
 """
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from engine.speech import MAX_SPEED
-from schemas import AudioFormat, OpenAIErrorDetail, TTSRequest, VoiceName
+from schemas import OpenAIErrorDetail
 
-from .errors import ApiError, ClientLeft
-from .lifecycle import server_of
-from .request import explain, read_body
-from .respond import sse_response, stream_response
+from ..core.errors import ApiError, ClientLeft
+from ..core.lifecycle import server_of
+from ..core.request import explain, read_body
+from ..core.respond import sse_response, stream_response
+from .messages import MODELS, OPENAI_VOICES, Model, ModelList, OpenAIErrorBody, SpeechRequest, Voice, VoiceList
 
 log = logging.getLogger("kokoro_tts")
-
-#: OpenAI's model ids, all served by the one Kokoro-82M model
-MODELS = ("kokoro", "tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15")
-#: OpenAI's voices -> the stock Kokoro voice nearest in gender and character; Kokoro names pass as they are
-OPENAI_VOICES = {
-    "alloy": "af_alloy",
-    "ash": "am_eric",
-    "ballad": "bm_george",
-    "coral": "af_heart",
-    "echo": "am_echo",
-    "fable": "bm_fable",
-    "onyx": "am_onyx",
-    "nova": "af_nova",
-    "sage": "af_sarah",
-    "shimmer": "af_sky",
-    "verse": "am_michael",
-    "marin": "af_kore",
-    "cedar": "am_fenrir",
+#: the paths OpenAI's clients call: refusals under it are in OpenAI's error shape
+PATH_PREFIX = "/v1/"
+#: the routes whose answers are counted by route
+ROUTES = frozenset({"/v1/audio/speech", "/v1/models", "/v1/audio/voices"})
+ENDPOINTS = {
+    "POST /v1/audio/speech": "OpenAI-compatible text to speech (audio or SSE)",
+    "GET /v1/models": "OpenAI-compatible model list",
+    "GET /v1/audio/voices": "OpenAI's voice names and the Kokoro voices",
 }
-#: OpenAI accepts 0.25 to 4.0; the same rate multiplier is passed on, capped at Kokoro's MAX_SPEED
-OPENAI_MIN_SPEED, OPENAI_MAX_SPEED = 0.25, 4.0
+#: an error's status -> OpenAI's error `type` and `code`
 ERROR_TYPES = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -57,73 +46,6 @@ ERROR_TYPES = {
     429: ("rate_limit_error", "rate_limit_exceeded"),
     503: ("server_error", "service_unavailable"),
 }
-
-
-class SpeechRequest(BaseModel):
-    """POST /v1/audio/speech, as OpenAI defines it (`instructions` is accepted and ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    model: str = Field(description=f"One of {', '.join(MODELS)}: all are Kokoro-82M")
-    input: str = Field(min_length=1, description="The text to speak")
-    voice: VoiceName = Field(
-        description='An OpenAI voice name (mapped), or a Kokoro voice or blend; OpenAI\'s {"id": ...} form too',
-    )
-    response_format: AudioFormat = "mp3"
-    speed: float = Field(
-        1.0,
-        ge=OPENAI_MIN_SPEED,
-        le=OPENAI_MAX_SPEED,
-        description=f"0.25 to 4.0; Kokoro's rate multiplier, capped at {MAX_SPEED}",
-    )
-    stream_format: Literal["audio", "sse"] = "audio"
-    stream: bool = Field(
-        True,
-        description="Whether the audio is played as it arrives (Kokoro-FastAPI's field): false asks for a file "
-        "kept whole, whose text is never cut to make its first audio sooner",
-    )
-
-    @field_validator("voice", mode="before")
-    @classmethod
-    def _voice_id(cls, voice: object) -> object:
-        """OpenAI's custom-voice form, `{"id": "..."}`: here the id is a voice name."""
-        return voice["id"] if isinstance(voice, dict) and "id" in voice else voice
-
-    def to_tts(self) -> TTSRequest:
-        return TTSRequest(
-            text=self.input,
-            voice=OPENAI_VOICES.get(self.voice, self.voice),
-            speed=kokoro_speed(self.speed),
-            format=self.response_format,
-            include_timestamps=False,
-        )
-
-
-class Model(BaseModel):
-    id: str
-    object: Literal["model"] = "model"
-    created: int = 0
-    owned_by: str = "kokoro"
-
-
-class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[Model]
-
-
-class Voice(BaseModel):
-    id: str
-    name: str
-    kokoro_voice: str = Field(description="The Kokoro voice that speaks for this name")
-
-
-class VoiceList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[Voice]
-
-
-class OpenAIErrorBody(BaseModel):
-    error: OpenAIErrorDetail
 
 
 class InvalidField(ApiError):
@@ -136,19 +58,17 @@ class InvalidField(ApiError):
         self.param = param
 
 
-def kokoro_speed(openai_speed: float) -> float:
-    """OpenAI's speed is the same rate multiplier as Kokoro's, and OpenAI's floor (0.25) is inside
-    Kokoro's (0.1): only OpenAI's top, past Kokoro's 3.0, is capped there. Scaling the whole range
-    instead would make every speed other than 1.0 mean something else than it does at OpenAI."""
-    return min(openai_speed, MAX_SPEED)
-
-
 def openai_error(
     status: int, message: str, param: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     error_type, code = ERROR_TYPES.get(status, ("server_error", None))
     body = OpenAIErrorBody(error=OpenAIErrorDetail(message=message, type=error_type, param=param, code=code))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def refusal(error: ApiError) -> JSONResponse:
+    """A refusal made before the route runs (the key, the origin), as OpenAI's clients read it."""
+    return openai_error(error.status, error.message, None, error.headers)
 
 
 class OpenAIRoute(APIRoute):

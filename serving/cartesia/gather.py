@@ -3,24 +3,23 @@ sentences to speak, as soon as each is complete.
 
 A sentence is complete once text after it has begun (the language's own sentence splitter says
 where sentences end, so "Dr. Smith" is one), or once the text has paused at a sentence or clause
-mark for a moment; failing both, whatever has waited longest is spoken after the context's buffer
+mark for a moment; failing both, whatever has waited longest is handed out after the context's buffer
 delay. Pieces are joined as they are written, except that a sentence mark followed at once by a
 capital letter gets a space: clients that send one sentence per message write none between them
 ("pier." and "A" must not be read as "pier.A").
 
 The work a piece costs is bounded whatever the text before it: the splitter reads only the tail
-where a new sentence end can be (the text before it held none, or it would have been spoken), and
+where a new sentence end can be (the text before it held none, or it would have been handed out), and
 only once a sentence mark or a line break has come; and text that runs on without a sentence end
-is spoken in parts once it passes a limit, each cut at its last sentence, clause or word boundary.
+is handed out in parts once it passes a limit, each cut at its last sentence, clause or word boundary.
 """
 
 from collections.abc import Callable, Iterator
 
-SENTENCE_MARKS = frozenset(".!?…。！？")
-#: marks after which the text may pause: a sentence's or a clause's end
-PAUSE_MARKS = SENTENCE_MARKS | frozenset(",;:—–、，；：")
-#: closing quotes and brackets that may follow a mark ("He said 'stop.'")
-_CLOSERS = "\"'”’»)]」』）"
+from engine.marks import CJK_SENTENCE_ENDS, CLOSERS, PAUSE_MARKS, SENTENCE_ENDS
+
+#: a sentence's end, in any language
+SENTENCE_MARKS = frozenset(SENTENCE_ENDS + CJK_SENTENCE_ENDS)
 #: where a sentence may end: the splitter is not asked about text without one
 _ENDS = SENTENCE_MARKS | {"\n"}
 #: how far back from the text already read the splitter looks again: the words around a new
@@ -29,10 +28,10 @@ TAIL_CONTEXT_CHARS = 200
 
 
 class TextGatherer:
-    """One context's text not spoken yet. Not thread-safe: one context's task uses it."""
+    """One context's text not handed out yet. Not thread-safe: one context's task uses it."""
 
     def __init__(self, split_sentences: Callable[[str], list[str]], max_chars: int):
-        """`max_chars`: the most text held without a sentence end before it is spoken in parts."""
+        """`max_chars`: the most text held without a sentence end before it is handed out in parts."""
         self._split = split_sentences
         self._max_chars = max_chars
         self._text = ""
@@ -47,7 +46,7 @@ class TextGatherer:
 
     def at_pause(self) -> bool:
         """Whether the text ends at a sentence or clause mark: it may be all that comes for now."""
-        return self._text.rstrip().rstrip(_CLOSERS)[-1:] in PAUSE_MARKS
+        return self._text.rstrip().rstrip(CLOSERS)[-1:] in PAUSE_MARKS
 
     def may_complete(self) -> bool:
         """Whether `complete` could find a sentence: the tail it reads holds a sentence mark or
@@ -69,21 +68,21 @@ class TextGatherer:
         if not sentences:
             return ""
         last = sentences[-1]
-        ended = tail[-1:].isspace() and last.rstrip().rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS
+        ended = tail[-1:].isspace() and last.rstrip().rstrip(CLOSERS)[-1:] in SENTENCE_MARKS
         if len(sentences) == 1 and not ended:
             return ""
         cut = len(self._text) if ended else start + tail.rfind(last)
         return self._take(cut)
 
     def overflow(self) -> str:
-        """Text past the limit, taken out to be spoken now ("" while the text is within it): up
+        """Text past the limit, taken out to be handed out now ("" while the text is within it): up
         to its last sentence, clause or word boundary inside the limit, the rest kept."""
         if len(self._text) <= self._max_chars:
             return ""
         return self._take(boundary(self._text, self._max_chars))
 
     def rest(self) -> str:
-        """All the text not spoken yet, taken out."""
+        """All the text not handed out yet, taken out."""
         return self._take(len(self._text))
 
     def _tail(self) -> str:
@@ -93,14 +92,14 @@ class TextGatherer:
     def _take(self, cut: int) -> str:
         if cut <= 0:
             return ""
-        spoken, self._text = self._text[:cut], self._text[cut:]
+        taken, self._text = self._text[:cut], self._text[cut:]
         self._read = max(0, self._read - cut)
-        return spoken.strip()
+        return taken.strip()
 
 
 def joined(text: str, piece: str) -> str:
     """`piece` written after `text`, with a space between a sentence mark and a capital letter."""
-    if text.rstrip(_CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
+    if text.rstrip(CLOSERS)[-1:] in SENTENCE_MARKS and piece[:1].isupper():
         return text + " " + piece
     return text + piece
 

@@ -1,7 +1,7 @@
 """Fair scheduling of chunks onto the synthesizer: the chunk due first goes first.
 
 Every request's chunks wait here for one of a few slots, each with the time it is due (see
-serving.synthesize.due_at): a request's first chunk is due as it arrives, so a new short request
+serving.core.synthesize.due_at): a request's first chunk is due as it arrives, so a new short request
 goes before the next chunk of a stream that is already ahead; a stream's later chunk is due
 when its listener's audio would run out, and a whole answer's (JSON) when admission projected it
 finished. Earliest due first meets every due time that can be met, and starves no one: a due
@@ -38,12 +38,13 @@ class FairScheduler:
 
     @property
     def waiting(self) -> int:
+        """Chunks waiting for a slot."""
         return len(self._waiting)
 
     @property
     def idle(self) -> bool:
         """No work running and none waiting."""
-        return self._free == self._slots and not self._waiting
+        return self._free == self._slots and not self.waiting
 
     async def _acquire(self, due_at: float) -> None:
         if self._free > 0 and not self._waiting:

@@ -13,13 +13,10 @@ from urllib.parse import urlsplit
 from fastapi import WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .errors import error_response
-from .openai_api import openai_error
+from .errors import POLICY_VIOLATION, Forbidden, Refusal
 
 #: TTS_CORS_ORIGINS' value that lets every page in
 ANY_ORIGIN = "*"
-#: WebSocket close code (RFC 6455) for a socket opened by a page not allowed
-POLICY_VIOLATION = 1008
 
 
 def same_origin(origin: str, host: str) -> bool:
@@ -30,10 +27,12 @@ def same_origin(origin: str, host: str) -> bool:
 
 class OriginGuard:
     """Refuses a browser's request or WebSocket from a page of another origin that `allowed` does
-    not name: a 403 JSON answer, or the socket closed before it opens (the client sees a 403)."""
+    not name: a 403 JSON answer in the shape `refusal` gives it, or the socket closed before it
+    opens (the client sees a 403)."""
 
-    def __init__(self, app: ASGIApp, allowed: tuple[str, ...]):
+    def __init__(self, app: ASGIApp, allowed: tuple[str, ...], refusal: Refusal):
         self.app = app
+        self.refusal = refusal
         self.any = ANY_ORIGIN in allowed
         self.allowed = frozenset(origin.rstrip("/").lower() for origin in allowed)
 
@@ -52,8 +51,5 @@ class OriginGuard:
         if scope["type"] == "websocket":
             await WebSocket(scope, receive, send).close(POLICY_VIOLATION, f"refused {reason}")
             return
-        message = f"cross-origin request refused: {reason}"
-        if scope["path"].startswith("/v1/"):  # OpenAI's clients read OpenAI's error shape
-            await openai_error(403, message, None)(scope, receive, send)
-        else:
-            await error_response(403, message)(scope, receive, send)
+        refused = Forbidden(f"cross-origin request refused: {reason}")
+        await self.refusal(scope["path"], refused)(scope, receive, send)

@@ -35,7 +35,7 @@ RATE_WINDOW_S = 5.0
 #: weight of the newest sample in the running mean of the rate
 RATE_SMOOTHING = 0.3
 #: the measured rate is never taken below this share of the initial one: busy time also counts
-#: streams whose clients read slowly, which hold a place while the model idles
+#: streams whose clients read slowly, which hold a ticket while the model idles
 MIN_RATE_SHARE = 0.25
 #: the rate is sampled only while at least this many characters are not yet spoken (about two
 #: full chunks of English): with less, the server mostly waits for its next request, and a sample
@@ -56,9 +56,9 @@ class AdmissionLimits:
     initial_rate: float
 
 
-class Place:
-    """A request's hold on the server. Its characters not yet spoken count in the backlog until
-    `spoken` says they are, or the request ends."""
+class Ticket:
+    """A request's hold on the server. Its characters not yet rendered count in the backlog until
+    `advance` says they are (a chunk at a time), or the request ends."""
 
     def __init__(self, admission: "Admission", chars: int, finish_by: float | None):
         self._admission = admission
@@ -72,22 +72,22 @@ class Place:
         """Whether the request is in flight (not waiting for its turn, nor ended)."""
         return self in self._admission._in_flight
 
-    def spoken(self, chars: int) -> None:
+    def advance(self, chars: int) -> None:
         """`chars` more characters of the request's text have been rendered."""
-        self._admission._spoken(self, min(chars, self.remaining))
+        self._admission._advance(self, min(chars, self.remaining))
 
 
 class Admission:
     def __init__(self, limits: AdmissionLimits, clock: Callable[[], float] = time.monotonic):
-        """`clock` must keep the event loop's time (monotonic): a place's finish_by is a due time."""
+        """`clock` must keep the event loop's time (monotonic): a ticket's finish_by is a due time."""
         self.limits = limits
         self._clock = clock
         self.rate = limits.initial_rate
         self._measured = False
-        #: the places of the requests in flight, and of all of them (in flight or waiting)
-        self._in_flight: set[Place] = set()
-        self._places: set[Place] = set()
-        self._waiting: collections.deque[tuple[Place, asyncio.Future[None]]] = collections.deque()
+        #: the tickets of the requests in flight, and of all of them (in flight or waiting)
+        self._in_flight: set[Ticket] = set()
+        self._tickets: set[Ticket] = set()
+        self._waiting: collections.deque[tuple[Ticket, asyncio.Future[None]]] = collections.deque()
         self._marked_at = clock()
         self._window_busy_s = 0.0
         self._window_chars = 0
@@ -95,30 +95,31 @@ class Admission:
         self._publish()
 
     @contextlib.asynccontextmanager
-    async def admit(self, chars: int, answered_whole: bool = False) -> AsyncIterator[Place]:
-        """Holds a place for a request of `chars` characters while the block runs; raises Busy.
+    async def admit(self, chars: int, answered_whole: bool = False) -> AsyncIterator[Ticket]:
+        """Holds a ticket for a request of `chars` characters while the block runs; raises Busy.
 
         A request `answered_whole` (JSON with timestamps) is due when the answers admitted before it,
         and it, would be spoken at the measured rate: answers finish in arrival order. Streams are
         not counted there: their chunks are due as their audio plays, and a long stream, far ahead
         of its listener, does not hold an answer back for its whole length."""
         self._refuse_if_late(chars)
-        answers = sum(place.remaining for place in self._places if place.finish_by is not None)
-        place = Place(self, chars, self._clock() + (answers + chars) / self.rate if answered_whole else None)
+        answers = sum(ticket.remaining for ticket in self._tickets if ticket.finish_by is not None)
+        ticket = Ticket(self, chars, self._clock() + (answers + chars) / self.rate if answered_whole else None)
         self._account_busy_time()
-        self._places.add(place)
+        self._tickets.add(ticket)
         try:
             if self._waiting or not self._fits(chars):
-                await self._wait_for_turn(place)
+                await self._wait_for_turn(ticket)
             else:
-                self._start(place)
+                self._start(ticket)
             self._publish()
-            yield place
+            yield ticket
         finally:
-            self._end(place)
+            self._end(ticket)
 
     @property
     def queued(self) -> int:
+        """Requests waiting for their turn: the metric and a refusal's message say it."""
         return len(self._waiting)
 
     @property
@@ -128,12 +129,12 @@ class Admission:
     @property
     def in_flight_chars(self) -> int:
         """Characters not yet spoken of the requests in flight."""
-        return sum(place.remaining for place in self._in_flight)
+        return sum(ticket.remaining for ticket in self._in_flight)
 
     @property
     def backlog(self) -> int:
         """Characters not yet spoken of every request taken, in flight or waiting."""
-        return sum(place.remaining for place in self._places)
+        return sum(ticket.remaining for ticket in self._tickets)
 
     @property
     def capacity_chars(self) -> float:
@@ -148,22 +149,22 @@ class Admission:
         if self.backlog and self.projected_s(chars) > self.limits.deadline_s:
             excess = self.backlog + chars - self.capacity_chars
             raise self._busy(f"it would not be finished within {self.limits.deadline_s:.0f} s", excess / self.rate)
-        if (self._waiting or not self._fits(chars)) and len(self._waiting) >= self.limits.max_queued:
-            raise self._busy(f"{len(self._waiting)} requests are waiting", self.in_flight_chars / self.rate)
+        if (self._waiting or not self._fits(chars)) and self.queued >= self.limits.max_queued:
+            raise self._busy(f"{self.queued} requests are waiting", self.in_flight_chars / self.rate)
 
     def _fits(self, chars: int) -> bool:
         if self.requests >= self.limits.max_requests:
             return False
         share = self.limits.max_chars // 2
-        held = sum(min(place.remaining, share) for place in self._in_flight)
+        held = sum(min(ticket.remaining, share) for ticket in self._in_flight)
         return held + min(chars, share) <= self.limits.max_chars
 
-    def _start(self, place: Place) -> None:
-        self._in_flight.add(place)
+    def _start(self, ticket: Ticket) -> None:
+        self._in_flight.add(ticket)
 
-    async def _wait_for_turn(self, place: Place) -> None:
+    async def _wait_for_turn(self, ticket: Ticket) -> None:
         turn = asyncio.get_running_loop().create_future()
-        entry = (place, turn)
+        entry = (ticket, turn)
         self._waiting.append(entry)
         self._publish()
         try:
@@ -174,20 +175,20 @@ class Admission:
                 self._waiting.remove(entry)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            if not place.started:
+            if not ticket.started:
                 raise self._busy("no place came free in time", self.in_flight_chars / self.rate) from None
 
-    def _end(self, place: Place) -> None:
+    def _end(self, ticket: Ticket) -> None:
         self._account_busy_time()
-        self._places.discard(place)
-        self._in_flight.discard(place)
-        place.remaining = 0
+        self._tickets.discard(ticket)
+        self._in_flight.discard(ticket)
+        ticket.remaining = 0
         self._wake()
         self._publish()
 
-    def _spoken(self, place: Place, chars: int) -> None:
+    def _advance(self, ticket: Ticket, chars: int) -> None:
         sampled = self._account_busy_time()
-        place.remaining -= chars
+        ticket.remaining -= chars
         if sampled:
             self._window_chars += chars
         if self._window_busy_s >= RATE_WINDOW_S:
@@ -214,19 +215,19 @@ class Admission:
     def _wake(self) -> None:
         """Starts waiting requests in arrival order; stops at the first that does not fit yet."""
         while self._waiting and self._fits(self._waiting[0][0].remaining):
-            place, turn = self._waiting.popleft()
-            self._start(place)
+            ticket, turn = self._waiting.popleft()
+            self._start(ticket)
             turn.set_result(None)
 
     def _publish(self) -> None:
         IN_FLIGHT.set(self.requests)
-        QUEUED.set(len(self._waiting))
+        QUEUED.set(self.queued)
         BACKLOG_CHARS.set(self.backlog)
         SERVICE_RATE.set(self.rate)
 
     def _busy(self, why: str, retry_after_s: float) -> Busy:
         return Busy(
-            f"the server is busy: {why} ({self.requests} requests in flight, {len(self._waiting)} waiting, "
+            f"the server is busy: {why} ({self.requests} requests in flight, {self.queued} waiting, "
             f"{self.backlog} characters not yet spoken at about {self.rate:.0f} per second)",
             retry_after_s,
         )
