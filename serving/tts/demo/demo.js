@@ -1,6 +1,6 @@
 // Kokoro TTS demo: speaks the text through POST /tts/stream and lights up each word as it is heard.
 //
-// The stream is NDJSON (README, "Audio and timestamps in one stream"): a "chunk" event per chunk,
+// The stream is NDJSON (docs/api.md, "Audio and timestamps in one stream"): a "chunk" event per chunk,
 // with its piece of the encoded file (base64) and its words timed from the start of the whole
 // audio, then a "done" event with the encoder's last bytes and the total duration. wav and pcm
 // pieces are raw 16-bit samples (the first wav piece starts with the header), so each piece is
@@ -10,7 +10,7 @@
 // highlight is the AudioContext's, the one the audio plays on.
 "use strict";
 
-// raw pcm is 16-bit little-endian mono at 24 kHz (README, the `format` field)
+// raw pcm is 16-bit little-endian mono at 24 kHz (docs/api.md, the `format` field)
 const PCM_SAMPLE_RATE = 24000;
 // a piece is scheduled this far ahead of the audio clock, so that its start is never in the past
 const SCHEDULE_LEAD_S = 0.05;
