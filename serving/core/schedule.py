@@ -29,12 +29,27 @@ class FairScheduler:
         self._order = itertools.count()
 
     async def run(self, due_at: float, work: Callable[[], Awaitable[T]]) -> T:
-        """Run `work` once a slot is free and no chunk due earlier is waiting for one."""
+        """Run `work` once a slot is free and no chunk due earlier is waiting for one.
+
+        A caller that gives up while its work runs (its client left) leaves the work to finish,
+        holding the slot until then: a chunk sent to a synthesizer is rendered there whether or
+        not anyone waits for it, so the slot is busy as long as the synthesizer is. Were it let go
+        at once, the next chunk would queue inside the synthesizer, behind the abandoned one and
+        out of this queue's order: clients that connect, ask and leave again and again would pile
+        abandoned chunks there, ahead of everyone else's."""
         await self._acquire(due_at)
         try:
-            return await work()
-        finally:
+            running = asyncio.ensure_future(work())
+        except BaseException:
             self._release()
+            raise
+        running.add_done_callback(self._finished)
+        return await asyncio.shield(running)
+
+    def _finished(self, work: asyncio.Future[object]) -> None:
+        self._release()
+        if not work.cancelled():
+            work.exception()  # retrieved: a caller that left is told nothing, and nothing is logged twice
 
     @property
     def waiting(self) -> int:

@@ -149,10 +149,11 @@ async def test_cancel_stops_the_context_within_one_chunk_and_the_socket_serves_o
         call = await served.fake.next_call()
         call.release()
         await socket.receive()  # the first chunk's audio left
-        await served.fake.next_call()  # the next chunk is inside the model
+        inside = await served.fake.next_call()  # the next chunk is inside the model
         await socket.send({"context_id": "talk", "cancel": True})
         await eventually(lambda: served.server.admission.requests == 0)
         started = served.fake.started
+        inside.release()  # the model finishes what it had, for no one
         next_turn = "A new turn after the interruption."
         await socket.send(say("next", next_turn, more=False))
         others: dict[str, list[dict]] = {}
@@ -484,11 +485,12 @@ async def test_text_waiting_past_one_requests_length_ends_its_context_and_the_so
     most = served.server.planner.max_text_chars
     async with SocketClient(served.app, PATH) as socket:
         await socket.send(say("long", "The first sentence is spoken now.", max_buffer_delay_ms=0))
-        await served.fake.next_call()  # held: the text after it waits, and is cancelled with it
+        inside = await served.fake.next_call()  # held: the text after it waits, and is cancelled with it
         for _ in range(most // 4_000 + 1):
             await socket.send(say("long", "word " * 800))
         others: dict[str, list[dict]] = {}
         refused = await socket.until_end("long", others)
+        inside.release()  # the model finishes what it had, for no one
         await socket.send(say("next", "Another turn.", more=False))
         done = asyncio.ensure_future(socket.until_end("next", others))
         await serve_until_done(served.fake, done)

@@ -78,3 +78,55 @@ def test_a_cancelled_waiter_gives_its_place_away_and_a_failing_job_its_slot():
         return order
 
     assert asyncio.run(scenario()) == ["kept", "after"]
+
+
+def test_a_caller_that_leaves_while_its_work_runs_holds_the_slot_until_the_work_is_done():
+    async def scenario() -> list[str]:
+        scheduler = FairScheduler(slots=1)
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def rendering() -> str:
+            await release.wait()
+            order.append("abandoned work done")
+            return "audio nobody hears"
+
+        async def job(name: str) -> None:
+            order.append(name)
+
+        left = asyncio.create_task(scheduler.run(0.0, rendering))
+        await asyncio.sleep(0)
+        later = asyncio.create_task(scheduler.run(9.0, lambda: job("later")))
+        newcomer = asyncio.create_task(scheduler.run(1.0, lambda: job("newcomer")))
+        await asyncio.sleep(0)
+        left.cancel()  # its client left: the caller stops waiting, the synthesizer does not
+        with pytest.raises(asyncio.CancelledError):
+            await left
+        await asyncio.sleep(0)
+        assert order == [] and not scheduler.idle  # the slot stays with the work in flight
+        release.set()
+        await asyncio.gather(later, newcomer)
+        assert scheduler.idle
+        return order
+
+    # then the queue's own order: the chunk due first, not the one sent first
+    assert asyncio.run(scenario()) == ["abandoned work done", "newcomer", "later"]
+
+
+def test_work_that_fails_after_its_caller_left_frees_the_slot():
+    async def scenario() -> bool:
+        scheduler = FairScheduler(slots=1)
+        release = asyncio.Event()
+
+        async def failing() -> None:
+            await release.wait()
+            raise RuntimeError("synthesis failed")
+
+        left = asyncio.create_task(scheduler.run(0.0, failing))
+        await asyncio.sleep(0)
+        left.cancel()
+        release.set()
+        await scheduler.run(0.0, lambda: asyncio.sleep(0))  # waits for the failed work's slot
+        return scheduler.idle
+
+    assert asyncio.run(scenario())
