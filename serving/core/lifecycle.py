@@ -108,8 +108,13 @@ class TTSServer:
             plan = ChunkPlan(self.planner.chunks(request.text, language))
             # a turn's later sentences continue audio already playing: their first audio is not awaited
             window = None if sent_s else self.first_window(status)
+            # a voice agent's sentences all go through the first lane: its listener has heard the
+            # turn's audio so far and is waiting for the next sentence, which in the bulk lane, at
+            # the lowest CPU priority, waited for anything else the host ran (seconds: a pause
+            # that pipecat takes for the end of the turn); a newcomer's first chunk waits for one
+            # chunk at most behind it, the first lane's queue ordered by when each is due
             chunks = rendered_chunks(
-                plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s, first_window=window
+                plan, request, self.first_lane, self.first_lane, began=began, sent_s=sent_s, first_window=window
             )
             rendered = counted(chunks, ticket)
             async with contextlib.aclosing(rendered):

@@ -104,14 +104,20 @@ async def run_turn(tts: CartesiaTTSService, pieces: list[str], rate: int, interr
     await worker.queue_frame(LLMFullResponseStartFrame())
     for piece in pieces:
         await worker.queue_frame(LLMTextFrame(piece))
-    if interrupt:
-        await asyncio.wait_for(collector.first_audio.wait(), WAIT_S)
-        await worker.queue_frame(InterruptionFrame())
-    else:
-        await worker.queue_frame(LLMFullResponseEndFrame())
-        await asyncio.wait_for(collector.stopped.wait(), WAIT_S)
-    await worker.queue_frame(EndFrame())
-    await asyncio.wait_for(running, WAIT_S)
+    try:
+        if interrupt:
+            await asyncio.wait_for(collector.first_audio.wait(), WAIT_S)
+            await worker.queue_frame(InterruptionFrame())
+        else:
+            await worker.queue_frame(LLMFullResponseEndFrame())
+            await asyncio.wait_for(collector.stopped.wait(), WAIT_S)
+        await worker.queue_frame(EndFrame())
+        await asyncio.wait_for(running, WAIT_S)
+    except BaseException:
+        # a turn that failed is torn down through pipecat's own cancel: asyncio.run's cancelling
+        # of the runner's task alone waits on pipecat's tasks for ever
+        await asyncio.wait_for(worker.cancel(reason="the test failed"), WAIT_S)
+        raise
     return collector
 
 

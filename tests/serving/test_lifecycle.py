@@ -8,7 +8,15 @@ from collections.abc import Awaitable, Callable
 import pytest
 from prometheus_client import REGISTRY
 
-from .conftest import eventually, serve_until_done
+from schemas import TTSRequest
+from serving.core.admission import Admission
+from serving.core.config import ServingSettings
+from serving.core.health import HealthMonitor
+from serving.core.lifecycle import TTSServer
+from serving.core.schedule import FairScheduler
+from serving.core.synthesize import Lane
+
+from .conftest import LIMITS, FakeSynthesizer, eventually, serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
@@ -162,3 +170,19 @@ async def test_invalid_requests_are_400_even_when_the_server_is_full(make_server
 
 async def _not_loaded():
     return None
+
+
+async def test_a_voice_agents_sentences_all_go_through_the_first_lane(planner):
+    first, later = FakeSynthesizer(), FakeSynthesizer()
+    server = TTSServer(
+        planner,
+        [Lane(first, FairScheduler(1)), Lane(later, FairScheduler(1))],
+        Admission(LIMITS),
+        HealthMonitor([first, later], refresh_s=0.05, grace_s=0.5),
+        ServingSettings().max_body_bytes,
+    )
+    request = TTSRequest(text=LONG_TEXT[:700], voice="af_heart", format="pcm", include_timestamps=False)
+    async with server.rendering(request, sent_s=1.0) as rendered:
+        count = len([chunk async for chunk in rendered])
+    assert count > 2
+    assert later.started == 0 and first.started == count
