@@ -3,12 +3,16 @@
 Every test belongs to one tier, marked on its module (or, where a module mixes tiers, on each
 test): `pytest -m unit` and the others in README.md run one. A module none of whose tiers `-m`
 selects is not even imported, so the unit tier never imports torch (the CPU install has none).
+A run of several tiers runs them cheapest first, each tier's tests in their usual order: a
+broken unit fails in seconds, and the tests on the live server run one after another, so that
+one server serves them all and is up only while they run.
 
 The tiny model has random weights: it tests shapes and arithmetic, never speech.
 """
 
 import ast
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +20,7 @@ import pytest
 from _pytest.mark.expression import Expression
 
 from engine.config import kokoro_config
+from tests.live import serve_for_tests
 
 if TYPE_CHECKING:
     from kokoro.model import KModel
@@ -49,13 +54,26 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return True
 
 
+def tier_of(item: pytest.Item) -> str:
+    tiers = [mark.name for mark in item.iter_markers() if mark.name in TIERS]
+    if len(tiers) != 1:
+        raise pytest.UsageError(f"{item.nodeid} is marked {tiers or 'with no tier'}: mark one of {', '.join(TIERS)}")
+    return tiers[0]
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        tiers = [mark.name for mark in item.iter_markers() if mark.name in TIERS]
-        if len(tiers) != 1:
-            raise pytest.UsageError(
-                f"{item.nodeid} is marked {tiers or 'with no tier'}: mark one of {', '.join(TIERS)}"
-            )
+    items.sort(key=lambda item: TIERS.index(tier_of(item)))  # stable: each tier keeps its order
+
+
+#: the live server's port when it is free (another is taken when it is not)
+PREFERRED_PORT = 8123
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[str]:
+    """A live `./serve.sh` (the README's start command) with the real weights: one for the
+    deployment, server and browser tiers, which run one after another."""
+    yield from serve_for_tests(tmp_path_factory, PREFERRED_PORT)
 
 
 #: Kokoro-82M's architecture shrunk where kokoro lets it: a small PL-BERT, one prosody layer,

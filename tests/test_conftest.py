@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import TIERS, declared_tiers, pytest_ignore_collect
+from tests.conftest import TIERS, declared_tiers, pytest_collection_modifyitems, pytest_ignore_collect
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +63,27 @@ def test_a_module_that_declares_no_tier_and_files_that_are_no_test_modules_are_a
     helper.write_text(MODULE)
     assert pytest_ignore_collect(plain, Options("unit")) is None
     assert pytest_ignore_collect(helper, Options("unit")) is None
+
+
+class Item:
+    """What pytest_collection_modifyitems reads of a test: its name and its marks."""
+
+    def __init__(self, nodeid: str, *tiers: str):
+        self.nodeid = nodeid
+        self.marks = [getattr(pytest.mark, tier).mark for tier in tiers]
+
+    def iter_markers(self):
+        return iter(self.marks)
+
+
+def test_the_tiers_run_cheapest_first_each_in_its_own_order():
+    items = [Item("server_a", "server"), Item("unit_a", "unit"), Item("server_b", "server"), Item("http_a", "http")]
+    items += [Item("unit_b", "unit"), Item("browser_a", "browser")]
+    pytest_collection_modifyitems(items)
+    assert [item.nodeid for item in items] == ["unit_a", "unit_b", "http_a", "server_a", "server_b", "browser_a"]
+
+
+@pytest.mark.parametrize("tiers", [(), ("unit", "server")])
+def test_a_test_without_one_tier_is_refused(tiers):
+    with pytest.raises(pytest.UsageError, match="mark one of"):
+        pytest_collection_modifyitems([Item("test_x", *tiers)])

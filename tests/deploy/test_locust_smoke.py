@@ -1,6 +1,6 @@
 """A short headless run of load_tests/locustfile.py against the live server, as CI's smoke test.
 
-It runs the same locustfile a real load test does (4 users, 20 s), so a change to the API that
+It runs the same locustfile a real load test does (4 users, 10 s), so a change to the API that
 breaks the traffic mix, or a server that fails under concurrency, fails here. The intended
 invalid requests count as successes when they get their 400.
 """
@@ -39,7 +39,7 @@ def test_locust_smoke_run_has_no_failures(server, tmp_path):
         "--spawn-rate",
         "2",
         "--run-time",
-        "20s",
+        "10s",
         # Let requests still in flight at the end finish (and be checked) rather than be cut.
         "--stop-timeout",
         "30",

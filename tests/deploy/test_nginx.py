@@ -32,7 +32,8 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: where the rendered conf's own access log goes, in each nginx's folder
 ACCESS_LOG = "kokoro-tts.access.log"
 
-#: ~1,500 characters of plain English prose, many sentences: minutes of audio on a CPU.
+#: ~800 characters of plain English prose, seven sentences: four chunks, so that a proxy that held
+#: the stream back until its end would show it (a first byte after more than one of them)
 LONG_TEXT = (
     "The lighthouse keeper climbed the spiral stairs every evening, counting the steps as his "
     "father had taught him. There were one hundred and twelve of them, worn smooth in the middle "
@@ -42,16 +43,7 @@ LONG_TEXT = (
     "beam seemed to stop a few yards from the glass, and he would sound the horn instead, once "
     "every thirty seconds, until dawn. He kept a logbook of everything: the weather, the passing "
     "vessels, the birds that struck the windows during migration. Years later, a historian found "
-    "those books in a box at the harbour office and read them all in a single winter. She said "
-    "they were the most patient thing she had ever held. The entries were short and plain, but "
-    "together they described a whole life spent paying attention. When the light was finally "
-    "automated, the keeper moved to a small house in the village. He still walked to the point "
-    "each evening to watch the beam come on by itself, and he still wrote the weather in his "
-    "book, out of habit, or perhaps out of loyalty. On clear nights he could count four other "
-    "lights along the coast, each with its own rhythm, and he knew them the way other people "
-    "know the voices of their neighbours. Nobody asked him to keep writing. The light did not need "
-    "him anymore, but he found that he still needed the light, and the long quiet evenings, and "
-    "the sea."
+    "those books in a box at the harbour office and read them all in a single winter."
 )
 
 
@@ -298,7 +290,7 @@ def test_streamed_audio_starts_through_nginx_long_before_it_ends(server, proxy):
     rendered = chunks_rendered(server) - rendered_before
     audio_s = (len(received) - 44) / 2 / 24_000
     print(f"\nnginx streaming: first bytes after {rendered_at_first_byte} of {rendered} chunks")
-    assert received[:4] == b"RIFF" and audio_s > 60
+    assert received[:4] == b"RIFF" and audio_s > 40 and rendered >= 4
     assert rendered_at_first_byte <= rendered / 4, "nginx held the stream back: is proxy_buffering off?"
 
 
