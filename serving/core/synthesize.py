@@ -227,20 +227,18 @@ async def rendered_chunks(
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane],
-        frames_of: Callable[[Chunk], Frames] = lambda _: WHOLE,
-        window_of: Chunk | None = None,
-        opening: bool = False,
+        choose_lane: Callable[[], Lane], opening: bool = False, rest_of: Chunk | None = None, rest_from: int = 0
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
-        """The next chunk of the plan sent for rendering (the frames `frames_of` says; `opening`:
-        the request's first), or the rest of `window_of`, whose first window came."""
+        """The next chunk of the plan sent for rendering (`opening`: the request's first, its first
+        window where it has one), or the rest of `rest_of` from frame `rest_from`, after its first
+        window came."""
         nonlocal rendering
         due = due_at(playback, rendering, answer_by, opening)
-        chunk = window_of or await anext(chunks, None)
+        chunk = rest_of or await anext(chunks, None)
         if chunk is None:
             return None
         rendering = chunk
-        frames = frames_of(chunk)
+        frames = (rest_from, None) if rest_of else first_frames(chunk) if opening else WHOLE
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
@@ -260,7 +258,7 @@ async def rendered_chunks(
         end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
         return (0, end) if end < frame_count else WHOLE
 
-    pending = await submit(opening, first_frames, opening=True)
+    pending = await submit(opening, opening=True)
     upcoming = None
     first = True
     try:
@@ -276,7 +274,7 @@ async def rendered_chunks(
                 rendering = None  # the second chunk is asked for with the first one heard
                 rest_from = decoded_to(audio)
                 if rest_from < sum(audio.frames):  # a first window: the rest, through the opening lane
-                    upcoming = await submit(opening, lambda _, rest_from=rest_from: (rest_from, None), window_of=chunk)
+                    upcoming = await submit(opening, rest_of=chunk, rest_from=rest_from)
                 else:
                     upcoming = await submit(lambda: later_lane)
             pending, upcoming = upcoming, None
