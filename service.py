@@ -23,11 +23,11 @@ from serving.app import create_app
 from serving.core.admission import Admission, AdmissionLimits
 from serving.core.config import Settings
 from serving.core.health import HealthMonitor
+from serving.core.lanes import Lane
 from serving.core.lifecycle import TTSServer
 from serving.core.log_redaction import redact_api_keys
 from serving.core.model_worker import ModelWorker
 from serving.core.schedule import FairScheduler
-from serving.core.synthesize import Lane
 
 #: read once at import, the device chosen with it, so that every process, and the batching
 #: declared below, agree on them

@@ -5,7 +5,7 @@ The decoder (engine.onnx_windows) can render a window of a chunk's frames, with 
 either side, after the front has run on the whole chunk. A short first window is heard sooner;
 the rest must be decoded before the first has played, or the listener hears the sentence stop
 halfway. How short the first may be depends on how fast this device decodes right now, which the
-HTTP face measures (serving.core.synthesize) and these functions are given.
+HTTP face measures (serving.core.lanes) and these functions are given.
 """
 
 from .audio import SAMPLE_RATE

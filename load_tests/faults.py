@@ -33,9 +33,9 @@ from serving.app import create_app
 from serving.core.admission import Admission, AdmissionLimits
 from serving.core.config import ServingSettings
 from serving.core.health import HealthMonitor
+from serving.core.lanes import Lane
 from serving.core.lifecycle import TTSServer
 from serving.core.schedule import FairScheduler
-from serving.core.synthesize import Lane
 
 TEXT = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 

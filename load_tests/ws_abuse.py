@@ -15,10 +15,11 @@ audio. The same client first runs alone, so its first audio under abuse is print
 of its time alone.
 
     .venv/bin/python -m load_tests.ws_abuse [--seconds 30] [--baseline b5a1292] [--env KOKORO_BULK_LANE=off]
+        [--abuser gather --abuser flood ...]
 
 --baseline REF runs the same against a server started from REF (a temporary git worktree),
-before this checkout's, and prints both. --env sets a variable for the servers (on a host whose
-cores other work keeps busy, the bulk lane's lowest priority starves it: KOKORO_BULK_LANE=off).
+before this checkout's, and prints both. --env sets a variable for the servers. --abuser runs
+only the abusers named, to find which one costs the well-behaved client what.
 Loopback only, bounded in count and time; the servers are stopped at the end. Prints the
 figures; exits 1 when the well-behaved client failed a turn.
 """
@@ -222,7 +223,7 @@ class RssWatch:
             self._stop.wait(RSS_EVERY_S)
 
 
-async def measure(base: str, seconds: float) -> tuple[list[str], bool]:
+async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[str], bool]:
     """The report's lines for one server, and whether the well-behaved client failed a turn."""
     url = base.replace("http", "ws", 1) + "/tts/websocket"
     failures: list[str] = []
@@ -230,11 +231,11 @@ async def measure(base: str, seconds: float) -> tuple[list[str], bool]:
     alone = await agent(url, ALONE_TURNS, None, failures)
     rss = RssWatch(base)
     before_mb = rss.now_mb()
-    tallies = {name: Tally() for name in ABUSERS}
+    tallies = {name: Tally() for name in abusers}
     with HealthWatch(base, HEALTH_POLL_S) as health, rss:
         until = time.monotonic() + seconds
-        abusers = [abuse(url, until, tallies[name], send) for name, send in ABUSERS.items()]
-        results = await asyncio.gather(agent(url, None, until, failures), *abusers, return_exceptions=True)
+        running = [abuse(url, until, tallies[name], ABUSERS[name]) for name in abusers]
+        results = await asyncio.gather(agent(url, None, until, failures), *running, return_exceptions=True)
     beside = results[0] if isinstance(results[0], list) else []
     await asyncio.sleep(5)  # what the abuse left behind: contexts, buffers, freed or not
     after_mb = rss.now_mb()
@@ -247,18 +248,20 @@ async def measure(base: str, seconds: float) -> tuple[list[str], bool]:
         f"server RSS: {before_mb:.0f} MB before, peak {max(rss.samples_mb, default=before_mb):.0f} MB "
         f"(+{max(rss.samples_mb, default=before_mb) - before_mb:.0f} MB), {after_mb:.0f} MB 5 s after",
         *(f"  {name}: {tally.summary()}" for name, tally in tallies.items()),
-        *(f"  abuser {name} raised {result!r}" for name, result in zip(ABUSERS, results[1:], strict=True) if result),
+        *(f"  abuser {name} raised {result!r}" for name, result in zip(abusers, results[1:], strict=True) if result),
         *(f"  well-behaved client: {failure}" for failure in failures),
     ]
     return lines, bool(failures)
 
 
-def served_from(root: Path, label: str, seconds: float, env: dict[str, str]) -> tuple[list[str], bool]:
+def served_from(
+    root: Path, label: str, seconds: float, env: dict[str, str], abusers: list[str]
+) -> tuple[list[str], bool]:
     with tempfile.TemporaryDirectory() as logs:
         log = Path(logs) / "serve.log"
         with live_server(free_port(), log, env, root=root) as base:
             print(f"{label}: serving on {base}", flush=True)
-            return asyncio.run(measure(base, seconds))
+            return asyncio.run(measure(base, seconds, abusers))
 
 
 def main() -> int:
@@ -266,7 +269,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the abuse lasts")
     parser.add_argument("--baseline", metavar="REF", help="also measure a server started from this commit, first")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the servers")
+    parser.add_argument("--abuser", action="append", choices=list(ABUSERS), help="only these abusers (default: all)")
     args = parser.parse_args()
+    abusers = list(dict.fromkeys(args.abuser or ABUSERS))
     env = dict(setting.split("=", 1) for setting in args.env)
     reports: list[tuple[str, list[str]]] = []
     baseline_failed: bool | None = None
@@ -274,15 +279,15 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as checkout:
             subprocess.run(["git", "worktree", "add", "--detach", checkout, args.baseline], cwd=ROOT, check=True)
             try:
-                lines, baseline_failed = served_from(Path(checkout), args.baseline, args.seconds, env)
+                lines, baseline_failed = served_from(Path(checkout), args.baseline, args.seconds, env, abusers)
                 reports.append((f"before ({args.baseline})", lines))
                 print("\n".join(lines), flush=True)
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", checkout], cwd=ROOT, check=False)
-    lines, failed = served_from(ROOT, "this checkout", args.seconds, env)
+    lines, failed = served_from(ROOT, "this checkout", args.seconds, env, abusers)
     reports.append(("after (this checkout)", lines))
     for label, lines in reports:
-        print(f"\n{label}, {args.seconds:.0f} s of abuse:")
+        print(f"\n{label}, {args.seconds:.0f} s of abuse ({', '.join(abusers)}):")
         print("\n".join(lines))
     if baseline_failed is not None:
         print(f"\nbefore: the well-behaved client failed a turn: {baseline_failed}")

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from schemas import SynthesizerStatus
 
-from .synthesize import SynthesizerClient
+from .lanes import SynthesizerClient
 
 log = logging.getLogger("kokoro_tts")
 #: how long a health call with nothing recent to go on waits for a look (k8s probes time out after 1 s)

@@ -26,10 +26,11 @@ from schemas import SynthesizerStatus, TTSRequest
 from .admission import Admission, Ticket
 from .errors import ClientLeft, NotReady
 from .health import HealthMonitor
+from .lanes import Lane
 from .plan import ChunkPlan
 from .request import read_fields, validate_speech
 from .respond import ClosingStream, RenderedChunks, Streamer, json_response, ndjson_response, stream_response
-from .synthesize import Lane, rendered_chunks
+from .synthesize import rendered_chunks
 
 T = TypeVar("T")
 #: what a client that is still loading the model is told to wait
@@ -108,13 +109,14 @@ class TTSServer:
             plan = ChunkPlan(self.planner.chunks(request.text, language))
             # a turn's later sentences continue audio already playing: their first audio is not awaited
             window = None if sent_s else self.first_window(status)
-            # a voice agent's sentences all go through the first lane: its listener has heard the
-            # turn's audio so far and is waiting for the next sentence, which in the bulk lane, at
-            # the lowest CPU priority, waited for anything else the host ran (seconds: a pause
-            # that pipecat takes for the end of the turn); a newcomer's first chunk waits for one
-            # chunk at most behind it, the first lane's queue ordered by when each is due
+            # a voice agent's next sentence goes to the first lane when its listener is about to
+            # need it, and to the later lane only while it is far enough ahead (render_paced): in
+            # the bulk lane, at the lowest CPU priority, it could wait for anything else the host
+            # runs (seconds: a pause that pipecat takes for the end of the turn), and in the first
+            # lane a client that sends text faster than it is heard would hold the model for
+            # everyone else's first audio
             chunks = rendered_chunks(
-                plan, request, self.first_lane, self.first_lane, began=began, sent_s=sent_s, first_window=window
+                plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s, first_window=window
             )
             rendered = counted(chunks, ticket)
             async with contextlib.aclosing(rendered):

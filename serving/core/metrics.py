@@ -37,6 +37,10 @@ FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "From request to the 
 CHUNKS_CANCELLED = Counter(
     "tts_chunks_cancelled_total", "Chunks dropped before they were rendered, because their client left"
 )
+LATER_LANE_HEDGES = Counter(
+    "tts_later_lane_hedges_total",
+    "Stream chunks asked of the first lane too, because the later lane had not rendered them in time",
+)
 CHUNKS_RENDERED = Counter("tts_chunks_rendered_total", "Chunks rendered by the model", ["lane"])
 BATCH_SIZE = Histogram(
     "tts_synthesizer_batch_size", "Chunks per synthesizer batch", ["lane"], buckets=(1, 2, 4, 8, 16, 32, 64)

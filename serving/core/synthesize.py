@@ -1,8 +1,6 @@
-"""Synthesize: a request's chunks -> their audio, through the synthesizer services, in order.
+"""Synthesize: a request's chunks -> their audio, through the lanes (serving.core.lanes), in order.
 
-The HTTP face is a client of the synthesizers: it sends token ids, a voice name and a speed, and
-gets PCM16 and per-token durations back. A chunk call is idempotent, so one that fails on a
-broken or closed connection is sent again on a fresh one, a bounded number of times. The next
+Each chunk is due when its listener needs it (`due_at`): the fair queues go by that. The next
 chunk waits in the fair queue (or is in a synthesizer's batch) while the current one is encoded
 and sent, so chunks of many requests batch together. When the request ends early (its client
 left) the chunk waiting is dropped and counted; a chunk already inside the model finishes there,
@@ -10,32 +8,18 @@ and nothing after it is sent.
 """
 
 import asyncio
-import logging
-import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import Protocol
 
-import aiohttp
-
-from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
+from engine.synthesis import ChunkAudio
 from engine.text import Chunk
 from engine.timing import SAMPLES_PER_FRAME
 from engine.windows import estimated_frames, first_window_end
-from schemas import SynthesizerStatus, TTSRequest
+from schemas import TTSRequest
 
-from . import request_id
-from .errors import NotReady
-from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO, SYNTHESIZER_RETRIES
+from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, paced_lane, render, render_hedged
+from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
-from .schedule import FairScheduler
 
-log = logging.getLogger("kokoro_tts")
-#: how soon to retry after a synthesizer said it is overloaded or unavailable
-SYNTHESIZER_RETRY_S = 5.0
-#: times a chunk call is sent again after its connection failed, before the failure is the request's
-CONNECTION_RETRIES = 2
 #: a whole answer due this soon after it arrives (a sentence or two, the answers ahead included) is
 #: waited for as a first chunk is: its caller hears nothing until its last chunk is rendered, so
 #: its later chunks go through the first lane too, where a newcomer's first chunk waits for one
@@ -45,106 +29,6 @@ INTERACTIVE_ANSWER_S = 2.0
 #: is sized: the pace of the calls before, and the rest of the sentence may share the cores with
 #: another request's chunk
 WINDOW_PACE_MARGIN = 1.25
-
-
-class SynthesizerClient(Protocol):
-    """The HTTP face's handle on a synthesizer service: BentoML's client, or a fake in tests."""
-
-    async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]: ...
-
-    async def status(self) -> SynthesizerStatus: ...
-
-
-class DecodePace:
-    """How long a synthesizer takes per frame it decodes, as its recent chunk calls took (the
-    front's share, the transfer and any other work on its cores included): what sizes a stream's
-    first window (engine.windows). None until a call has been measured."""
-
-    #: the weight of the newest call: the pace follows the load within a few calls
-    NEWEST_WEIGHT = 0.5
-
-    def __init__(self) -> None:
-        self.seconds_per_frame: float | None = None
-
-    def took(self, seconds: float, frames: int) -> None:
-        if frames <= 0:
-            return
-        newest = seconds / frames
-        known = self.seconds_per_frame
-        self.seconds_per_frame = newest if known is None else known + self.NEWEST_WEIGHT * (newest - known)
-
-
-@dataclass(frozen=True)
-class Lane:
-    """A synthesizer, the fair queue in front of it, and the pace it decodes at."""
-
-    synthesizer: SynthesizerClient
-    scheduler: FairScheduler
-    pace: DecodePace = field(default_factory=DecodePace)
-
-
-#: a chunk's frames [from, to) to render; to None: to its end
-Frames = tuple[int, int | None]
-WHOLE: Frames = (0, None)
-
-
-async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float, frames: Frames = WHOLE) -> ChunkAudio:
-    """A chunk's audio (or a window of its frames), once the lane's fair queue lets it through; a
-    pause needs no model."""
-    if chunk.pause_s:
-        return silence(chunk.pause_s)
-    job = ChunkJob(
-        token_ids=chunk.token_ids, voice=request.voice, speed=request.speed, frames_from=frames[0], frames_to=frames[1]
-    )
-
-    async def timed_call() -> ChunkAudio:
-        started = time.perf_counter()
-        audio = (await _call(lane.synthesizer, job))[0]
-        lane.pace.took(time.perf_counter() - started, decoded_frame_count(audio))
-        return audio
-
-    return await lane.scheduler.run(due_at, timed_call)
-
-
-def decoded_frame_count(audio: ChunkAudio) -> int:
-    """The frames the model decoded for `audio`: its own, and the context around a window's."""
-    frame_count = sum(audio.frames)
-    first, last = decoded_span(audio.frames_from, decoded_to(audio), frame_count)
-    return last - first
-
-
-def decoded_to(audio: ChunkAudio) -> int:
-    """The frame after the last one `audio` holds."""
-    return audio.frames_from + len(audio.samples) // SAMPLES_PER_FRAME
-
-
-async def _call(synthesizer: SynthesizerClient, job: ChunkJob) -> list[ChunkAudio]:
-    for retry in range(CONNECTION_RETRIES + 1):
-        try:
-            return await synthesizer.synthesize([job])
-        except aiohttp.ClientConnectionError as exc:
-            # a pooled connection the synthesizer had closed (a broken pipe), or one cut mid-call
-            if retry == CONNECTION_RETRIES:
-                raise
-            SYNTHESIZER_RETRIES.inc()
-            log.warning("request %s: a chunk call lost its connection (%r); sent again", request_id.current(), exc)
-        except Exception as exc:
-            # BentoML answers 503 when a batch waits past max_latency_ms and 429 when a service is full
-            if getattr(exc, "error_code", None) in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
-                raise NotReady("the synthesizer is overloaded", SYNTHESIZER_RETRY_S) from exc
-            raise
-    raise AssertionError("unreachable: the last try returns or raises")
-
-
-def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
-    """The lane for a request's first chunk: the first lane, unless it is busy and the later lane
-    is idle. On CPU a chunk in flight cannot be paused: when two requests start together, the
-    second one's first chunk would hold the first lane for most of a second after the first one's,
-    and a short request arriving then would wait for it. In the idle bulk lane it runs on what the
-    first lane leaves, and the first lane is free for the next request at once."""
-    if first_lane.scheduler.idle or not later_lane.scheduler.idle:
-        return first_lane
-    return later_lane
 
 
 class Playback:
@@ -203,7 +87,9 @@ async def rendered_chunks(
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
-    answer's through the first lane, see INTERACTIVE_ANSWER_S), one chunk ahead,
+    answer's through the first lane, see INTERACTIVE_ANSWER_S; a stream's through the first lane
+    when its listener is about to need them, see `paced_lane`; any in the later lane asked of the
+    first too when it is late, see `render_hedged`), one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
@@ -227,7 +113,7 @@ async def rendered_chunks(
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
     async def submit(
-        choose_lane: Callable[[], Lane], opening: bool = False, rest_of: Chunk | None = None, rest_from: int = 0
+        opening: bool = False, rest_of: Chunk | None = None, rest_from: int = 0
     ) -> asyncio.Task[tuple[Chunk, ChunkAudio]] | None:
         """The next chunk of the plan sent for rendering (`opening`: the request's first, its first
         window where it has one), or the rest of `rest_of` from frame `rest_from`, after its first
@@ -239,16 +125,22 @@ async def rendered_chunks(
             return None
         rendering = chunk
         frames = (rest_from, None) if rest_of else first_frames(chunk) if opening else WHOLE
+        # a stream's chunk goes where its listener's need says; a continued stream's first too,
+        # its listener still hearing the audio before it
+        paced = answer_by is None and not rest_of and (sent_s > 0 or not opening)
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed
-            return chunk, await render(choose_lane(), chunk, request, due, frames)
+            if paced:
+                lane = paced_lane(first_lane, later_lane, chunk, request.speed, due - clock())
+            else:
+                lane = opening_lane(first_lane, later_lane) if opening or rest_of else later_lane
+            if lane is first_lane:
+                return chunk, await render(lane, chunk, request, due, frames)
+            return chunk, await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
 
         return asyncio.ensure_future(rendered())
-
-    def opening() -> Lane:
-        return opening_lane(first_lane, later_lane)
 
     def first_frames(chunk: Chunk) -> Frames:
         if not first_window or chunk.pause_s:
@@ -258,13 +150,13 @@ async def rendered_chunks(
         end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
         return (0, end) if end < frame_count else WHOLE
 
-    pending = await submit(opening, opening=True)
+    pending = await submit(opening=True)
     upcoming = None
     first = True
     try:
         while pending is not None:
             if not first:
-                upcoming = await submit(lambda: later_lane)
+                upcoming = await submit()
             chunk, audio = await pending
             playback.heard(chunk, audio, clock())
             if first:
@@ -274,9 +166,9 @@ async def rendered_chunks(
                 rendering = None  # the second chunk is asked for with the first one heard
                 rest_from = decoded_to(audio)
                 if rest_from < sum(audio.frames):  # a first window: the rest, through the opening lane
-                    upcoming = await submit(opening, rest_of=chunk, rest_from=rest_from)
+                    upcoming = await submit(rest_of=chunk, rest_from=rest_from)
                 else:
-                    upcoming = await submit(lambda: later_lane)
+                    upcoming = await submit()
             pending, upcoming = upcoming, None
             yield chunk, audio
     finally:

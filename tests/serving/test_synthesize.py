@@ -1,4 +1,4 @@
-"""The client of the synthesizers: which lane a chunk goes to, and when it is asked for."""
+"""The client of the synthesizers: which lane a chunk goes to (serving.core.lanes), and when it is asked for."""
 
 import asyncio
 
@@ -7,9 +7,10 @@ import pytest
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
+from serving.core.lanes import LATER_LANE_MARGIN, Lane, needs_s, opening_lane, paced_lane, render_hedged
 from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
-from serving.core.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, rendered_chunks
+from serving.core.synthesize import INTERACTIVE_ANSWER_S, Playback, due_at, rendered_chunks
 
 from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
@@ -306,3 +307,70 @@ async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(pla
     assert older_count > 4 and newer_count > 2
     # the newcomer's first chunk at once, then the older answer to its end, then the newer
     assert order == ["older"] * 3 + ["newer"] + ["older"] * (older_count - 3) + ["newer"] * (newer_count - 1)
+
+
+def test_a_streams_chunk_goes_to_the_later_lane_only_while_its_listener_is_far_enough_ahead():
+    first, later = lanes()
+    chunk = speech(40)
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=100.0) is first  # no pace measured: no guess
+    first.pace.took(1.0, 100)  # 10 ms a frame
+    needed = needs_s(first, chunk, 1.0)
+    assert needed == pytest.approx(1.05)  # (40 + 2) tokens x 2.5 frames x 10 ms
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * needed + 0.1) is later
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * needed - 0.1) is first
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=-5.0) is first  # its listener already waits
+    later.pace.took(10.0, 100)  # the later lane measured ten times slower: starved by other work
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * needed + 0.1) is first
+    assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * 10 * needed + 0.1) is later
+    assert paced_lane(first, first, chunk, 1.0, ahead_s=100.0) is first
+    pause = Chunk(words=(), token_ids=(), word_spans=(), pause_s=0.5)
+    assert paced_lane(first, later, pause, 1.0, ahead_s=100.0) is first
+
+
+async def test_a_chunk_the_later_lane_has_not_rendered_in_time_is_asked_of_the_first_lane_too():
+    """Late: past when the first lane would have to start it for its due time, and past
+    LATER_LANE_MARGIN times what the later lane should take (both a few ms here)."""
+    for due_in in ("due soon", "due at once"):
+        first = Lane(FakeSynthesizer(), FairScheduler(1))
+        later = Lane(FakeSynthesizer(held=True), FairScheduler(1))
+        first.pace.took(1.0, 100)
+        later.pace.took(0.001, 100)
+        chunk = speech(40)
+        due = LATER_LANE_MARGIN * needs_s(first, chunk, 1.0) + 0.01 if due_in == "due soon" else 0.0
+        request = TTSRequest(text="Hi.", voice="af_heart")
+        audio = await asyncio.wait_for(render_hedged(first, later, chunk, request, due, Clock()), WAIT_S)
+        assert audio.frames == [2] * 42 and first.synthesizer.rendered == 1
+        starved = await later.synthesizer.next_call()  # still inside the later lane's model
+        assert not later.scheduler.idle  # whose slot it holds until the model is done with it
+        starved.release()
+        await eventually(lambda lane=later: lane.scheduler.idle)
+        assert later.pace.seconds_per_frame > 0.001 / 100  # the starved lane measured slower
+
+
+async def test_a_chunk_the_later_lane_renders_in_time_is_not_asked_of_the_first_lane():
+    first = Lane(FakeSynthesizer(), FairScheduler(1))
+    later = Lane(FakeSynthesizer(held=True), FairScheduler(1))
+    first.pace.took(1.0, 100)  # the first lane due to start it 30 s from now: the later lane has till then
+    request = TTSRequest(text="Hi.", voice="af_heart")
+    hedged = asyncio.ensure_future(render_hedged(first, later, speech(40), request, 33.15, Clock()))
+    (await later.synthesizer.next_call()).release()
+    assert (await asyncio.wait_for(hedged, WAIT_S)).frames == [2] * 42
+    assert first.synthesizer.started == 0
+
+
+async def test_a_voice_agents_sentence_far_ahead_of_its_listener_goes_to_the_later_lane(planner):
+    """A context's next sentence, asked for while 30 s of the turn's audio are still to be heard,
+    leaves the first lane to the requests whose listeners are waiting; one asked for as the audio
+    runs out goes to the first lane."""
+    for sent_s, busy_lane in ((30.0, "later"), (0.2, "first")):
+        first, later = lanes(held=True)
+        first.pace.took(1.0, 100)
+        request = TTSRequest(text="The quick brown fox jumps over the lazy dog.", voice="af_heart")
+        plan = ChunkPlan(planner.chunks(request.text, "a"))
+        run = asyncio.ensure_future(
+            _count_chunks(rendered_chunks(plan, request, first, later, began=0.0, sent_s=sent_s, clock=Clock()))
+        )
+        lane = {"first": first, "later": later}[busy_lane]
+        (await lane.synthesizer.next_call()).release()
+        assert await asyncio.wait_for(run, WAIT_S) == 1
+        assert first.synthesizer.started + later.synthesizer.started == 1, sent_s

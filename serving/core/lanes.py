@@ -1,0 +1,200 @@
+"""Lanes: the synthesizer services, the fair queue in front of each, and which one a chunk goes to.
+
+The HTTP face is a client of the synthesizers: it sends token ids, a voice name and a speed, and
+gets PCM16 and per-token durations back. A chunk call is idempotent, so one that fails on a
+broken or closed connection is sent again on a fresh one, a bounded number of times. On CPU
+there are two lanes: the first renders what listeners are waiting for, at the normal CPU
+priority; the later one (BulkSynthesizer) what they will need later, at the lowest.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Protocol
+
+import aiohttp
+
+from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
+from engine.text import Chunk
+from engine.timing import SAMPLES_PER_FRAME
+from engine.windows import estimated_frames
+from schemas import SynthesizerStatus, TTSRequest
+
+from . import request_id
+from .errors import NotReady
+from .metrics import LATER_LANE_HEDGES, SYNTHESIZER_RETRIES
+from .schedule import FairScheduler
+
+log = logging.getLogger("kokoro_tts")
+#: how soon to retry after a synthesizer said it is overloaded or unavailable
+SYNTHESIZER_RETRY_S = 5.0
+#: times a chunk call is sent again after its connection failed, before the failure is the request's
+CONNECTION_RETRIES = 2
+#: a stream's later chunk goes to the later lane only while its listener has this many times the
+#: audio the later lane would take to render it still to hear; nearer its need, the first lane
+LATER_LANE_MARGIN = 3.0
+#: what a chunk is taken to need before any lane has measured its pace: a long chunk on 2 cores
+UNMEASURED_CHUNK_S = 3.0
+
+
+class SynthesizerClient(Protocol):
+    """The HTTP face's handle on a synthesizer service: BentoML's client, or a fake in tests."""
+
+    async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]: ...
+
+    async def status(self) -> SynthesizerStatus: ...
+
+
+class DecodePace:
+    """How long a synthesizer takes per frame it decodes, as its recent chunk calls took (the
+    front's share, the transfer and any other work on its cores included): what sizes a stream's
+    first window (engine.windows). None until a call has been measured."""
+
+    #: the weight of the newest call: the pace follows the load within a few calls
+    NEWEST_WEIGHT = 0.5
+
+    def __init__(self) -> None:
+        self.seconds_per_frame: float | None = None
+
+    def took(self, seconds: float, frames: int) -> None:
+        if frames <= 0:
+            return
+        newest = seconds / frames
+        known = self.seconds_per_frame
+        self.seconds_per_frame = newest if known is None else known + self.NEWEST_WEIGHT * (newest - known)
+
+
+@dataclass(frozen=True)
+class Lane:
+    """A synthesizer, the fair queue in front of it, and the pace it decodes at."""
+
+    synthesizer: SynthesizerClient
+    scheduler: FairScheduler
+    pace: DecodePace = field(default_factory=DecodePace)
+
+
+#: a chunk's frames [from, to) to render; to None: to its end
+Frames = tuple[int, int | None]
+WHOLE: Frames = (0, None)
+
+
+async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float, frames: Frames = WHOLE) -> ChunkAudio:
+    """A chunk's audio (or a window of its frames), once the lane's fair queue lets it through; a
+    pause needs no model."""
+    if chunk.pause_s:
+        return silence(chunk.pause_s)
+    job = ChunkJob(
+        token_ids=chunk.token_ids, voice=request.voice, speed=request.speed, frames_from=frames[0], frames_to=frames[1]
+    )
+
+    async def timed_call() -> ChunkAudio:
+        started = time.perf_counter()
+        audio = (await _call(lane.synthesizer, job))[0]
+        lane.pace.took(time.perf_counter() - started, decoded_frame_count(audio))
+        return audio
+
+    return await lane.scheduler.run(due_at, timed_call)
+
+
+def decoded_frame_count(audio: ChunkAudio) -> int:
+    """The frames the model decoded for `audio`: its own, and the context around a window's."""
+    frame_count = sum(audio.frames)
+    first, last = decoded_span(audio.frames_from, decoded_to(audio), frame_count)
+    return last - first
+
+
+def decoded_to(audio: ChunkAudio) -> int:
+    """The frame after the last one `audio` holds."""
+    return audio.frames_from + len(audio.samples) // SAMPLES_PER_FRAME
+
+
+async def _call(synthesizer: SynthesizerClient, job: ChunkJob) -> list[ChunkAudio]:
+    for retry in range(CONNECTION_RETRIES + 1):
+        try:
+            return await synthesizer.synthesize([job])
+        except aiohttp.ClientConnectionError as exc:
+            # a pooled connection the synthesizer had closed (a broken pipe), or one cut mid-call
+            if retry == CONNECTION_RETRIES:
+                raise
+            SYNTHESIZER_RETRIES.inc()
+            log.warning("request %s: a chunk call lost its connection (%r); sent again", request_id.current(), exc)
+        except Exception as exc:
+            # BentoML answers 503 when a batch waits past max_latency_ms and 429 when a service is full
+            if getattr(exc, "error_code", None) in (HTTPStatus.SERVICE_UNAVAILABLE, HTTPStatus.TOO_MANY_REQUESTS):
+                raise NotReady("the synthesizer is overloaded", SYNTHESIZER_RETRY_S) from exc
+            raise
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def needs_s(lane: Lane, chunk: Chunk, speed: float) -> float | None:
+    """How long `lane` would likely take to render `chunk`, at the pace it decoded lately (None
+    before it has decoded anything)."""
+    pace = lane.pace.seconds_per_frame
+    return None if pace is None else estimated_frames(len(chunk.token_ids), speed) * pace
+
+
+def paced_lane(first_lane: Lane, later_lane: Lane, chunk: Chunk, speed: float, ahead_s: float) -> Lane:
+    """The lane for a stream's chunk due `ahead_s` from now: the later lane while its listener has
+    audio enough to hear for the later lane to render it LATER_LANE_MARGIN times over, else the
+    first lane, where a chunk due sooner goes before newcomers' first chunks (its listener would
+    hear a gap) and one due later after them. A stream far ahead of its listener (a voice agent's
+    text gathered faster than it is heard, a long text rendered faster than it plays) so leaves the
+    first lane to the requests whose listeners are waiting. The later lane's pace is its own where
+    it has been measured, else the first lane's."""
+    if first_lane is later_lane or chunk.pause_s:
+        return first_lane
+    expected_s = needs_s(later_lane, chunk, speed) or needs_s(first_lane, chunk, speed)
+    if expected_s is None or ahead_s <= LATER_LANE_MARGIN * expected_s:
+        return first_lane
+    return later_lane
+
+
+async def render_hedged(
+    first_lane: Lane,
+    later_lane: Lane,
+    chunk: Chunk,
+    request: TTSRequest,
+    due: float,
+    clock: Callable[[], float],
+    frames: Frames = WHOLE,
+) -> ChunkAudio:
+    """A chunk through the later lane, asked of the first lane too when it is not back in time,
+    whichever answers first taken: at the lowest CPU priority the later lane gets nothing while
+    other work keeps the host's cores busy, and a listener would wait for it without end. In time
+    is by the latest of: when the first lane would have to start it to meet its due time, and
+    when the later lane should have rendered it LATER_LANE_MARGIN times over (a chunk due at once,
+    a first chunk, gets that long). The later lane's call goes on to its end, its slot held until
+    then (serving.core.schedule), and its pace is measured: a lane that starves is chosen no more."""
+    started = clock()
+    later = asyncio.ensure_future(render(later_lane, chunk, request, due, frames))
+    expected_s = needs_s(later_lane, chunk, request.speed) or needs_s(first_lane, chunk, request.speed)
+    hedge_at = max(
+        due - LATER_LANE_MARGIN * (needs_s(first_lane, chunk, request.speed) or 0.0),
+        started + LATER_LANE_MARGIN * (expected_s if expected_s is not None else UNMEASURED_CHUNK_S),
+    )
+    done, _ = await asyncio.wait({later}, timeout=max(0.0, hedge_at - clock()))
+    if done:
+        return later.result()
+    LATER_LANE_HEDGES.inc()
+    first = asyncio.ensure_future(render(first_lane, chunk, request, due, frames))
+    try:
+        done, _ = await asyncio.wait({later, first}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (later, first):
+            if not task.done():
+                task.cancel()
+    return done.pop().result()
+
+
+def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:
+    """The lane for a request's first chunk: the first lane, unless it is busy and the later lane
+    is idle. On CPU a chunk in flight cannot be paused: when two requests start together, the
+    second one's first chunk would hold the first lane for most of a second after the first one's,
+    and a short request arriving then would wait for it. In the idle bulk lane it runs on what the
+    first lane leaves, and the first lane is free for the next request at once."""
+    if first_lane.scheduler.idle or not later_lane.scheduler.idle:
+        return first_lane
+    return later_lane
