@@ -16,7 +16,7 @@ from serving.core.lifecycle import TTSServer
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import Lane
 
-from .conftest import LIMITS, FakeSynthesizer, eventually, serve_until_done
+from ..conftest import LIMITS, FakeSynthesizer, eventually, serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

@@ -11,7 +11,7 @@ from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import INTERACTIVE_ANSWER_S, Lane, Playback, due_at, opening_lane, rendered_chunks
 
-from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
+from ..conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
