@@ -21,8 +21,8 @@ import aiohttp
 
 from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
 from engine.text import Chunk
-from engine.timing import SAMPLES_PER_FRAME
-from engine.windows import estimated_frames, first_window_end
+from engine.timing import SAMPLES_PER_FRAME, estimated_frames
+from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
@@ -253,7 +253,7 @@ async def rendered_chunks(
     def first_frames(chunk: Chunk) -> Frames:
         if not first_window or chunk.pause_s:
             return WHOLE
-        frame_count = estimated_frames(len(chunk.token_ids), request.speed)
+        frame_count = round(estimated_frames(len(chunk.token_ids), request.speed, WINDOW_FRAMES_PER_TOKEN))
         pace = first_lane.pace.seconds_per_frame
         end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
         return (0, end) if end < frame_count else WHOLE
