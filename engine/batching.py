@@ -43,12 +43,14 @@ from kokoro.modules import ProsodyPredictor
 
 from .masked_layers import adain_resblk, adain_resblock1, mask_of, packed_lstm, valid
 from .synthesis import ChunkJob
+from .timing import MEASURED_FRAMES_PER_TOKEN, estimated_frames
 from .torch_forward import chunk_noise
 
-#: Planning estimate of duration frames per input token (start and end tokens included) at speed 1.
-#: Kokoro-82M gave 2.4 on a few sentences of English; 3 leaves headroom so that a planned batch
-#: rarely outgrows its cap.
-FRAMES_PER_TOKEN = 3
+#: a batch is planned a quarter above the measured frames per token: the headroom by which a
+#: planned batch rarely outgrows its cap
+BATCH_MARGIN = 1.25
+#: 3 frames a token, exactly (tests/engine/test_batching.py)
+BATCH_FRAMES_PER_TOKEN = MEASURED_FRAMES_PER_TOKEN * BATCH_MARGIN
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def group_by_length(jobs: Sequence[ChunkJob], max_frames_per_batch: int) -> list
     by estimated frames and each batch is filled while that product fits: similar lengths waste
     little on padding. An item estimated over the cap on its own gets a batch of its own.
     """
-    estimates = [estimated_frames(job) for job in jobs]
+    estimates = [estimated_frames(len(job.token_ids), job.speed, BATCH_FRAMES_PER_TOKEN) for job in jobs]
     batches: list[list[int]] = []
     for index in sorted(range(len(jobs)), key=estimates.__getitem__):
         # sorted ascending, so the item being placed is the longest of its batch
@@ -154,11 +156,6 @@ def group_by_length(jobs: Sequence[ChunkJob], max_frames_per_batch: int) -> list
         else:
             batches.append([index])
     return batches
-
-
-def estimated_frames(job: ChunkJob) -> float:
-    """Frames the model will likely give `job` before it runs: tokens x FRAMES_PER_TOKEN / speed."""
-    return (len(job.token_ids) + 2) * FRAMES_PER_TOKEN / job.speed
 
 
 def _alignment(pred_dur: Sequence[torch.Tensor], tokens: int, dtype: torch.dtype) -> torch.Tensor:

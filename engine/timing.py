@@ -14,6 +14,10 @@ from .text import Chunk
 
 #: 1 duration frame = 600 samples = 25 ms at 24 kHz (iSTFTNet upsampling 10 x 6, hop 5, x2 for F0)
 SAMPLES_PER_FRAME = 600
+#: duration frames Kokoro-82M gives a phoneme token at speed 1 on average, start and end tokens
+#: included: 2.4, measured on a few sentences of plain English. Each estimate made before the
+#: model runs plans at its own margin above it (engine.windows, engine.batching).
+MEASURED_FRAMES_PER_TOKEN = 2.4
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,15 @@ class WordTiming:
     phonemes: str
     #: the Kokoro TTS API's string: " " when a space follows the word in the text, "" when not
     whitespace: str
+
+
+def estimated_frames(token_count: int, speed: float, frames_per_token: float) -> float:
+    """The frames a chunk of `token_count` phoneme tokens will likely get at `speed`, its start
+    and end tokens' among them, before the model has said. `frames_per_token` is the caller's
+    figure, MEASURED_FRAMES_PER_TOKEN times its own margin: exactly 2.5 for a first window
+    (engine.windows) and 3 for a batch's plan (engine.batching), the figures their estimates
+    are made at, which their tests hold."""
+    return (token_count + 2) * frames_per_token / speed
 
 
 def word_timings(chunk: Chunk, frames: Sequence[int], offset_s: float) -> list[WordTiming]:

@@ -10,7 +10,7 @@ HTTP face measures (serving.core.lanes) and these functions are given.
 
 from .audio import SAMPLE_RATE
 from .synthesis import decoded_span
-from .timing import SAMPLES_PER_FRAME
+from .timing import MEASURED_FRAMES_PER_TOKEN, SAMPLES_PER_FRAME
 
 #: A stream's first sentence is decoded in two windows: a first one, then the rest, so its first
 #: audio leaves after the front and a short window, with the whole sentence's prosody
@@ -20,19 +20,18 @@ from .timing import SAMPLES_PER_FRAME
 #: score where two cost nothing. The fewest frames in the first window: 1 s of audio, 0.3 s of it
 #: the silence before the first word.
 FIRST_WINDOW_FRAMES = 40
-#: frames the model gives a phoneme token at speed 1, on average (2.4 measured on plain English)
-FRAMES_PER_TOKEN = 2.5
+#: a first sentence's frames are estimated a little over the measured average: a sentence
+#: estimated long gets a first window sized for a longer rest, on the side of a later first word
+#: rather than a gap in the sentence
+WINDOW_MARGIN = 25 / 24
+#: 2.5 frames a token, exactly (tests/engine/test_windows.py)
+WINDOW_FRAMES_PER_TOKEN = MEASURED_FRAMES_PER_TOKEN * WINDOW_MARGIN
 #: the silence the model puts before a sentence's first word (its start token's frames), which
 #: the timeline trims from an answer's first audio: the first window plays that much shorter
 LEAD_SILENCE_FRAMES = 12
 #: the first window grows in steps of this many frames until the rest can be decoded in its time
 WINDOW_STEP_FRAMES = 8
 FRAME_S = SAMPLES_PER_FRAME / SAMPLE_RATE
-
-
-def estimated_frames(token_count: int, speed: float) -> int:
-    """The frames a chunk of `token_count` tokens will likely get, its start and end tokens' among them."""
-    return round((token_count + 2) * FRAMES_PER_TOKEN / speed)
 
 
 def first_window_end(frame_count: int, seconds_per_frame: float | None, fewest: int) -> int:

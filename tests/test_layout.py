@@ -55,3 +55,13 @@ def test_no_module_in_serving_or_engine_is_over_300_lines():
         if (lines := len(module.read_text().splitlines())) > MAX_MODULE_LINES
     }
     assert not long, long
+
+
+def test_the_serving_tests_mirror_the_serving_tree():
+    """A module's tests are found where the module is: tests/serving/core/ for serving/core/, one
+    folder per face, and at the top only the tests of serving/'s own modules (app.py)."""
+    tests = ROOT / "tests" / "serving"
+    folders = {path.name for path in tests.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    assert folders == {path.name for path in (ROOT / "serving").iterdir() if (path / "__init__.py").is_file()}
+    top = {path.name.removeprefix("test_") for path in tests.glob("test_*.py")}
+    assert top <= {path.name for path in (ROOT / "serving").glob("*.py")}, top

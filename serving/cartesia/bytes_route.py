@@ -1,7 +1,5 @@
 """POST /tts/bytes: one transcript's audio in Cartesia's output formats."""
 
-from collections.abc import Awaitable, Callable
-
 import numpy as np
 from fastapi import Request
 from fastapi.responses import Response
@@ -12,7 +10,7 @@ from schemas import TTSRequest
 from ..core.errors import BadRequest
 from ..core.lifecycle import TTSServer
 from ..core.request import read_fields
-from ..core.respond import NO_BUFFERING, ClosingStream, EncodedPiece, Framing, RenderedChunks, framed_stream
+from ..core.respond import NO_BUFFERING, EncodedPiece, Framing, Release, ReleasingStream, RenderedChunks, framed_stream
 from .messages import BytesRequest
 from .resample import AudioOut
 
@@ -37,11 +35,9 @@ async def bytes_route(http_request: Request, server: TTSServer) -> Response:
             return piece.audio
         return audio.convert(np.frombuffer(piece.audio, dtype="<i2"), last=piece.last)
 
-    async def streamer(
-        rendered: RenderedChunks, tts: TTSRequest, on_close: Callable[[], Awaitable[object]]
-    ) -> ClosingStream:
+    async def streamer(rendered: RenderedChunks, tts: TTSRequest, release: Release) -> ReleasingStream:
         media_type = "application/octet-stream" if output.container == "raw" else STREAM_ENCODERS[tts.format].media_type
         framing = Framing("cartesia-bytes", frame, failure=None)
-        return await framed_stream(rendered, tts, on_close, framing, media_type=media_type, headers=dict(NO_BUFFERING))
+        return await framed_stream(rendered, tts, release, framing, media_type=media_type, headers=dict(NO_BUFFERING))
 
     return await server.answer(http_request, speech, streamer, played_as_sent=False)

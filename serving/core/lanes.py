@@ -19,8 +19,7 @@ import aiohttp
 
 from engine.synthesis import ChunkAudio, ChunkJob, decoded_span, silence
 from engine.text import Chunk
-from engine.timing import SAMPLES_PER_FRAME
-from engine.windows import estimated_frames
+from engine.timing import MEASURED_FRAMES_PER_TOKEN, SAMPLES_PER_FRAME, estimated_frames
 from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
@@ -133,7 +132,7 @@ def needs_s(lane: Lane, chunk: Chunk, speed: float) -> float | None:
     """How long `lane` would likely take to render `chunk`, at the pace it decoded lately (None
     before it has decoded anything)."""
     pace = lane.pace.seconds_per_frame
-    return None if pace is None else estimated_frames(len(chunk.token_ids), speed) * pace
+    return None if pace is None else estimated_frames(len(chunk.token_ids), speed, MEASURED_FRAMES_PER_TOKEN) * pace
 
 
 def paced_lane(first_lane: Lane, later_lane: Lane, chunk: Chunk, speed: float, ahead_s: float) -> Lane:

@@ -6,13 +6,14 @@ request through the steps in serving/core. Every 400 but one is decided before t
 asked whether it is ready (503) or has room (429): the plan's, for a text in which G2P finds
 nothing to say (serving.core.plan). A request holds its admission ticket, and its chunk in the
 fair queue, until its response is complete or its client disconnects, whichever is first: a
-client that left costs at most the chunk already inside the model. Each chunk rendered counts
-its text as spoken, which is how admission measures the server's rate.
+client that left costs at most the chunk already inside the model. What it holds is one `Held`,
+let go by its one `release` whatever ends the request. Each chunk rendered counts its text as
+spoken, which is how admission measures the server's rate.
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
 from typing import TypeVar
 
 from fastapi.responses import Response
@@ -29,7 +30,7 @@ from .health import HealthMonitor
 from .lanes import Lane
 from .plan import ChunkPlan
 from .request import read_fields, validate_speech
-from .respond import ClosingStream, RenderedChunks, Streamer, json_response, ndjson_response, stream_response
+from .respond import ReleasingStream, RenderedChunks, Streamer, json_response, ndjson_response, stream_response
 from .synthesize import rendered_chunks
 
 T = TypeVar("T")
@@ -44,6 +45,28 @@ def server_of(http_request: Request) -> "TTSServer":
     if server is None:
         raise NotReady("the server is starting", LOADING_RETRY_S)
     return server
+
+
+class Held:
+    """What one request holds while it is answered: its admission ticket, and its chunks in the
+    lanes (the rendered chunks, whose close takes back the chunk waiting in a fair queue). The
+    lifecycle's one way to let go of them is `release`, called once the request is over, whichever
+    of its ends comes first; a later call does nothing."""
+
+    def __init__(self) -> None:
+        self._held = contextlib.AsyncExitStack()
+
+    async def admitted(self, admission: Admission, chars: int, answered_whole: bool) -> Ticket:
+        """The request's ticket, once admission gives it its turn (Busy when it cannot)."""
+        return await self._held.enter_async_context(admission.admit(chars, answered_whole=answered_whole))
+
+    def closed_on_release(self, rendered: AsyncGenerator[tuple[Chunk, ChunkAudio]]) -> RenderedChunks:
+        self._held.push_async_callback(rendered.aclose)
+        return rendered
+
+    async def release(self) -> None:
+        """Lets go of the chunks (closed first: nothing more goes to a lane), then the ticket."""
+        await self._held.aclose()
 
 
 class TTSServer:
@@ -81,7 +104,16 @@ class TTSServer:
         (`first_window`); a file kept whole is not."""
         language, status = await self._checked(request)
         window = self.first_window(status) if played_as_sent and not request.include_timestamps else None
-        return await until_client_leaves(http_request, self._respond(request, language, streamer, window))
+        held = Held()
+        response: Response | None = None
+        try:
+            response = await while_client_waits(http_request, self._respond(held, request, language, streamer, window))
+            return response
+        finally:
+            # answered whole, failed, or its client left before a stream was handed over: over now;
+            # a stream is over when its body ends, and lets go then (ReleasingStream)
+            if not isinstance(response, ReleasingStream):
+                await held.release()
 
     async def _checked(self, request: TTSRequest) -> tuple[str, SynthesizerStatus]:
         """The request's language once it is valid (else 400), and the synthesizers' status once
@@ -102,51 +134,57 @@ class TTSServer:
     ) -> AsyncIterator[RenderedChunks]:
         """The chunks of a request that is not an HTTP exchange (a WebSocket context's sentences),
         through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
-        (Busy), the lanes. `began` and `sent_s`: when the stream this text continues began (loop
-        time), and how much audio it has had, so that its chunks are due as that audio plays."""
+        (Busy), the lanes; what it holds is let go as the block ends, by the same `Held.release`.
+        `began` and `sent_s`: when the stream this text continues began (loop time), and how much
+        audio it has had, so that its chunks are due as that audio plays."""
         language, status = await self._checked(request)
-        async with self.admission.admit(len(request.text)) as ticket:
-            plan = ChunkPlan(self.planner.chunks(request.text, language))
-            # a turn's later sentences continue audio already playing: their first audio is not awaited
-            window = None if sent_s else self.first_window(status)
+        # a turn's later sentences continue audio already playing: their first audio is not awaited
+        window = None if sent_s else self.first_window(status)
+        held = Held()
+        try:
             # a voice agent's next sentence goes to the first lane when its listener is about to
-            # need it, and to the later lane only while it is far enough ahead (render_paced): in
-            # the bulk lane, at the lowest CPU priority, it could wait for anything else the host
-            # runs (seconds: a pause that pipecat takes for the end of the turn), and in the first
+            # need it, and to the later lane only while it is far enough ahead (lanes.paced_lane):
+            # in the bulk lane, at the lowest CPU priority, it could wait for anything else the
+            # host runs (a pause that pipecat takes for the end of the turn), and in the first
             # lane a client that sends text faster than it is heard would hold the model for
             # everyone else's first audio
-            chunks = rendered_chunks(
-                plan, request, self.first_lane, self.later_lane, began=began, sent_s=sent_s, first_window=window
-            )
-            rendered = counted(chunks, ticket)
-            async with contextlib.aclosing(rendered):
-                yield rendered
+            yield await self._held_chunks(held, request, language, self.later_lane, window, began=began, sent_s=sent_s)
+        finally:
+            await held.release()
 
     async def _respond(
-        self, request: TTSRequest, language: str, streamer: Streamer, first_window: int | None
+        self, held: Held, request: TTSRequest, language: str, streamer: Streamer, first_window: int | None
     ) -> Response:
-        async with contextlib.AsyncExitStack() as held:
-            ticket = await held.enter_async_context(
-                self.admission.admit(len(request.text), answered_whole=request.include_timestamps)
-            )
-            plan = ChunkPlan(self.planner.chunks(request.text, language))
-            chunks = rendered_chunks(
-                plan, request, self.first_lane, self.later_lane, ticket.finish_by, first_window=first_window
-            )
-            rendered = counted(chunks, ticket)
-            held.push_async_callback(rendered.aclose)
-            if request.include_timestamps:
-                return await json_response(rendered, request)
-            # the ticket and the lanes stay held while the body streams, and are let go when it ends
-            release = held.pop_all()
-            try:
-                return await streamer(rendered, request, release.aclose)
-            except BaseException:
-                await release.aclose()
-                raise
+        """The answer: JSON once every chunk is rendered, or a stream, which is handed `held.release`
+        to call as its body ends (the ticket and the lanes stay held while it streams)."""
+        answered_whole = request.include_timestamps
+        rendered = await self._held_chunks(held, request, language, self.later_lane, first_window, answered_whole)
+        if answered_whole:
+            return await json_response(rendered, request)
+        return await streamer(rendered, request, held.release)
+
+    async def _held_chunks(
+        self,
+        held: Held,
+        request: TTSRequest,
+        language: str,
+        later_lane: Lane,
+        first_window: int | None,
+        answered_whole: bool = False,
+        began: float | None = None,
+        sent_s: float = 0.0,
+    ) -> RenderedChunks:
+        """The request's rendered chunks, once admission gives it its turn; its ticket and its
+        chunks are `held`'s until it is released."""
+        ticket = await held.admitted(self.admission, len(request.text), answered_whole)
+        plan = ChunkPlan(self.planner.chunks(request.text, language))
+        chunks = rendered_chunks(
+            plan, request, self.first_lane, later_lane, ticket.finish_by, began, sent_s, first_window=first_window
+        )
+        return held.closed_on_release(counted(chunks, ticket))
 
 
-async def counted(rendered: RenderedChunks, ticket: Ticket) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
+async def counted(rendered: RenderedChunks, ticket: Ticket) -> AsyncGenerator[tuple[Chunk, ChunkAudio]]:
     """`rendered`, telling admission how much of the text each chunk spoke (once, at its first
     audio: a chunk may come in windows)."""
     async with contextlib.aclosing(rendered):
@@ -156,8 +194,9 @@ async def counted(rendered: RenderedChunks, ticket: Ticket) -> AsyncIterator[tup
             yield chunk, audio
 
 
-async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:
-    """`work`'s result, or ClientLeft as soon as the client disconnects; `work` is then cancelled.
+async def while_client_waits(http_request: Request, work: Awaitable[T]) -> T:
+    """`work`'s result, or ClientLeft as soon as the client disconnects; `work` is then cancelled,
+    and what it made as the client left is never sent (the caller lets go of what it held).
 
     The body has been read, so the next ASGI message can only be `http.disconnect` (as in vLLM's
     `listen_for_disconnect`). Once a streamed response starts, Starlette's own disconnect watch
@@ -173,9 +212,7 @@ async def until_client_leaves(http_request: Request, work: Awaitable[T]) -> T:
         left.cancel()
         if not task.done():
             task.cancel()
-            (outcome,) = await asyncio.gather(task, return_exceptions=True)
-            if isinstance(outcome, ClosingStream):  # made just as the client left: it is never sent
-                await outcome.on_close()
+            await asyncio.gather(task, return_exceptions=True)
 
 
 async def _disconnected(http_request: Request) -> None:

@@ -84,23 +84,27 @@ def word_timestamps(words: list[WordTiming]) -> list[WordTimestamp]:
     ]
 
 
-class ClosingStream(StreamingResponse):
-    """A streamed response that lets go of what its request held once it ends, however it ends:
-    complete, cut by a client that left, failed, or never started."""
+#: lets go of what a request holds (serving.core.lifecycle.Held.release); a second call does nothing
+Release = Callable[[], Awaitable[None]]
 
-    def __init__(self, content: AsyncIterator[bytes], on_close: Callable[[], Awaitable[object]], **kwargs):
+
+class ReleasingStream(StreamingResponse):
+    """A streamed response that calls its request's `release` once its body is over, however it
+    ends: complete, cut by a client that left, or failed."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Release, **kwargs):
         super().__init__(content, **kwargs)
-        self.on_close = on_close
+        self.release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await self.on_close()
+            await self.release()
 
 
-#: builds a streamed response from a request's chunks; `on_close` lets go of what the request holds
-Streamer = Callable[[RenderedChunks, TTSRequest, Callable[[], Awaitable[object]]], Awaitable[ClosingStream]]
+#: builds a streamed response from a request's chunks, handed the `release` it calls as it ends
+Streamer = Callable[[RenderedChunks, TTSRequest, Release], Awaitable[ReleasingStream]]
 
 
 @dataclass(frozen=True)
@@ -127,10 +131,10 @@ class Framing:
 async def framed_stream(
     rendered: RenderedChunks,
     request: TTSRequest,
-    on_close: Callable[[], Awaitable[object]],
+    release: Release,
     framing: Framing,
     **response: object,
-) -> ClosingStream:
+) -> ReleasingStream:
     """A streamed response of `rendered`'s pieces in `framing`. The first chunk is rendered before
     this returns, so that a failure there is still a clean error rather than a 200 with a cut body."""
     pieces = await _framed_pieces(rendered, request.format, framing.frame)
@@ -152,7 +156,7 @@ async def framed_stream(
                     raise StreamAborted(f"request {request_id.current()}: the stream is cut") from exc
                 yield framing.failure(_failure_message(exc, sent))
 
-    return ClosingStream(body(), on_close, **response)
+    return ReleasingStream(body(), release, **response)
 
 
 def _failure_message(exc: Exception, sent: int) -> str:
@@ -188,9 +192,7 @@ async def _framed_pieces(
     return pieces()
 
 
-async def stream_response(
-    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
-) -> ClosingStream:
+async def stream_response(rendered: RenderedChunks, request: TTSRequest, release: Release) -> ReleasingStream:
     """The audio file as it is rendered, with the Kokoro TTS API's headers; aborted on a later fault."""
     headers = {
         "X-Voice": request.voice,
@@ -201,7 +203,7 @@ async def stream_response(
     }
     framing = Framing("audio", lambda piece: piece.audio, failure=None)
     media_type = STREAM_ENCODERS[request.format].media_type
-    return await framed_stream(rendered, request, on_close, framing, media_type=media_type, headers=headers)
+    return await framed_stream(rendered, request, release, framing, media_type=media_type, headers=headers)
 
 
 def _ndjson_line(piece: EncodedPiece) -> bytes:
@@ -218,21 +220,17 @@ NDJSON = Framing(
 )
 
 
-async def ndjson_response(
-    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
-) -> ClosingStream:
+async def ndjson_response(rendered: RenderedChunks, request: TTSRequest, release: Release) -> ReleasingStream:
     """POST /tts/stream: a `chunk` event per chunk as soon as it is rendered, its audio and words,
     then `done`, which carries the encoder's closing bytes; joined in order, the events' audio is
     the same file /tts/ streams (for wav: the first chunk's audio starts with the WAV header). A
     later fault ends it with an `error` event instead of `done`."""
     return await framed_stream(
-        rendered, request, on_close, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
+        rendered, request, release, NDJSON, media_type="application/x-ndjson", headers=dict(NO_BUFFERING)
     )
 
 
-async def sse_response(
-    rendered: RenderedChunks, request: TTSRequest, on_close: Callable[[], Awaitable[object]]
-) -> ClosingStream:
+async def sse_response(rendered: RenderedChunks, request: TTSRequest, release: Release) -> ReleasingStream:
     """Server-Sent Events as OpenAI sends them: a `speech.audio.delta` per encoded piece (joined,
     they are the same file as the streamed audio), then one `speech.audio.done`; a later fault
     ends it with an `error` event carrying OpenAI's error object."""
@@ -246,7 +244,7 @@ async def sse_response(
 
     framing = Framing("sse", frame, failure=sse_failure)
     return await framed_stream(
-        rendered, request, on_close, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
+        rendered, request, release, framing, media_type="text/event-stream", headers=dict(NO_BUFFERING)
     )
 
 

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator, Callable
 
 from engine.synthesis import ChunkAudio
 from engine.text import Chunk
-from engine.timing import SAMPLES_PER_FRAME
-from engine.windows import estimated_frames, first_window_end
+from engine.timing import SAMPLES_PER_FRAME, estimated_frames
+from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
 from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, paced_lane, render, render_hedged
@@ -145,7 +145,7 @@ async def rendered_chunks(
     def first_frames(chunk: Chunk) -> Frames:
         if not first_window or chunk.pause_s:
             return WHOLE
-        frame_count = estimated_frames(len(chunk.token_ids), request.speed)
+        frame_count = round(estimated_frames(len(chunk.token_ids), request.speed, WINDOW_FRAMES_PER_TOKEN))
         pace = first_lane.pace.seconds_per_frame
         end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
         return (0, end) if end < frame_count else WHOLE

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.batching import FRAMES_PER_TOKEN, decode_batch, estimated_frames, forward_batch, group_by_length
+from engine.batching import BATCH_FRAMES_PER_TOKEN, decode_batch, forward_batch, group_by_length
 from engine.synthesis import ChunkJob
+from engine.timing import MEASURED_FRAMES_PER_TOKEN, estimated_frames
 from engine.torch_forward import chunk_noise, forward
 
 pytestmark = pytest.mark.torch
@@ -125,12 +126,21 @@ def test_empty_batch(tiny_model):
     assert forward_batch(tiny_model, [], []) == []
 
 
+def planned(item: ChunkJob) -> float:
+    return estimated_frames(len(item.token_ids), item.speed, BATCH_FRAMES_PER_TOKEN)
+
+
+def test_a_batch_is_planned_at_3_frames_a_token_a_quarter_over_the_measured_figure():
+    assert BATCH_FRAMES_PER_TOKEN == 3 and BATCH_FRAMES_PER_TOKEN == MEASURED_FRAMES_PER_TOKEN * 1.25
+    assert planned(job(38, 2.0)) == 60
+
+
 def test_group_by_length_buckets_similar_lengths_under_the_cap():
     token_counts = [3, 40, 5, 38, 4, 120, 41, 6]
     items = [job(count) for count in token_counts]
-    estimates = [estimated_frames(item) for item in items]
+    estimates = [planned(item) for item in items]
     # in estimated frames: four short items fit, two long ones, and the longest alone exceeds it
-    cap = 100 * FRAMES_PER_TOKEN
+    cap = 100 * BATCH_FRAMES_PER_TOKEN
 
     batches = group_by_length(items, cap)
 
@@ -147,6 +157,6 @@ def test_group_by_length_buckets_similar_lengths_under_the_cap():
 
 def test_group_by_length_counts_slow_speech_as_longer():
     fast, slow = (job(10, speed) for speed in (2.0, 0.5))
-    assert estimated_frames(slow) == 4 * estimated_frames(fast)
-    cap = 2 * estimated_frames(slow) - 1
+    assert planned(slow) == 4 * planned(fast)
+    cap = 2 * planned(slow) - 1
     assert group_by_length([slow, fast, fast], cap) == [[1, 2], [0]]

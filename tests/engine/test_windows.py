@@ -2,7 +2,8 @@
 
 import pytest
 
-from engine.windows import estimated_frames, first_window_end
+from engine.timing import MEASURED_FRAMES_PER_TOKEN, estimated_frames
+from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 
 pytestmark = pytest.mark.unit
 
@@ -25,6 +26,7 @@ def test_the_first_window_is_the_whole_sentence_where_the_rest_could_never_be_de
     assert first_window_end(300, seconds_per_frame=0.2, fewest=40) == 300
 
 
-def test_a_chunk_is_estimated_its_tokens_frames_at_its_speed():
-    assert estimated_frames(38, 1.0) == 100
-    assert estimated_frames(38, 2.0) == 50
+def test_a_first_sentence_is_estimated_at_2_5_frames_a_token_at_its_speed():
+    assert WINDOW_FRAMES_PER_TOKEN == 2.5 and WINDOW_FRAMES_PER_TOKEN > MEASURED_FRAMES_PER_TOKEN
+    assert estimated_frames(38, 1.0, WINDOW_FRAMES_PER_TOKEN) == 100
+    assert estimated_frames(38, 2.0, WINDOW_FRAMES_PER_TOKEN) == 50

@@ -12,7 +12,7 @@ from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import INTERACTIVE_ANSWER_S, Playback, due_at, rendered_chunks
 
-from .conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
+from ..conftest import WAIT_S, Clock, FakeSynthesizer, HeldCall, eventually, serve_until_done
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -315,7 +315,7 @@ def test_a_streams_chunk_goes_to_the_later_lane_only_while_its_listener_is_far_e
     assert paced_lane(first, later, chunk, 1.0, ahead_s=100.0) is first  # no pace measured: no guess
     first.pace.took(1.0, 100)  # 10 ms a frame
     needed = needs_s(first, chunk, 1.0)
-    assert needed == pytest.approx(1.05)  # (40 + 2) tokens x 2.5 frames x 10 ms
+    assert needed == pytest.approx(1.008)  # (40 + 2) tokens x 2.4 frames x 10 ms
     assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * needed + 0.1) is later
     assert paced_lane(first, later, chunk, 1.0, ahead_s=LATER_LANE_MARGIN * needed - 0.1) is first
     assert paced_lane(first, later, chunk, 1.0, ahead_s=-5.0) is first  # its listener already waits

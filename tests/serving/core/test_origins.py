@@ -8,7 +8,7 @@ from serving.core.config import ServingSettings
 from serving.core.errors import POLICY_VIOLATION
 from serving.core.origins import same_origin
 
-from .conftest import SocketClient
+from ..conftest import SocketClient
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

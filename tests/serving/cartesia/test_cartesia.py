@@ -19,7 +19,7 @@ from serving.core.config import ServingSettings, SocketLimits
 from serving.core.errors import POLICY_VIOLATION, NotReady
 from serving.core.metrics import RESPONSES, STREAMS_FAILED
 
-from .conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
+from ..conftest import FRAMES_PER_TOKEN, SocketClient, eventually, serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

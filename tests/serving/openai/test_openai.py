@@ -11,7 +11,7 @@ import pytest
 from serving.core.config import ServingSettings
 from serving.openai.messages import MODELS, OPENAI_VOICES, kokoro_speed
 
-from .conftest import serve_until_done
+from ..conftest import serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

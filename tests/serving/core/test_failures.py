@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 
 from engine.audio import STREAM_ENCODERS
 
-from .conftest import WAIT_S
+from ..conftest import WAIT_S
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 

@@ -9,7 +9,7 @@ import pytest
 from serving.core.admission import RATE_WINDOW_S, SATURATED_BACKLOG, Admission, AdmissionLimits
 from serving.core.errors import Busy
 
-from .conftest import Clock, eventually
+from ..conftest import Clock, eventually
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 

@@ -2,21 +2,25 @@
 when its client leaves. The fake synthesizer holds each chunk until the test releases it."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
 import pytest
 from prometheus_client import REGISTRY
+from starlette.requests import Request
 
 from schemas import TTSRequest
 from serving.core.admission import Admission
 from serving.core.config import ServingSettings
+from serving.core.errors import ClientLeft
 from serving.core.health import HealthMonitor
 from serving.core.lanes import Lane
 from serving.core.lifecycle import TTSServer
+from serving.core.respond import Release, ReleasingStream, RenderedChunks, stream_response
 from serving.core.schedule import FairScheduler
 
-from .conftest import LIMITS, FakeSynthesizer, eventually, serve_until_done
+from ..conftest import LIMITS, FakeSynthesizer, eventually, serve_until_done
 
 pytestmark = [pytest.mark.http, pytest.mark.anyio]
 
@@ -196,3 +200,81 @@ async def test_a_voice_agents_sentences_go_to_the_later_lane_only_while_far_ahea
             assert later.started == count
         else:
             assert first.started >= 1  # its first chunk at least
+
+
+def let_go(served) -> bool:
+    """Whether the server holds nothing for any request: no ticket, no text still to speak."""
+    admission = served.server.admission
+    return admission.requests == admission.backlog == admission.in_flight_chars == 0
+
+
+@pytest.mark.parametrize(
+    "route, body",
+    [
+        ("/tts/", {"text": LONG_TEXT[:300], "voice": "af_heart", "include_timestamps": True}),
+        ("/tts/", {"text": LONG_TEXT[:300], "voice": "af_heart", "include_timestamps": False}),
+        ("/tts/stream", {"text": LONG_TEXT[:300], "voice": "af_heart"}),
+        ("/v1/audio/speech", {"model": "tts-1", "input": LONG_TEXT[:300], "voice": "alloy", "stream_format": "sse"}),
+    ],
+    ids=["json", "streamed-file", "ndjson", "openai-sse"],
+)
+async def test_a_complete_answer_lets_go_of_its_place(make_server, route, body):
+    served = make_server()
+    reply = await served.client.post(route, json=body)
+    assert reply.status_code == 200 and served.fake.rendered > 1
+    assert let_go(served)
+
+
+@pytest.mark.parametrize("include_timestamps", [True, False])
+async def test_a_fault_before_the_first_byte_lets_go_of_its_place(make_server, include_timestamps):
+    served = make_server()
+    served.fake.failures = {1: RuntimeError("the model exploded")}
+    body = {"text": LONG_TEXT[:300], "voice": "af_heart", "include_timestamps": include_timestamps}
+    reply = await served.client.post("/tts/", json=body)
+    assert reply.status_code == 500
+    assert let_go(served)
+
+
+async def test_a_client_that_leaves_before_its_stream_starts_lets_go_of_its_place(make_server):
+    served = make_server(held=True)
+    body = {"text": LONG_TEXT, "voice": "af_heart", "include_timestamps": False}
+    sent = await call_and_leave(served.app, body, served.fake.next_call)  # its first chunk is inside the model
+    assert sent == [] and served.fake.started == 1
+    assert let_go(served)
+
+
+async def test_a_stream_made_as_its_client_left_is_never_sent_and_lets_go_of_its_place(make_server):
+    served = make_server()
+    leaving = asyncio.Event()
+    made: list[ReleasingStream] = []
+
+    async def made_as_the_client_leaves(rendered: RenderedChunks, request: TTSRequest, release: Release):
+        leaving.set()
+        with contextlib.suppress(asyncio.CancelledError):  # the cancel comes too late to stop it
+            await asyncio.Event().wait()
+        made.append(await stream_response(rendered, request, release))
+        return made[-1]
+
+    async def receive() -> dict:
+        await leaving.wait()
+        return {"type": "http.disconnect"}
+
+    http_request = Request({"type": "http", "app": served.app}, receive)
+    request = TTSRequest(text=LONG_TEXT[:300], voice="af_heart", include_timestamps=False)
+    with pytest.raises(ClientLeft):
+        await served.server.answer(http_request, request, made_as_the_client_leaves)
+    assert len(made) == 1 and let_go(served)
+
+
+async def test_a_socket_run_lets_go_of_its_place_however_its_block_ends(make_server):
+    served = make_server()
+    request = TTSRequest(text=LONG_TEXT[:300], voice="af_heart", format="pcm", include_timestamps=False)
+    async with served.server.rendering(request) as rendered:
+        assert [chunk async for chunk, _ in rendered]
+    assert let_go(served)
+    with pytest.raises(ConnectionResetError):
+        async with served.server.rendering(request) as rendered:
+            await anext(rendered)
+            assert served.server.admission.requests == 1
+            raise ConnectionResetError("the socket is gone")  # what the block sends to fails
+    assert let_go(served)
