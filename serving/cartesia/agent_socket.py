@@ -22,8 +22,12 @@ from .messages import MAX_CONTEXT_ID_CHARS, PATH, CancelMessage, ContextMessage,
 
 log = logging.getLogger("kokoro_tts")
 
-#: WebSocket close code (RFC 6455) for a normal end (an idle socket)
+#: WebSocket close codes (RFC 6455): a normal end (an idle socket); a message too big to read
+#: (the server's WebSocket layer closes with it, past four times the limit: service.py); try
+#: again later (the server is starting, or the client is turned away for a while)
 NORMAL_CLOSURE = 1000
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
 #: a close frame's reason is at most 123 bytes
 MAX_CLOSE_REASON_BYTES = 123
 #: messages waiting while their context speaks that cannot be joined to the one before (flushes)
@@ -62,6 +66,8 @@ class AgentSocket:
         self.contexts: dict[str, AgentContext] = {}
         self._sending = asyncio.Lock()
         self._gone = False
+        #: closed for abuse (a flood, or a message far over the limit): its address is turned away a while
+        self.abused = False
         self._active_at = asyncio.get_running_loop().time()  # the last message, or the last context's end
 
     async def send(self, message: ServerMessage) -> None:
@@ -97,11 +103,13 @@ class AgentSocket:
                 await self._close(NORMAL_CLOSURE, 408, idle)
                 return
             if received["type"] == "websocket.disconnect":
+                self.abused = received.get("code") == MESSAGE_TOO_BIG
                 return
             self._active_at = loop.time()
             if not allowance.take():
                 rate = self.limits.max_messages_s
                 flood = f"over {rate:g} messages a second (TTS_WS_MAX_MESSAGES_S); the socket is closed"
+                self.abused = True
                 await self._close(POLICY_VIOLATION, 429, flood)
                 return
             try:
@@ -199,6 +207,10 @@ class AgentSocket:
         if self.contexts.get(context.id) is context:
             del self.contexts[context.id]
         self._active_at = asyncio.get_running_loop().time()
+
+    async def turn_away(self, reason: str) -> None:
+        """Closes a socket the server does not take from this client now (serving.cartesia.clients)."""
+        await self._close(TRY_AGAIN_LATER, 429, reason)
 
     async def _close(self, code: int, status: int, reason: str) -> None:
         """Closes the socket with `reason`, sent first as an error for clients that read no close reason."""

@@ -1,12 +1,15 @@
 """Cartesia's routes on the app: the WebSocket and the bytes route."""
 
+import time
+
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import Response
 
 from ..core.config import SocketLimits
 from ..core.lifecycle import TTSServer, server_of
-from .agent_socket import AgentSocket
+from .agent_socket import TRY_AGAIN_LATER, AgentSocket
 from .bytes_route import bytes_route
+from .clients import SocketClients
 from .messages import BYTES_PATH, PATH
 
 #: the routes whose answers are counted by route (a socket's contexts are counted under PATH)
@@ -16,13 +19,13 @@ ENDPOINTS = {
     f"WebSocket {PATH}": "Cartesia's WebSocket TTS protocol, for voice agents: text as it is "
     "written, raw PCM and word timestamps back, several contexts per socket",
 }
-#: WebSocket close code (RFC 6455): try again later
-TRY_AGAIN_LATER = 1013
 
 
 def register(app: FastAPI, limits: SocketLimits) -> None:
     """Adds /tts/websocket and /tts/bytes to `app` (the key, when one is set, is checked before
-    them: serving.core.access.ApiKeyMiddleware); each socket is held to `limits`."""
+    them: serving.core.access.ApiKeyMiddleware); each socket is held to `limits`, and each client
+    address to `limits`' sockets per client (serving.cartesia.clients)."""
+    clients = SocketClients(limits.max_sockets_per_client, limits.abuse_cooldown_s, time.monotonic)
 
     @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
     async def cartesia_bytes(http_request: Request) -> Response:
@@ -34,9 +37,17 @@ def register(app: FastAPI, limits: SocketLimits) -> None:
         if server is None:
             await websocket.close(TRY_AGAIN_LATER, "the server is starting")
             return
+        address = websocket.client.host if websocket.client else ""
+        refusal = clients.refusal(address)
         await websocket.accept()
         socket = AgentSocket(server, websocket, limits)
+        if refusal is not None:
+            await socket.turn_away(refusal)
+            return
         try:
             await socket.serve()
         finally:
+            clients.left(address)
+            if socket.abused:
+                clients.abused(address)
             await socket.close()

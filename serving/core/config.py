@@ -70,6 +70,12 @@ class SocketLimits:
     #: a socket with no context open and no message for this many seconds is closed (Cartesia's
     #: own closes after 5 minutes; pipecat's client reconnects)
     idle_s: float = 300.0
+    #: sockets one client address may hold at once (nginx's `limit_conn` in deploy/nginx.conf
+    #: says the same in front): an agent needs one, with a context a turn
+    max_sockets_per_client: int = 8
+    #: seconds a client address is turned away after one of its sockets was closed for abuse (a
+    #: flood, or a message far over the limit); 0: never (serving.cartesia.clients says why)
+    abuse_cooldown_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "SocketLimits":
@@ -79,6 +85,10 @@ class SocketLimits:
             max_message_bytes=env_number(env, "TTS_WS_MAX_MESSAGE_BYTES", cls.max_message_bytes, minimum=1024),
             max_messages_s=env_number(env, "TTS_WS_MAX_MESSAGES_S", cls.max_messages_s, float),
             idle_s=env_number(env, "TTS_WS_IDLE_S", cls.idle_s, float),
+            max_sockets_per_client=env_number(
+                env, "TTS_WS_MAX_SOCKETS_PER_CLIENT", cls.max_sockets_per_client, minimum=1
+            ),
+            abuse_cooldown_s=env_number(env, "TTS_WS_ABUSE_COOLDOWN_S", cls.abuse_cooldown_s, float, minimum=0),
         )
 
 

@@ -197,10 +197,12 @@ class SocketClient:
     """A WebSocket client of the app in-process (httpx's ASGI transport speaks no WebSocket): the
     ASGI messages go through two queues, and every wait is bounded by WAIT_S."""
 
-    def __init__(self, app: FastAPI, path: str, headers: dict[str, str] | None = None, query: str = ""):
+    def __init__(
+        self, app: FastAPI, path: str, headers: dict[str, str] | None = None, query: str = "", client: str = "127.0.0.1"
+    ):
         self.scope = {
             "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
-            "query_string": query.encode(), "root_path": "", "server": ("tts.test", 80), "client": ("127.0.0.1", 5000),
+            "query_string": query.encode(), "root_path": "", "server": ("tts.test", 80), "client": (client, 5000),
             "subprotocols": [], "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
         }  # fmt: skip
         self.app = app
@@ -220,8 +222,13 @@ class SocketClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self._to_app.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        self.leave()
         await asyncio.wait_for(self._task, WAIT_S)
+
+    def leave(self, code: int = 1000) -> None:
+        """The client's side closes (`code` 1009: the server's WebSocket layer closed it for a
+        message too big to read, which the app is told the same way)."""
+        self._to_app.put_nowait({"type": "websocket.disconnect", "code": code})
 
     async def _app_sends(self, message: dict) -> None:
         if self.gone:

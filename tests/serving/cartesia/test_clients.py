@@ -1,0 +1,86 @@
+"""Per client address: the sockets it may hold, and the while it is turned away after abuse."""
+
+import pytest
+
+from serving.cartesia import agent_socket, clients
+from serving.cartesia.clients import SocketClients
+from serving.cartesia.messages import PATH
+from serving.core.errors import POLICY_VIOLATION
+
+from ..conftest import Clock, SocketClient
+from .test_cartesia import limited, say
+
+pytestmark = [pytest.mark.unit, pytest.mark.anyio]
+
+
+def test_an_address_holds_at_most_its_sockets_and_is_turned_away_for_a_while_after_abuse():
+    clock = Clock()
+    sockets = SocketClients(max_sockets=2, cooldown_s=30.0, clock=clock)
+    assert sockets.refusal("a") is None and sockets.refusal("a") is None
+    assert "TTS_WS_MAX_SOCKETS_PER_CLIENT" in sockets.refusal("a")
+    assert sockets.refusal("b") is None  # another address is counted apart
+    sockets.left("a")
+    assert sockets.refusal("a") is None
+    sockets.abused("a")
+    clock.now = 29.0
+    refusal = sockets.refusal("a")
+    assert "TTS_WS_ABUSE_COOLDOWN_S" in refusal and "1 s more" in refusal
+    sockets.left("a")
+    sockets.left("a")
+    clock.now = 30.0
+    assert sockets.refusal("a") is None  # the while is over
+    never = SocketClients(max_sockets=2, cooldown_s=0.0, clock=clock)
+    never.abused("a")
+    assert never.refusal("a") is None
+
+
+def test_the_addresses_remembered_are_bounded(monkeypatch):
+    monkeypatch.setattr(clients, "MAX_ADDRESSES", 3)
+    sockets = SocketClients(max_sockets=1, cooldown_s=30.0, clock=Clock())
+    for address in "abcd":
+        sockets.abused(address)
+    assert sockets.refusal("a") is None  # the oldest refusal forgotten first
+    sockets.left("a")
+    assert all(sockets.refusal(address) is not None for address in "bcd")
+    for address in "efg":
+        assert sockets.refusal(address) is None
+    assert "too many clients" in sockets.refusal("h")
+
+
+async def test_a_client_whose_socket_was_closed_for_a_flood_is_turned_away_and_others_are_not(make_server):
+    served = make_server(settings=limited(max_messages_s=3))
+    async with SocketClient(served.app, PATH, client="10.0.0.7") as socket:
+        for _ in range(10):
+            await socket.send({"context_id": "nothing", "cancel": True})
+        _, closed = await socket.until_closed()
+    assert closed["code"] == POLICY_VIOLATION
+    async with SocketClient(served.app, PATH, client="10.0.0.7") as again:
+        messages, closed = await again.until_closed()
+    assert closed["code"] == agent_socket.TRY_AGAIN_LATER and "TTS_WS_ABUSE_COOLDOWN_S" in closed["reason"]
+    assert messages[-1]["type"] == "error" and messages[-1]["status_code"] == 429
+    async with SocketClient(served.app, PATH, client="10.0.0.8") as other:
+        await other.send(say("t", "Still served.", more=False))
+        assert (await other.until_end("t"))[-1]["type"] == "done"
+
+
+async def test_a_socket_closed_for_a_message_too_big_to_read_turns_its_address_away(make_server):
+    served = make_server()
+    async with SocketClient(served.app, PATH, client="10.0.0.9") as socket:
+        socket.leave(agent_socket.MESSAGE_TOO_BIG)
+    async with SocketClient(served.app, PATH, client="10.0.0.9") as again:
+        _, closed = await again.until_closed()
+    assert closed["code"] == agent_socket.TRY_AGAIN_LATER
+
+
+async def test_an_address_holds_at_most_its_sockets_at_once(make_server):
+    served = make_server(settings=limited(max_sockets_per_client=2))
+    async with SocketClient(served.app, PATH) as one, SocketClient(served.app, PATH) as two:
+        async with SocketClient(served.app, PATH) as three:
+            messages, closed = await three.until_closed()
+        assert "TTS_WS_MAX_SOCKETS_PER_CLIENT" in closed["reason"] and messages[-1]["status_code"] == 429
+        await two.send(say("t", "Served beside.", more=False))
+        assert (await two.until_end("t"))[-1]["type"] == "done"
+        assert one.closed is None
+    async with SocketClient(served.app, PATH) as later:  # the two are closed: room again
+        await later.send(say("t", "Room again.", more=False))
+        assert (await later.until_end("t"))[-1]["type"] == "done"
