@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 from load_tests.soak import server_root, tree_rss_mb
 from load_tests.watch import HealthWatch
@@ -201,6 +202,14 @@ async def agent(url: str, turns: int | None, until: float | None, failures: list
     return times
 
 
+def process_name(cmdline: list[str]) -> str:
+    """The service a BentoML worker serves (the word after --service-name), else the command."""
+    for flag, value in zip(cmdline, cmdline[1:], strict=False):
+        if flag == "--service-name":
+            return value
+    return " ".join(cmdline)[-60:]
+
+
 class RssWatch:
     """The RSS of the server's process tree every RSS_EVERY_S, on a thread of its own."""
 
@@ -221,6 +230,17 @@ class RssWatch:
     def now_mb(self) -> float:
         return tree_rss_mb(self.root)[0]
 
+    def by_process_mb(self) -> dict[str, float]:
+        """Each process's RSS, named by what it runs (the service a BentoML worker serves)."""
+        sizes: dict[str, float] = {}
+        for process in [self.root, *self.root.children(recursive=True)]:
+            try:
+                words = process.cmdline()
+                sizes[f"{process.pid} {process_name(words)}"] = process.memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                continue
+        return sizes
+
     def _sample(self) -> None:
         while not self._stop.is_set():
             self.samples_mb.append(self.now_mb())
@@ -234,7 +254,7 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
     await agent(url, 1, None, failures)  # warm: the first turn loads what each language needs
     alone = await agent(url, ALONE_TURNS, None, failures)
     rss = RssWatch(base)
-    before_mb = rss.now_mb()
+    before_mb, before_each = rss.now_mb(), rss.by_process_mb()
     tallies = {name: Tally() for name in abusers}
     with HealthWatch(base, HEALTH_POLL_S) as health, rss:
         until = time.monotonic() + seconds
@@ -242,7 +262,7 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
         results = await asyncio.gather(agent(url, None, until, failures), *running, return_exceptions=True)
     beside = results[0] if isinstance(results[0], list) else []
     await asyncio.sleep(5)  # what the abuse left behind: contexts, buffers, freed or not
-    after_mb = rss.now_mb()
+    after_mb, after_each = rss.now_mb(), rss.by_process_mb()
     alone_s, beside_s = statistics.median(alone), statistics.median(beside) if beside else float("nan")
     lines = [
         f"well-behaved first audio alone: median {alone_s:.2f} s, max {max(alone):.2f} s ({len(alone)} turns)",
@@ -251,6 +271,10 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
         health.summary(),
         f"server RSS: {before_mb:.0f} MB before, peak {max(rss.samples_mb, default=before_mb):.0f} MB "
         f"(+{max(rss.samples_mb, default=before_mb) - before_mb:.0f} MB), {after_mb:.0f} MB 5 s after",
+        *(
+            f"  {name}: {before_each.get(name, 0):.0f} MB before, {size:.0f} MB 5 s after"
+            for name, size in after_each.items()
+        ),
         *(f"  {name}: {tally.summary()}" for name, tally in tallies.items()),
         *(f"  abuser {name} raised {result!r}" for name, result in zip(abusers, results[1:], strict=True) if result),
         *(f"  well-behaved client: {failure}" for failure in failures),
