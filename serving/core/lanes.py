@@ -32,10 +32,11 @@ log = logging.getLogger("kokoro_tts")
 SYNTHESIZER_RETRY_S = 5.0
 #: times a chunk call is sent again after its connection failed, before the failure is the request's
 CONNECTION_RETRIES = 2
-#: a stream's later chunk goes to the later lane only while its listener has this many times the
-#: audio the later lane would take to render it still to hear; nearer its need, the first lane
+#: a chunk in the later lane is late once it is not back this many times the first lane's time for
+#: it after it was asked for, and, for one not due yet, when the first lane would need to start
+#: it that many times ahead of its due time
 LATER_LANE_MARGIN = 3.0
-#: what a chunk is taken to need before any lane has measured its pace: a long chunk on 2 cores
+#: what a chunk is taken to need before the first lane has measured its pace: a long chunk on 2 cores
 UNMEASURED_CHUNK_S = 3.0
 
 
@@ -135,22 +136,6 @@ def needs_s(lane: Lane, chunk: Chunk, speed: float) -> float | None:
     return None if pace is None else estimated_frames(len(chunk.token_ids), speed, MEASURED_FRAMES_PER_TOKEN) * pace
 
 
-def paced_lane(first_lane: Lane, later_lane: Lane, chunk: Chunk, speed: float, ahead_s: float) -> Lane:
-    """The lane for a stream's chunk due `ahead_s` from now: the later lane while its listener has
-    audio enough to hear for the later lane to render it LATER_LANE_MARGIN times over, else the
-    first lane, where a chunk due sooner goes before newcomers' first chunks (its listener would
-    hear a gap) and one due later after them. A stream far ahead of its listener (a voice agent's
-    text gathered faster than it is heard, a long text rendered faster than it plays) so leaves the
-    first lane to the requests whose listeners are waiting. The later lane's pace is its own where
-    it has been measured, else the first lane's."""
-    if first_lane is later_lane or chunk.pause_s:
-        return first_lane
-    expected_s = needs_s(later_lane, chunk, speed) or needs_s(first_lane, chunk, speed)
-    if expected_s is None or ahead_s <= LATER_LANE_MARGIN * expected_s:
-        return first_lane
-    return later_lane
-
-
 async def render_hedged(
     first_lane: Lane,
     later_lane: Lane,
@@ -160,20 +145,18 @@ async def render_hedged(
     clock: Callable[[], float],
     frames: Frames = WHOLE,
 ) -> ChunkAudio:
-    """A chunk through the later lane, asked of the first lane too when it is not back in time,
-    whichever answers first taken: at the lowest CPU priority the later lane gets nothing while
-    other work keeps the host's cores busy, and a listener would wait for it without end. In time
-    is by the latest of: when the first lane would have to start it to meet its due time, and
-    when the later lane should have rendered it LATER_LANE_MARGIN times over (a chunk due at once,
-    a first chunk, gets that long). The later lane's call goes on to its end, its slot held until
-    then (serving.core.schedule), and its pace is measured: a lane that starves is chosen no more."""
+    """A chunk through the later lane, asked of the first lane too when it is late (see
+    LATER_LANE_MARGIN), whichever answers first taken: at the lowest CPU priority the later lane
+    gets nothing while other work keeps the host's cores busy, and its listener would wait for it
+    without end. Late is measured by the first lane's pace: the later lane's own is what a
+    starved lane does not have. The later lane's call goes on to its end, its slot held until
+    then (serving.core.schedule)."""
     started = clock()
     later = asyncio.ensure_future(render(later_lane, chunk, request, due, frames))
-    expected_s = needs_s(later_lane, chunk, request.speed) or needs_s(first_lane, chunk, request.speed)
-    hedge_at = max(
-        due - LATER_LANE_MARGIN * (needs_s(first_lane, chunk, request.speed) or 0.0),
-        started + LATER_LANE_MARGIN * (expected_s if expected_s is not None else UNMEASURED_CHUNK_S),
-    )
+    expected_s = needs_s(first_lane, chunk, request.speed)
+    if expected_s is None:
+        expected_s = UNMEASURED_CHUNK_S
+    hedge_at = max(due - LATER_LANE_MARGIN * expected_s, started + LATER_LANE_MARGIN * expected_s)
     done, _ = await asyncio.wait({later}, timeout=max(0.0, hedge_at - clock()))
     if done:
         return later.result()

@@ -148,12 +148,10 @@ class TTSServer:
         window = None if sent_s else self.first_window(status)
         held = Held()
         try:
-            # a voice agent's next sentence goes to the first lane when its listener is about to
-            # need it, and to the later lane only while it is far enough ahead (lanes.paced_lane):
-            # in the bulk lane, at the lowest CPU priority, it could wait for anything else the
-            # host runs (a pause that pipecat takes for the end of the turn), and in the first
-            # lane a client that sends text faster than it is heard would hold the model for
-            # everyone else's first audio
+            # a voice agent's next sentence goes where a stream's later chunks go (the later lane,
+            # asked of the first too when late: lanes.render_hedged): in the first lane, a client
+            # that sends text faster than it is heard would hold the model that everyone else's
+            # first audio waits for
             yield await self._held_chunks(held, request, language, self.later_lane, window, began=began, sent_s=sent_s)
         finally:
             await held.release()

@@ -16,7 +16,7 @@ from engine.timing import SAMPLES_PER_FRAME, estimated_frames
 from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
-from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, paced_lane, render, render_hedged
+from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, render, render_hedged
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
 
@@ -87,8 +87,7 @@ async def rendered_chunks(
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
-    answer's through the first lane, see INTERACTIVE_ANSWER_S; a stream's through the first lane
-    when its listener is about to need them, see `paced_lane`; any in the later lane asked of the
+    answer's through the first lane, see INTERACTIVE_ANSWER_S; any in the later lane asked of the
     first too when it is late, see `render_hedged`), one chunk ahead,
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
@@ -125,17 +124,14 @@ async def rendered_chunks(
             return None
         rendering = chunk
         frames = (rest_from, None) if rest_of else first_frames(chunk) if opening else WHOLE
-        # a stream's chunk goes where its listener's need says; a continued stream's first too,
-        # its listener still hearing the audio before it
-        paced = answer_by is None and not rest_of and (sent_s > 0 or not opening)
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             # chosen when the chunk takes its place in the lane, with no await between: requests
-            # that start together each see the others' chunks already placed
-            if paced:
-                lane = paced_lane(first_lane, later_lane, chunk, request.speed, due - clock())
-            else:
-                lane = opening_lane(first_lane, later_lane) if opening or rest_of else later_lane
+            # that start together each see the others' chunks already placed. A continued
+            # stream's first chunk (a voice agent's next sentence) is a later one: its listener
+            # is still hearing the audio before it, and a client that sends text faster than it
+            # is heard must not hold the first lane, which newcomers' first audio waits for
+            lane = opening_lane(first_lane, later_lane) if (opening and not sent_s) or rest_of else later_lane
             if lane is first_lane:
                 return chunk, await render(lane, chunk, request, due, frames)
             return chunk, await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
