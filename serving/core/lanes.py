@@ -8,6 +8,7 @@ priority; the later one (BulkSynthesizer) what they will need later, at the lowe
 """
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -32,12 +33,12 @@ log = logging.getLogger("kokoro_tts")
 SYNTHESIZER_RETRY_S = 5.0
 #: times a chunk call is sent again after its connection failed, before the failure is the request's
 CONNECTION_RETRIES = 2
-#: a chunk in the later lane is late once it is not back this many times the first lane's time for
-#: it after it was asked for, and, for one not due yet, when the first lane would need to start
-#: it that many times ahead of its due time
+#: the later lane starves when a call inside it has taken this many times what the first lane's
+#: pace says it needs; a chunk is asked of the first lane then, if that lane would need to start
+#: it this many times its time there ahead of its due time (see render_hedged)
 LATER_LANE_MARGIN = 3.0
-#: what a chunk is taken to need before the first lane has measured its pace: a long chunk on 2 cores
-UNMEASURED_CHUNK_S = 3.0
+#: how often a chunk waiting for the later lane looks whether that lane starves
+STALL_CHECK_S = 0.1
 
 
 class SynthesizerClient(Protocol):
@@ -69,13 +70,24 @@ class DecodePace:
 
 @dataclass(frozen=True)
 class Lane:
-    """A synthesizer, the fair queue in front of it, and the pace it decodes at."""
+    """A synthesizer, the fair queue in front of it, the pace it decodes at, and the calls inside
+    it now: for each, when it started (loop time) and the frames it decodes, about."""
 
     synthesizer: SynthesizerClient
     scheduler: FairScheduler
     pace: DecodePace = field(default_factory=DecodePace)
+    in_model: dict[int, tuple[float, float]] = field(default_factory=dict)
+
+    def stalled(self, seconds_per_frame: float, now: float) -> bool:
+        """Whether a call inside this lane's synthesizer has taken LATER_LANE_MARGIN times what
+        `seconds_per_frame` says it needs: the lane is starved of CPU, not merely busy."""
+        return any(
+            now - started > LATER_LANE_MARGIN * frames * seconds_per_frame for started, frames in self.in_model.values()
+        )
 
 
+#: numbers the chunk calls, so that a lane tells the calls inside it apart
+_CALLS = itertools.count()
 #: a chunk's frames [from, to) to render; to None: to its end
 Frames = tuple[int, int | None]
 WHOLE: Frames = (0, None)
@@ -91,8 +103,14 @@ async def render(lane: Lane, chunk: Chunk, request: TTSRequest, due_at: float, f
     )
 
     async def timed_call() -> ChunkAudio:
+        call = next(_CALLS)
+        frames_about = estimated_frames(len(job.token_ids), job.speed, MEASURED_FRAMES_PER_TOKEN)
+        lane.in_model[call] = (asyncio.get_running_loop().time(), frames_about)
         started = time.perf_counter()
-        audio = (await _call(lane.synthesizer, job))[0]
+        try:
+            audio = (await _call(lane.synthesizer, job))[0]
+        finally:
+            del lane.in_model[call]
         lane.pace.took(time.perf_counter() - started, decoded_frame_count(audio))
         return audio
 
@@ -136,6 +154,15 @@ def needs_s(lane: Lane, chunk: Chunk, speed: float) -> float | None:
     return None if pace is None else estimated_frames(len(chunk.token_ids), speed, MEASURED_FRAMES_PER_TOKEN) * pace
 
 
+def to_hedge(first_lane: Lane, later_lane: Lane, chunk: Chunk, speed: float, due_in_s: float, now: float) -> bool:
+    """Whether a chunk waiting for the later lane, due in `due_in_s`, is to be asked of the first
+    lane too (see render_hedged); `now`: the loop's time, which the lanes' calls are timed by."""
+    first_needs_s = needs_s(first_lane, chunk, speed)
+    if first_needs_s is None or due_in_s > LATER_LANE_MARGIN * first_needs_s:
+        return False
+    return later_lane.stalled(first_lane.pace.seconds_per_frame or 0.0, now)
+
+
 async def render_hedged(
     first_lane: Lane,
     later_lane: Lane,
@@ -145,21 +172,25 @@ async def render_hedged(
     clock: Callable[[], float],
     frames: Frames = WHOLE,
 ) -> ChunkAudio:
-    """A chunk through the later lane, asked of the first lane too when it is late (see
-    LATER_LANE_MARGIN), whichever answers first taken: at the lowest CPU priority the later lane
-    gets nothing while other work keeps the host's cores busy, and its listener would wait for it
-    without end. Late is measured by the first lane's pace: the later lane's own is what a
-    starved lane does not have. The later lane's call goes on to its end, its slot held until
-    then (serving.core.schedule)."""
-    started = clock()
+    """A chunk through the later lane, asked of the first lane too when the later lane starves,
+    whichever answers first taken: at the lowest CPU priority the later lane gets nothing while
+    other work keeps the host's cores busy, and a listener would wait for it without end. It is
+    asked of the first lane once (a) the first lane would have to start it now to meet its due
+    time (LATER_LANE_MARGIN times its pace there ahead of it), and (b) a call inside the later
+    lane has taken LATER_LANE_MARGIN times what the first lane's pace says it needs (the later
+    lane is starved, not merely busy: a lane that is only behind its listeners, all of them
+    asking more than the cores can do, would gain nothing from the same work done twice, and a
+    client that sends text faster than it can be heard would take the first lane from everyone
+    else's first audio). The later lane's call goes on to its end, its slot held until then
+    (serving.core.schedule)."""
     later = asyncio.ensure_future(render(later_lane, chunk, request, due, frames))
-    expected_s = needs_s(first_lane, chunk, request.speed)
-    if expected_s is None:
-        expected_s = UNMEASURED_CHUNK_S
-    hedge_at = max(due - LATER_LANE_MARGIN * expected_s, started + LATER_LANE_MARGIN * expected_s)
-    done, _ = await asyncio.wait({later}, timeout=max(0.0, hedge_at - clock()))
-    if done:
-        return later.result()
+    loop = asyncio.get_running_loop()
+    while True:
+        done, _ = await asyncio.wait({later}, timeout=STALL_CHECK_S)
+        if done:
+            return later.result()
+        if to_hedge(first_lane, later_lane, chunk, request.speed, due - clock(), loop.time()):
+            break
     LATER_LANE_HEDGES.inc()
     first = asyncio.ensure_future(render(first_lane, chunk, request, due, frames))
     try:

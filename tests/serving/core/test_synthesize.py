@@ -7,7 +7,7 @@ import pytest
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
-from serving.core.lanes import LATER_LANE_MARGIN, Lane, needs_s, opening_lane, render_hedged
+from serving.core.lanes import Lane, needs_s, opening_lane, render_hedged, to_hedge
 from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import INTERACTIVE_ANSWER_S, Playback, due_at, rendered_chunks
@@ -317,33 +317,33 @@ def test_a_chunks_need_is_its_frames_at_the_lanes_pace():
     assert needs_s(first, speech(40), 2.0) == pytest.approx(0.504)
 
 
-async def test_a_chunk_the_later_lane_has_not_rendered_in_time_is_asked_of_the_first_lane_too():
-    """Late: past when the first lane would have to start it for its due time, and past
-    LATER_LANE_MARGIN times what the first lane would take (both a few ms here)."""
-    for due_in in ("due soon", "due at once"):
-        first = Lane(FakeSynthesizer(), FairScheduler(1))
-        later = Lane(FakeSynthesizer(held=True), FairScheduler(1))
-        first.pace.took(0.001, 100)
-        chunk = speech(40)
-        due = LATER_LANE_MARGIN * needs_s(first, chunk, 1.0) + 0.01 if due_in == "due soon" else 0.0
-        request = TTSRequest(text="Hi.", voice="af_heart")
-        audio = await asyncio.wait_for(render_hedged(first, later, chunk, request, due, Clock()), WAIT_S)
-        assert audio.frames == [2] * 42 and first.synthesizer.rendered == 1
-        starved = await later.synthesizer.next_call()  # still inside the later lane's model
-        assert not later.scheduler.idle  # whose slot it holds until the model is done with it
-        starved.release()
-        await eventually(lambda lane=later: lane.scheduler.idle)
-
-
-async def test_a_chunk_the_later_lane_renders_in_time_is_not_asked_of_the_first_lane():
+async def test_a_chunk_due_while_the_later_lane_starves_is_asked_of_the_first_lane_too():
+    """Starves: the call inside it has taken LATER_LANE_MARGIN times what the first lane's pace
+    says (a few ms here); due: the first lane would have to start it now."""
     first = Lane(FakeSynthesizer(), FairScheduler(1))
     later = Lane(FakeSynthesizer(held=True), FairScheduler(1))
-    first.pace.took(1.0, 100)  # the first lane due to start it 30 s from now: the later lane has till then
+    first.pace.took(0.001, 100)
     request = TTSRequest(text="Hi.", voice="af_heart")
-    hedged = asyncio.ensure_future(render_hedged(first, later, speech(40), request, 33.15, Clock()))
-    (await later.synthesizer.next_call()).release()
-    assert (await asyncio.wait_for(hedged, WAIT_S)).frames == [2] * 42
-    assert first.synthesizer.started == 0
+    audio = await asyncio.wait_for(render_hedged(first, later, speech(40), request, 0.0, Clock()), WAIT_S)
+    assert audio.frames == [2] * 42 and first.synthesizer.rendered == 1
+    starved = await later.synthesizer.next_call()  # still inside the later lane's model
+    assert not later.scheduler.idle and later.in_model  # whose slot it holds until the model is done
+    starved.release()
+    await eventually(lambda: later.scheduler.idle and not later.in_model)
+
+
+def test_a_chunk_is_left_to_the_later_lane_while_it_is_only_busy_or_the_chunk_not_due():
+    first, later = lanes()
+    chunk = speech(40)  # 100.8 frames about; at the first lane's 10 ms a frame, 1.008 s
+    assert not to_hedge(first, later, chunk, 1.0, due_in_s=-1.0, now=100.0)  # no pace known: no guess
+    first.pace.took(1.0, 100)
+    later.in_model[1] = (97.0, 100.0)  # a call of 100 frames inside it since 97.0: 3 s against 1 s
+    assert to_hedge(first, later, chunk, 1.0, due_in_s=-1.0, now=100.1)  # starved, and overdue
+    assert to_hedge(first, later, chunk, 1.0, due_in_s=3.0, now=100.1)  # due within 3 x 1.008 s
+    assert not to_hedge(first, later, chunk, 1.0, due_in_s=3.1, now=100.1)  # not due yet
+    assert not to_hedge(first, later, chunk, 1.0, due_in_s=-1.0, now=99.9)  # only busy: within 3 x 1 s
+    later.in_model.clear()
+    assert not to_hedge(first, later, chunk, 1.0, due_in_s=-1.0, now=100.1)  # nothing inside: it waits its turn
 
 
 async def test_a_voice_agents_next_sentence_goes_to_the_later_lane(planner):
