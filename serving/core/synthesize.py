@@ -8,6 +8,7 @@ and nothing after it is sent.
 """
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 
 from engine.synthesis import ChunkAudio
@@ -16,9 +17,12 @@ from engine.timing import SAMPLES_PER_FRAME, estimated_frames
 from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
+from . import request_id
 from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, render, render_hedged
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
+
+log = logging.getLogger("kokoro_tts")
 
 #: a whole answer due this soon after it arrives (a sentence or two, the answers ahead included) is
 #: waited for as a first chunk is: its caller hears nothing until its last chunk is rendered, so
@@ -144,6 +148,10 @@ async def rendered_chunks(
         frame_count = round(estimated_frames(len(chunk.token_ids), request.speed, WINDOW_FRAMES_PER_TOKEN))
         pace = first_lane.pace.seconds_per_frame
         end = first_window_end(frame_count, pace and WINDOW_PACE_MARGIN * pace, first_window)
+        log.debug(
+            "request %s: a first window of %d frames of about %d, at %s s a frame",
+            request_id.current(), end, frame_count, f"{pace:.4f}" if pace else "no pace yet",
+        )  # fmt: skip
         return (0, end) if end < frame_count else WHOLE
 
     pending = await submit(opening=True)
