@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Protocol
@@ -25,7 +25,7 @@ from schemas import SynthesizerStatus, TTSRequest
 
 from . import request_id
 from .errors import NotReady
-from .metrics import LATER_LANE_HEDGES, SYNTHESIZER_RETRIES
+from .metrics import LATER_LANE_HEDGES, REFUSED_CHUNKS_RETRIED, SYNTHESIZER_RETRIES
 from .schedule import FairScheduler
 
 log = logging.getLogger("kokoro_tts")
@@ -37,6 +37,9 @@ CONNECTION_RETRIES = 2
 #: pace says it needs; a chunk is asked of the first lane then, if that lane would need to start
 #: it this many times its time there ahead of its due time (see render_hedged)
 LATER_LANE_MARGIN = 3.0
+#: the waits before a chunk after a request's first audio, refused by an overloaded synthesizer,
+#: is asked for again; after the last, the refusal ends the answer (serving.core.respond's paths)
+REFUSED_CHUNK_WAITS_S = (0.5, 1.0, 2.0)
 #: how often a chunk waiting for the later lane looks whether that lane starves
 STALL_CHECK_S = 0.1
 
@@ -200,6 +203,29 @@ async def render_hedged(
             if not task.done():
                 task.cancel()
     return done.pop().result()
+
+
+async def asked_again_if_refused(render_once: Callable[[], Awaitable[ChunkAudio]]) -> ChunkAudio:
+    """A chunk whose listener already hears the audio before it, asked for again after each of
+    REFUSED_CHUNK_WAITS_S while a synthesizer refuses it for a moment (overloaded: BentoML's 503
+    when a batch waits too long, or 429): a pause in the middle of an answer rather than its end."""
+    for wait_s in (*REFUSED_CHUNK_WAITS_S, None):
+        try:
+            return await render_once()
+        except NotReady:
+            if wait_s is None:
+                raise
+            REFUSED_CHUNKS_RETRIED.inc()
+            log.info(
+                "request %s: a chunk was refused (overloaded); asked again in %.1f s", request_id.current(), wait_s
+            )
+            await wait_before_retry(wait_s)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+async def wait_before_retry(seconds: float) -> None:
+    """The pause before a refused chunk is asked for again."""
+    await asyncio.sleep(seconds)
 
 
 def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:

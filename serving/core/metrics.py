@@ -32,6 +32,9 @@ STREAMS_FAILED = Counter(
 SYNTHESIZER_RETRIES = Counter(
     "tts_synthesizer_retries_total", "Chunk calls sent again after a connection to a synthesizer failed"
 )
+REFUSED_CHUNKS_RETRIED = Counter(
+    "tts_refused_chunks_retried_total", "Chunks asked for again after an overloaded synthesizer refused them mid-answer"
+)
 AUDIO_SECONDS = Counter("tts_audio_seconds_total", "Seconds of audio sent to clients")
 FIRST_AUDIO = Histogram("tts_time_to_first_audio_seconds", "From request to the first chunk's audio")
 CHUNKS_CANCELLED = Counter(

@@ -18,7 +18,7 @@ from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
 from . import request_id
-from .lanes import WHOLE, Frames, Lane, decoded_to, opening_lane, render, render_hedged
+from .lanes import WHOLE, Frames, Lane, asked_again_if_refused, decoded_to, opening_lane, render, render_hedged
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
 
@@ -136,9 +136,14 @@ async def rendered_chunks(
             # is still hearing the audio before it, and a client that sends text faster than it
             # is heard must not hold the first lane, which newcomers' first audio waits for
             lane = opening_lane(first_lane, later_lane) if (opening and not sent_s) or rest_of else later_lane
-            if lane is first_lane:
-                return chunk, await render(lane, chunk, request, due, frames)
-            return chunk, await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
+
+            async def render_once() -> ChunkAudio:
+                if lane is first_lane:
+                    return await render(lane, chunk, request, due, frames)
+                return await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
+
+            # a request's first chunk refused is its answer's 503 (a context's next run, its own retry)
+            return chunk, await (render_once() if opening else asked_again_if_refused(render_once))
 
         return asyncio.ensure_future(rendered())
 

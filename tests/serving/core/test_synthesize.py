@@ -7,6 +7,8 @@ import pytest
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
+from serving.core import lanes
+from serving.core.errors import NotReady
 from serving.core.lanes import Lane, needs_s, opening_lane, render_hedged, to_hedge
 from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
@@ -19,7 +21,7 @@ pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 LONG = "First sentence here. " + "Then many more words follow in a longer second sentence, and so on. " * 6
 
 
-def lanes(held: bool = False) -> tuple[Lane, Lane]:
+def lanes_of(held: bool = False) -> tuple[Lane, Lane]:
     return Lane(FakeSynthesizer(held), FairScheduler(1)), Lane(FakeSynthesizer(held), FairScheduler(1))
 
 
@@ -30,7 +32,7 @@ async def busy(lane: Lane, release: asyncio.Event) -> asyncio.Task:
 
 
 async def test_a_first_chunk_goes_to_the_first_lane_unless_it_is_busy_and_the_later_lane_idle():
-    first, later = lanes()
+    first, later = lanes_of()
     assert opening_lane(first, later) is first
     release = asyncio.Event()
     holding_first = await busy(first, release)
@@ -44,7 +46,7 @@ async def test_a_first_chunk_goes_to_the_first_lane_unless_it_is_busy_and_the_la
 
 
 async def test_the_second_chunk_is_asked_for_once_the_first_is_done_and_later_ones_one_ahead(planner):
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     request = TTSRequest(text=LONG, voice="af_heart")
     count = len(list(planner.plan(LONG, "af_heart", 1.0)))
     assert count >= 3
@@ -68,7 +70,7 @@ ONE_LONG_SENTENCE = "Then many more words follow" + ", and many more words follo
 
 
 async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_next_chunk_after(planner):
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
     consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
@@ -88,7 +90,7 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
 
 
 async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_the_fewest_frames(planner):
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     first.pace.took(2.0, 100)  # 20 ms a frame: slower than the fewest frames' audio could cover
     request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
@@ -102,7 +104,7 @@ async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_
 
 
 async def test_a_sentence_shorter_than_the_first_window_is_asked_for_once(planner):
-    first, later = lanes()
+    first, later = lanes_of()
     request = TTSRequest(text="Hi.", voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
     assert await _count_chunks(rendered_chunks(plan, request, first, later, first_window=1_000)) == 1
@@ -114,7 +116,7 @@ async def _count_chunks(rendered) -> int:
 
 
 async def test_two_requests_starting_together_open_in_different_lanes(planner):
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     request = TTSRequest(text=LONG, voice="af_heart")
     plans = [ChunkPlan(planner.chunks(LONG, "a")) for _ in range(2)]
     openings = []
@@ -240,7 +242,7 @@ async def _stream_playing(planner) -> tuple[Lane, Lane, Clock, asyncio.Future, H
     the later lane's model (due at 1.15 s), its third waiting there (due at 1.15 + 184 tokens at the
     pace heard: 11.2 s); the clock at 0.5 s. Also the lanes, the clock, the stream's task and its
     second chunk's call."""
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     clock = Clock()
     assert [len(c.token_ids) for c in planner.chunks(STREAM, "a")] == [21, 184, 184, 184]
     assert [len(c.token_ids) for c in planner.chunks(ANSWER, "a")] == [48, 11]
@@ -310,7 +312,7 @@ async def test_a_newcomer_holds_an_older_answer_back_by_its_first_chunk_only(pla
 
 
 def test_a_chunks_need_is_its_frames_at_the_lanes_pace():
-    first, _ = lanes()
+    first, _ = lanes_of()
     assert needs_s(first, speech(40), 1.0) is None  # nothing measured yet
     first.pace.took(1.0, 100)  # 10 ms a frame
     assert needs_s(first, speech(40), 1.0) == pytest.approx(1.008)  # (40 + 2) tokens x 2.4 frames x 10 ms
@@ -333,7 +335,7 @@ async def test_a_chunk_due_while_the_later_lane_starves_is_asked_of_the_first_la
 
 
 def test_a_chunk_is_left_to_the_later_lane_while_it_is_only_busy_or_the_chunk_not_due():
-    first, later = lanes()
+    first, later = lanes_of()
     chunk = speech(40)  # 100.8 frames about; at the first lane's 10 ms a frame, 1.008 s
     assert not to_hedge(first, later, chunk, 1.0, due_in_s=-1.0, now=100.0)  # no pace known: no guess
     first.pace.took(1.0, 100)
@@ -349,7 +351,7 @@ def test_a_chunk_is_left_to_the_later_lane_while_it_is_only_busy_or_the_chunk_no
 async def test_a_voice_agents_next_sentence_goes_to_the_later_lane(planner):
     """A context's next run continues audio its listener is still hearing: its chunks go where a
     stream's later chunks go, leaving the first lane to newcomers' first audio."""
-    first, later = lanes(held=True)
+    first, later = lanes_of(held=True)
     request = TTSRequest(text="The quick brown fox jumps over the lazy dog.", voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
     run = asyncio.ensure_future(
@@ -358,3 +360,28 @@ async def test_a_voice_agents_next_sentence_goes_to_the_later_lane(planner):
     (await later.synthesizer.next_call()).release()
     assert await asyncio.wait_for(run, WAIT_S) == 1
     assert first.synthesizer.started == 0
+
+
+async def test_a_chunk_refused_mid_answer_is_asked_for_again_and_the_answer_goes_on(planner, monkeypatch):
+    """An overloaded synthesizer refuses a stream's second chunk once: its listener hears a pause,
+    not the end of the answer. Refused every time, after the waits, the answer fails."""
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(lanes, "wait_before_retry", no_wait)
+    request = TTSRequest(text=LONG, voice="af_heart")
+    count = len(list(planner.chunks(LONG, "a")))
+    first, later = lanes_of()
+    later.synthesizer.failures = {1: NotReady("the synthesizer is overloaded", 5.0)}
+    plan = ChunkPlan(planner.chunks(LONG, "a"))
+    assert await asyncio.wait_for(_count_chunks(rendered_chunks(plan, request, first, later)), WAIT_S) == count
+    assert waits == [lanes.REFUSED_CHUNK_WAITS_S[0]] and later.synthesizer.started == count  # one more call
+    waits.clear()
+    first, later = lanes_of()
+    later.synthesizer.failure = NotReady("the synthesizer is overloaded", 5.0)
+    plan = ChunkPlan(planner.chunks(LONG, "a"))
+    with pytest.raises(NotReady):
+        await asyncio.wait_for(_count_chunks(rendered_chunks(plan, request, first, later)), WAIT_S)
+    assert waits == list(lanes.REFUSED_CHUNK_WAITS_S)
