@@ -90,7 +90,8 @@ async def make_chapter(
                     placed = timeline.add(chunk, audio)
                     words.extend(placed.words)
                     await anyio.to_thread.run_sync(_encoded, file, encoder, placed.samples)
-                    await chunk_done(len(chunk.text) if audio.frames_from == 0 else 0, placed.samples.shape[0] / SAMPLE_RATE)
+                    spoken = len(chunk.text) if audio.frames_from == 0 else 0  # a chunk's text counts once
+                    await chunk_done(spoken, placed.samples.shape[0] / SAMPLE_RATE)
             await anyio.to_thread.run_sync(_encoded, file, encoder, None)
         if request.format == "wav":
             _fill_wav_sizes(local)

@@ -10,9 +10,12 @@ runs (its lease is fresh) is waited for through the store.
 import asyncio
 import hashlib
 import logging
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from types import FrameType
 
 import anyio
 
@@ -20,17 +23,20 @@ from engine.books import BookError, BookFormat, read_book
 from engine.errors import InvalidInput
 from engine.text import speakable
 from serving.core.errors import BadRequest, NotReady
+from serving.core.health import HealthMonitor
 from serving.core.lifecycle import LOADING_RETRY_S, TTSServer
 
 from .runner import LEASE_S, JobFailed, JobRun, JobSpec, Stopped, read_status
 from .schemas import BookManifest, BookRequest, BookStatus
-from .store import CANCEL, JOB, MANIFEST, STATUS, BookStore, text_name
+from .store import CANCEL, JOB, MANIFEST, STATUS, TASKS, BookStore, text_name
 
 log = logging.getLogger("kokoro_tts")
 #: how often a job run by another replica is looked at, while a submission here waits for it
 WATCH_S = 5.0
 #: how often expired jobs are looked for, besides at start
 EXPIRY_EVERY_S = 3_600.0
+#: how often the synthesizers are asked whether they are up, before the books left mid-way resume
+READY_POLL_S = 2.0
 
 
 def job_key(data: bytes, book_format: str, request: BookRequest) -> str:
@@ -60,6 +66,10 @@ class BookJobs:
         self.clock = clock
         self._runs: dict[str, JobRun] = {}
         self._tasks: dict[str, asyncio.Task[BookManifest]] = {}
+        #: the BentoML tasks waiting for each job, by task id (serving.books.task)
+        self.task_jobs: dict[str, str] = {}
+        #: called with each job made here and its manifest, once it is done
+        self.when_done: list[Callable[[str, BookManifest], Awaitable[None]]] = []
 
     def server(self) -> TTSServer:
         server = self._server()
@@ -125,7 +135,8 @@ class BookJobs:
                 return BookManifest(**saved)
             status = await anyio.to_thread.run_sync(read_status, self.store, job_id)
             if status is not None and status.state == "failed":
-                raise JobFailed(f"chapter {status.failure.chapter}: {status.failure.reason}" if status.failure else "failed")
+                failure = status.failure
+                raise JobFailed(f"chapter {failure.chapter}: {failure.reason}" if failure else "an earlier run")
             if status is not None and status.state == "cancelled":
                 raise Stopped("cancelled")
             if not self.held_elsewhere(status):
@@ -147,17 +158,26 @@ class BookJobs:
                 raise BadRequest(f"no book job {job_id!r}")
             run = JobRun(self.server(), self.store, spec, self.replica, self.clock)
             self._runs[job_id] = run
-            task = asyncio.ensure_future(run.run())
+            task = asyncio.ensure_future(self._run(run))
             self._tasks[job_id] = task
             task.add_done_callback(lambda done: self._finished(job_id, done))
         return self._tasks[job_id]
 
+    async def _run(self, run: JobRun) -> BookManifest:
+        manifest = await run.run()
+        for hook in self.when_done:
+            try:
+                await hook(run.spec.job_id, manifest)
+            except Exception:
+                log.exception("book %s: a hook on its end failed", run.spec.job_id)
+        return manifest
+
     def _finished(self, job_id: str, task: asyncio.Task[BookManifest]) -> None:
         self._runs.pop(job_id, None)
         self._tasks.pop(job_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            if not isinstance(task.exception(), JobFailed | Stopped):
-                log.error("book %s stopped on %r", job_id, task.exception())
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None and not isinstance(failure, JobFailed | Stopped):
+            log.error("book %s stopped on %r", job_id, failure)
 
     async def cancel(self, job_id: str) -> BookStatus | None:
         """Stops the job wherever it runs: here after the chunk in hand, on another replica at its
@@ -186,16 +206,38 @@ class BookJobs:
                 continue
             if job_id in self._tasks:
                 continue
+            for task_id in await anyio.to_thread.run_sync(self.store.names, job_id, TASKS):
+                self.task_jobs.setdefault(task_id, job_id)  # cancelling the task that asked stops it
             log.info("book %s: resumed from chapter %d of %d", job_id, status.chapters_done + 1, status.chapters_total)
             self.start(job_id)
             resumed.append(job_id)
         return resumed
 
+    def stop_on_sigterm(self) -> None:
+        """On SIGTERM, every run stops after its chunk in hand (its job queued, to resume at the next
+        start or on another replica), then the server's own handler runs: uvicorn waits for the
+        requests in flight, the BentoML tasks among them, and a run that went on would hold it
+        (and the synthesizers, which drain until no chunk is asked for) until the book ended."""
+        stop = signal.getsignal(signal.SIGTERM)
+        if threading.current_thread() is not threading.main_thread() or not callable(stop):
+            log.warning("books cannot stop on SIGTERM: no server signal handler to wrap")
+            return
+        loop = asyncio.get_running_loop()
+
+        def on_sigterm(sig: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(self.stop_all)
+            stop(sig, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def stop_all(self) -> None:
+        for run in self._runs.values():
+            run.stop("shutdown")
+
     async def shutdown(self) -> None:
         """Stops every run here after its chunk in hand, the jobs left queued for the next start
         (or another replica) to resume."""
-        for run in self._runs.values():
-            run.stop("shutdown")
+        self.stop_all()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     async def expire(self) -> list[str]:
@@ -211,7 +253,15 @@ class BookJobs:
                 expired.append(job_id)
         return expired
 
-    async def expire_periodically(self) -> None:
+    async def keep(self, health: HealthMonitor) -> None:
+        """At start: once the synthesizers answer, resume the books left mid-way; then delete the
+        expired jobs, now and every EXPIRY_EVERY_S."""
+        while await health.status() is None:
+            await asyncio.sleep(READY_POLL_S)
+        try:
+            await self.resume_all()
+        except Exception:
+            log.exception("books: resuming the jobs left mid-way failed")
         while True:
             try:
                 expired = await self.expire()

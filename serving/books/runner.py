@@ -54,7 +54,7 @@ class JobSpec:
             "job_id": self.job_id,
             "request": self.request.model_dump(mode="json"),
             "language": self.language,
-            "chapters": [{"title": title, "chars": chars} for title, chars in zip(self.titles, self.chars, strict=True)],
+            "chapters": [{"title": title, "chars": n} for title, n in zip(self.titles, self.chars, strict=True)],
         }
 
     @classmethod
@@ -72,7 +72,9 @@ class JobSpec:
 
 
 class JobRun:
-    def __init__(self, server: TTSServer, store: BookStore, spec: JobSpec, replica: str, clock: Callable[[], float] = time.time):
+    def __init__(
+        self, server: TTSServer, store: BookStore, spec: JobSpec, replica: str, clock: Callable[[], float] = time.time
+    ):
         self.server = server
         self.store = store
         self.spec = spec
