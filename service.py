@@ -270,4 +270,6 @@ class KokoroTTS:
         return await narrate_task(app.state.books, task_id, text, file, book_format, request)
 
 
-KokoroTTS.add_asgi_middleware(TaskCancel, books=lambda: getattr(app.state, "books", None), api_key=SETTINGS.serving.api_key)
+KokoroTTS.add_asgi_middleware(
+    TaskCancel, books=lambda: getattr(app.state, "books", None), api_key=SETTINGS.serving.api_key
+)
