@@ -254,19 +254,19 @@ class BookJobs:
         return expired
 
     async def keep(self, health: HealthMonitor) -> None:
-        """At start: once the synthesizers answer, resume the books left mid-way; then delete the
-        expired jobs, now and every EXPIRY_EVERY_S."""
+        """Once the synthesizers answer: resume the books left mid-way (at start, and every
+        LEASE_S after, so that a job whose replica stopped or was scaled down moves to one that
+        runs on), and delete the expired jobs, at start and every EXPIRY_EVERY_S."""
         while await health.status() is None:
             await asyncio.sleep(READY_POLL_S)
-        try:
-            await self.resume_all()
-        except Exception:
-            log.exception("books: resuming the jobs left mid-way failed")
+        expired_at = None
         while True:
             try:
-                expired = await self.expire()
-                if expired:
-                    log.info("books expired: %s", ", ".join(expired))
+                await self.resume_all()
+                if expired_at is None or self.clock() - expired_at >= EXPIRY_EVERY_S:
+                    expired_at = self.clock()
+                    if expired := await self.expire():
+                        log.info("books expired: %s", ", ".join(expired))
             except Exception:
-                log.exception("books: expiry failed; tried again in %.0f s", EXPIRY_EVERY_S)
-            await asyncio.sleep(EXPIRY_EVERY_S)
+                log.exception("books: resuming or expiring jobs failed; tried again in %.0f s", LEASE_S)
+            await asyncio.sleep(LEASE_S)

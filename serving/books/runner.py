@@ -2,12 +2,13 @@
 
 A run starts from the job's first unfinished chapter (a chapter is done iff its record is in the
 store), so a job resumed after a crash or a restart makes no chapter twice. While it runs it says
-so in status.json every HEARTBEAT_S (its lease: a replica whose heartbeat is older than LEASE_S
-is taken for gone, and its job resumed by another) and looks for a cancel marker that another
-replica may have written; a cancel asked on this replica is seen after the next chunk. A chapter
+so in status.json every HEARTBEAT_S, whatever the chunk in the model (its lease: a replica whose
+heartbeat is older than LEASE_S is taken for gone, and its job resumed by another), and looks for
+a cancel marker that another replica may have written. A stop is seen after the chunk in hand. A chapter
 that fails ends the run: status.json says which and why, and the chapters done stay.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -82,16 +83,37 @@ class JobRun:
         self.clock = clock
         #: set to stop the run after the chunk in hand: "cancelled", or "shutdown" (resumed at the next start)
         self.stop_reason: str | None = None
-        self._last_heartbeat = 0.0
         self.progress = Progress(spec.job_id, len(spec.titles), sum(spec.chars), clock=clock)
+        self._writing = asyncio.Lock()
+        self._state: JobState = "queued"
 
     def stop(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
 
     async def run(self) -> BookManifest:
-        spec = self.spec
         records = await anyio.to_thread.run_sync(self._done_records)
         await self._write_status("running")
+        heartbeat = asyncio.ensure_future(self._heartbeat())
+        try:
+            return await self._chapters(records)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self) -> None:
+        """Every HEARTBEAT_S, whatever the chunk in the model: progress and the lease written, a
+        cancel written by another replica looked for."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                if await anyio.to_thread.run_sync(self.store.exists, self.spec.job_id, CANCEL):
+                    self.stop("cancelled")
+                elif self.stop_reason is None:
+                    await self._write_status("running", beat=True)
+            except Exception:
+                log.exception("book %s: its heartbeat failed; tried again in %.0f s", self.spec.job_id, HEARTBEAT_S)
+
+    async def _chapters(self, records: list[ChapterRecord | None]) -> BookManifest:
+        spec = self.spec
         for index, title in enumerate(spec.titles):
             if records[index] is not None:
                 continue
@@ -135,11 +157,6 @@ class JobRun:
 
     async def _chunk_done(self, chars: int, audio_s: float) -> None:
         self.progress.spoke(chars, audio_s)
-        if self.stop_reason is None and self.clock() - self._last_heartbeat >= HEARTBEAT_S:
-            if await anyio.to_thread.run_sync(self.store.exists, self.spec.job_id, CANCEL):
-                self.stop("cancelled")
-            else:
-                await self._write_status("running")
         if self.stop_reason is not None:
             raise Stopped(self.stop_reason)
 
@@ -154,10 +171,14 @@ class JobRun:
         await self._write_status("failed", JobFailure(chapter=chapter, reason=reason))
         raise JobFailed(f"{where}: {reason}") from exc
 
-    async def _write_status(self, state: JobState, failure: JobFailure | None = None) -> None:
-        status = self.progress.status(state, self.replica, failure)
-        self._last_heartbeat = self.clock()
-        await anyio.to_thread.run_sync(self.store.write_json, self.spec.job_id, STATUS, status.model_dump(mode="json"))
+    async def _write_status(self, state: JobState, failure: JobFailure | None = None, beat: bool = False) -> None:
+        """One write at a time, and a heartbeat never after the run's last word (done, failed...)."""
+        async with self._writing:
+            if beat and self._state != "running":
+                return
+            self._state = state
+            status = self.progress.status(state, self.replica, failure)
+            await anyio.to_thread.run_sync(self.store.write_json, self.spec.job_id, STATUS, status.model_dump(mode="json"))
 
 
 def read_status(store: BookStore, job_id: str) -> BookStatus | None:
