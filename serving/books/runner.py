@@ -177,8 +177,8 @@ class JobRun:
             if beat and self._state != "running":
                 return
             self._state = state
-            status = self.progress.status(state, self.replica, failure)
-            await anyio.to_thread.run_sync(self.store.write_json, self.spec.job_id, STATUS, status.model_dump(mode="json"))
+            saved = self.progress.status(state, self.replica, failure).model_dump(mode="json")
+            await anyio.to_thread.run_sync(self.store.write_json, self.spec.job_id, STATUS, saved)
 
 
 def read_status(store: BookStore, job_id: str) -> BookStatus | None:
