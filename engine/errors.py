@@ -6,7 +6,8 @@ EngineError                  a server fault unless a subclass says otherwise (HT
       ├── UnknownLanguage    names the codes that exist
       ├── LanguageUnavailable  the language is known but its G2P is not installed here
       ├── NothingToSpeak     the text holds nothing pronounceable
-      └── TextTooLong        names the limit
+      ├── TextTooLong        names the limit
+      └── BookError          an uploaded book that cannot be read, or holds no text or too much
 """
 
 
@@ -39,3 +40,7 @@ class NothingToSpeak(InvalidInput):
 class TextTooLong(InvalidInput):
     def __init__(self, length: int, limit: int):
         super().__init__(f"text is {length} characters; the limit is {limit}. Split it into several requests.")
+
+
+class BookError(InvalidInput):
+    pass
