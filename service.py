@@ -255,7 +255,8 @@ class KokoroTTS:
         self,
         context: bentoml.Context,
         text: str = "",
-        file: Path | None = None,
+        # `Path | None` would be no file to BentoML's client, which then sends the path as JSON
+        file: Path = None,  # type: ignore[assignment]
         book_format: BookFormat = "markdown",
         voice: str = "af_heart",
         speed: float = 1.0,
