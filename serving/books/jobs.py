@@ -11,9 +11,9 @@ import asyncio
 import hashlib
 import logging
 import signal
+import socket
 import threading
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from types import FrameType
 
@@ -57,12 +57,15 @@ class BookJobs:
         replica: str | None = None,
         clock: Callable[[], float] = time.time,
     ):
-        """`server`: the app's TTSServer once the model side is wired (None until then)."""
+        """`server`: the app's TTSServer once the model side is wired (None until then). `replica`:
+        this server's name in the leases, by default its host's: a server restarted on the same host
+        (a container restarted in its pod) takes its jobs back at once, without waiting for their
+        leases to go stale."""
         self.store = store
         self._server = server
         self.keep_s = keep_s
         self.max_chars = max_chars
-        self.replica = replica or uuid.uuid4().hex[:12]
+        self.replica = replica or socket.gethostname()
         self.clock = clock
         self._runs: dict[str, JobRun] = {}
         self._tasks: dict[str, asyncio.Task[BookManifest]] = {}
