@@ -9,6 +9,9 @@ beside the same text sent as POST /tts/ requests one after another, side by side
                the same files (their sha256 printed before and after)
   --fox N      the fox sentence's /tts/ latency, N times alone and N times while the book runs:
                medians and their ratio (the goal: at most 1.3x)
+  --cancel     cancel the book through BentoML's client once it has made some audio: the chunks
+               the synthesizers render (tts_chunks_rendered_total) and the server's CPU seconds,
+               printed every second for WATCH_S after; they must stop growing within one chunk
 
 Run: python -m benchmarks.books [--chars 3000] [--chapters 3] [--kill] [--fox 5] [--epub]
 """
@@ -34,7 +37,7 @@ from benchmarks.serving import FOX, VOICE, audio_seconds, post_json
 from serving.books.jobs import job_key
 from serving.books.schemas import BookRequest
 from tests.books_fixtures import make_epub
-from tests.live import free_port, live_server
+from tests.live import chunks_rendered, free_port, live_server
 
 SENTENCES = (
     "The road ran north along the river for most of the morning.",
@@ -49,6 +52,8 @@ SENTENCES = (
 #: a /tts/ request's text, cut at a sentence's end: well under the route's 10,000 characters
 TTS_PIECE_CHARS = 2_000
 POLL_S = 2.0
+#: how long the chunks rendered and the CPU spent are watched after a cancel
+WATCH_S = 15
 
 
 def make_chapters(chars: int, chapters: int) -> list[tuple[str, str]]:
@@ -79,8 +84,9 @@ def pieces(text: str) -> Iterator[str]:
         yield piece
 
 
-async def submit(base: str, chapters: list[tuple[str, str]], epub: Path | None) -> str:
-    """The book sent as BentoML's task; returns its job's id (the server derives it the same way)."""
+async def submit(base: str, chapters: list[tuple[str, str]], epub: Path | None) -> tuple[str, str]:
+    """The book sent as BentoML's task; returns the task's id and its job's (which the server
+    derives the same way)."""
     async with bentoml.AsyncHTTPClient(base, timeout=600) as client:
         if epub is not None:
             task = await client.narrate_book.submit(file=epub, book_format="epub", voice=VOICE)
@@ -88,7 +94,7 @@ async def submit(base: str, chapters: list[tuple[str, str]], epub: Path | None) 
             task = await client.narrate_book.submit(text=markdown(chapters), book_format="markdown", voice=VOICE)
     print(f"task {task.id} submitted")
     data, book_format = (epub.read_bytes(), "epub") if epub is not None else (markdown(chapters).encode(), "markdown")
-    return job_key(data, book_format, BookRequest(voice=VOICE))
+    return task.id, job_key(data, book_format, BookRequest(voice=VOICE))
 
 
 def wait_for(base: str, job_id: str, chapters_done: int | None = None) -> dict:
@@ -119,13 +125,46 @@ def chapter_hashes(store: Path, job_id: str) -> dict[str, str]:
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for path in sorted(folder.glob("*.*"))}
 
 
-def kill_server(port: int) -> None:
-    """SIGKILL to BentoML's arbiter listening on `port` and every process of its group."""
+def server_group(port: int) -> int:
+    """The process group of BentoML's arbiter listening on `port`."""
     for connection in psutil.net_connections("tcp"):
         if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
-            os.killpg(os.getpgid(connection.pid), signal.SIGKILL)
-            return
+            return os.getpgid(connection.pid)
     raise RuntimeError(f"no server listens on port {port}")
+
+
+def kill_server(port: int) -> None:
+    """SIGKILL to BentoML's arbiter listening on `port` and every process of its group."""
+    os.killpg(server_group(port), signal.SIGKILL)
+
+
+def cpu_seconds(group: int) -> float:
+    total = 0.0
+    for process in psutil.process_iter(["pid"]):
+        with contextlib.suppress(psutil.Error):
+            if os.getpgid(process.pid) == group:
+                times = process.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+async def cancel_mid_book(base: str, port: int, chapters: list[tuple[str, str]]) -> None:
+    async with bentoml.AsyncHTTPClient(base, timeout=600) as client:
+        task = await client.narrate_book.submit(text=markdown(chapters), book_format="markdown", voice=VOICE)
+        job_id = job_key(markdown(chapters).encode(), "markdown", BookRequest(voice=VOICE))
+        while requests.get(f"{base}/books/{job_id}", timeout=30).json().get("audio_s", 0) <= 0:
+            await asyncio.sleep(0.2)
+        group = server_group(port)
+        chunks, cpu = chunks_rendered(base), cpu_seconds(group)
+        await task.cancel()
+        print(f"cancelled at {chunks:.0f} chunks rendered")
+        for second in range(1, WATCH_S + 1):
+            await asyncio.sleep(1)
+            print(
+                f"  +{second:2d} s: chunks rendered {chunks_rendered(base) - chunks:+.0f}, "
+                f"server CPU {cpu_seconds(group) - cpu:.2f} s"
+            )
+        print(f"job: {requests.get(f'{base}/books/{job_id}', timeout=30).json()['state']}")
 
 
 def sequential_tts(base: str, chapters: list[tuple[str, str]]) -> tuple[float, float]:
@@ -153,6 +192,7 @@ def main() -> None:
     parser.add_argument("--kill", action="store_true")
     parser.add_argument("--fox", type=int, default=0)
     parser.add_argument("--epub", action="store_true")
+    parser.add_argument("--cancel", action="store_true")
     args = parser.parse_args()
     chapters = make_chapters(args.chars, args.chapters)
     with tempfile.TemporaryDirectory(prefix="books-bench-") as home:
@@ -166,10 +206,13 @@ def main() -> None:
         print(f"book: {sum(len(text) for _, text in chapters)} characters in {len(chapters)} chapters")
         with contextlib.ExitStack() as stack:
             base = stack.enter_context(live_server(port, Path(home) / "serve.log", env))
+            if args.cancel:
+                asyncio.run(cancel_mid_book(base, port, chapters))
+                return
             if args.fox:
                 alone = fox_median(base, args.fox)
             started = time.perf_counter()
-            job_id = asyncio.run(submit(base, chapters, epub))
+            task_id, job_id = asyncio.run(submit(base, chapters, epub))
             if args.kill:
                 wait_for(base, job_id, chapters_done=1)
                 before = chapter_hashes(store, job_id)
@@ -196,6 +239,8 @@ def main() -> None:
                 same = all(after.get(name) == digest for name, digest in before.items())
                 print(f"after the restart: {after}")
                 print(f"chapters made before the kill unchanged: {same}; chapters {len(manifest['chapters'])}")
+                task = requests.get(f"{base}/narrate_book/status", params={"task_id": task_id}, timeout=30).json()
+                print(f"the task sent before the kill: {task['status']}")
             audio, tts_wall = sequential_tts(base, chapters)
             print(f"/tts/ one after another: {audio:.1f} s of audio in {tts_wall:.1f} s: {audio / tts_wall:.2f}x")
             ratio = book_s / wall / (audio / tts_wall)

@@ -27,11 +27,12 @@ import numpy as np
 from engine.audio import SAMPLE_RATE, STREAM_ENCODERS, Encoder, FlacEncoder, wav_header
 from engine.captions import caption_cues, srt_text, vtt_text
 from engine.speech import Timeline
+from engine.synthesis import ChunkAudio, ChunkJob
 from engine.timing import WordTiming
-from schemas import TTSRequest
+from schemas import SynthesizerStatus, TTSRequest
 from serving.core.lifecycle import TTSServer
 from serving.core.plan import ChunkPlan
-from serving.core.synthesize import rendered_chunks
+from serving.core.synthesize import SynthesizerClient, rendered_chunks
 
 from .schemas import BookRequest
 from .store import BookStore, chapter_name
@@ -61,6 +62,28 @@ class ChapterRecord:
 ChunkDone = Callable[[int, float], Awaitable[None]]
 
 
+class Stopped(Exception):
+    """The run was told to stop: its job was cancelled, or its replica is shutting down."""
+
+
+@dataclass(frozen=True)
+class StoppableSynthesizer:
+    """A lane's synthesizer that sends no chunk once its job is told to stop: the chunk asked for
+    one ahead gets the lane's slot as the chunk before it comes back, before the job sees that
+    one and stops; it is then refused here rather than rendered for no one."""
+
+    synthesizer: SynthesizerClient
+    stop_reason: Callable[[], str | None]
+
+    async def synthesize(self, jobs: list[ChunkJob]) -> list[ChunkAudio]:
+        if reason := self.stop_reason():
+            raise Stopped(reason)
+        return await self.synthesizer.synthesize(jobs)
+
+    async def status(self) -> SynthesizerStatus:
+        return await self.synthesizer.status()
+
+
 async def make_chapter(
     server: TTSServer,
     store: BookStore,
@@ -72,12 +95,14 @@ async def make_chapter(
     language: str,
     audio_before_s: float,
     chunk_done: ChunkDone,
+    stop_reason: Callable[[], str | None],
 ) -> ChapterRecord:
     """Renders chapter `index` (from 0) into the store and returns its record. `audio_before_s`:
     the audio the job made before it, so that its chunks are due after the chapters before it."""
     speech = TTSRequest(text=text, voice=request.voice, speed=request.speed, format=request.format)
     plan = ChunkPlan(server.planner.chunks(text, language))
-    lane = server.later_lane
+    later = server.later_lane
+    lane = dataclasses.replace(later, synthesizer=StoppableSynthesizer(later.synthesizer, stop_reason))
     began = anyio.current_time()
     chunks = rendered_chunks(plan, speech, lane, lane, began=began, sent_s=BOOK_DELAY_S + audio_before_s)
     timeline = Timeline()

@@ -18,7 +18,7 @@ import anyio
 
 from serving.core.lifecycle import TTSServer
 
-from .chapter import ChapterRecord, chapter_record, make_chapter
+from .chapter import ChapterRecord, Stopped, chapter_record, make_chapter
 from .progress import Progress
 from .schemas import BookManifest, BookRequest, BookStatus, JobFailure, JobState
 from .store import CANCEL, JOB, STATUS, BookStore, text_name
@@ -29,10 +29,6 @@ log = logging.getLogger("kokoro_tts")
 HEARTBEAT_S = 5.0
 #: a lease this much older than its heartbeat is stale: its replica is gone
 LEASE_S = 60.0
-
-
-class Stopped(Exception):
-    """The run was told to stop: its job was cancelled, or its replica is shutting down."""
 
 
 class JobFailed(Exception):
@@ -122,7 +118,7 @@ class JobRun:
             try:
                 record = await make_chapter(
                     self.server, self.store, spec.job_id, index, title, text, spec.request, spec.language,
-                    self.progress.audio_s, self._chunk_done,
+                    self.progress.audio_s, self._chunk_done, lambda: self.stop_reason,
                 )  # fmt: skip
             except Stopped:
                 await self._stopped()

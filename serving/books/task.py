@@ -9,9 +9,10 @@ _bentoml_impl/server/app.py and tests/serving/books/test_task.py):
   server"): `TaskCancel` stops our job first and answers 200, so `client.narrate_book.cancel()`
   works; the task then ends FAILED with "cancelled" in its result, as BentoML records every
   task whose method ended in an error;
-- a task in flight when its server was killed stays IN_PROGRESS in BentoML's store forever: the
-  job resumes at the next start (serving.books.jobs), and `set_resumed_results` gives the old
-  task, if its row is in this replica's store, the manifest when the book is done.
+- a task in flight when its server was killed stays IN_PROGRESS in BentoML's store forever (one
+  stopped by SIGTERM ends FAILED): the job resumes at the next start (serving.books.jobs), and
+  `set_resumed_results` gives the old task, if its row is in this replica's store, the manifest
+  when the book is done.
 """
 
 import json
@@ -106,8 +107,10 @@ def _answered_ok(send: Send, task_id: str) -> Send:
 
 
 async def set_resumed_results(result_store_file: str, books: BookJobs, job_id: str, manifest: BookManifest) -> None:
-    """Each BentoML task that asked for `job_id` and is still IN_PROGRESS in this replica's
-    BentoML store (its server was killed while it ran) gets the manifest as its result."""
+    """Each BentoML task that asked for `job_id` and did not complete in this replica's BentoML
+    store gets the manifest as its result: one still IN_PROGRESS (its server was killed while it
+    ran), or FAILED (its server stopped the job on SIGTERM, or an earlier run failed) whose
+    book is now done."""
     from _bentoml_impl.tasks import ResultStatus, Sqlite3Store
     from starlette.responses import JSONResponse
 
@@ -120,7 +123,7 @@ async def set_resumed_results(result_store_file: str, books: BookJobs, job_id: s
                 row = await results.get_status(task_id)
             except KeyError:
                 continue
-            if row.status == ResultStatus.IN_PROGRESS:
+            if row.status in (ResultStatus.IN_PROGRESS, ResultStatus.FAILED):
                 response = JSONResponse(manifest.model_dump(mode="json"))
                 await results.set_result(task_id, response, ResultStatus.COMPLETED)
                 log.info("book %s: task %s given the resumed job's manifest", job_id, task_id)
