@@ -53,7 +53,7 @@ SENTENCES = (
 TTS_PIECE_CHARS = 2_000
 POLL_S = 2.0
 #: how long the chunks rendered and the CPU spent are watched after a cancel
-WATCH_S = 15
+WATCH_S = 30
 
 
 def make_chapters(chars: int, chapters: int) -> list[tuple[str, str]]:
@@ -125,26 +125,27 @@ def chapter_hashes(store: Path, job_id: str) -> dict[str, str]:
     return {path.name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for path in sorted(folder.glob("*.*"))}
 
 
-def server_group(port: int) -> int:
-    """The process group of BentoML's arbiter listening on `port`."""
-    for connection in psutil.net_connections("tcp"):
-        if connection.laddr and connection.laddr.port == port and connection.status == psutil.CONN_LISTEN:
-            return os.getpgid(connection.pid)
-    raise RuntimeError(f"no server listens on port {port}")
+def arbiter(port: int) -> psutil.Process:
+    """`bentoml serve` on `port`, started by this process (every service is its descendant)."""
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if "bentoml" in " ".join(child.cmdline()) and str(port) in " ".join(child.cmdline()):
+                return child
+    raise RuntimeError(f"no server of ours serves port {port}")
 
 
 def kill_server(port: int) -> None:
     """SIGKILL to BentoML's arbiter listening on `port` and every process of its group."""
-    os.killpg(server_group(port), signal.SIGKILL)
+    os.killpg(os.getpgid(arbiter(port).pid), signal.SIGKILL)
 
 
-def cpu_seconds(group: int) -> float:
+def cpu_seconds(server: psutil.Process) -> float:
+    """CPU seconds used so far by the server's processes, every service's included."""
     total = 0.0
-    for process in psutil.process_iter(["pid"]):
+    for process in [server, *server.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
-            if os.getpgid(process.pid) == group:
-                times = process.cpu_times()
-                total += times.user + times.system
+            times = process.cpu_times()
+            total += times.user + times.system
     return total
 
 
@@ -154,15 +155,15 @@ async def cancel_mid_book(base: str, port: int, chapters: list[tuple[str, str]])
         job_id = job_key(markdown(chapters).encode(), "markdown", BookRequest(voice=VOICE))
         while requests.get(f"{base}/books/{job_id}", timeout=30).json().get("audio_s", 0) <= 0:
             await asyncio.sleep(0.2)
-        group = server_group(port)
-        chunks, cpu = chunks_rendered(base), cpu_seconds(group)
+        server = arbiter(port)
+        chunks, cpu = chunks_rendered(base), cpu_seconds(server)
         await task.cancel()
         print(f"cancelled at {chunks:.0f} chunks rendered")
         for second in range(1, WATCH_S + 1):
             await asyncio.sleep(1)
             print(
                 f"  +{second:2d} s: chunks rendered {chunks_rendered(base) - chunks:+.0f}, "
-                f"server CPU {cpu_seconds(group) - cpu:.2f} s"
+                f"server CPU {cpu_seconds(server) - cpu:.2f} s"
             )
         print(f"job: {requests.get(f'{base}/books/{job_id}', timeout=30).json()['state']}")
 
