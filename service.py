@@ -9,13 +9,11 @@ backend loads it.
 
 import asyncio
 import dataclasses
-import functools
 import logging
 from pathlib import Path
 
 import bentoml
 import uvicorn
-from bentoml._internal.configuration.containers import BentoMLContainer
 
 from engine.books import BookFormat
 from engine.config import kokoro_config
@@ -27,7 +25,7 @@ from serving.app import create_app
 from serving.books.jobs import BookJobs
 from serving.books.schemas import BookManifest, BookRequest, ChapterFormat
 from serving.books.store import BookStore
-from serving.books.task import TaskCancel, narrate_task, set_resumed_results
+from serving.books.task import TaskCancel, narrate_task
 from serving.core.admission import Admission, AdmissionLimits
 from serving.core.config import Settings
 from serving.core.health import HealthMonitor
@@ -236,8 +234,6 @@ class KokoroTTS:
         )
         books = SETTINGS.books
         app.state.books = BookJobs(BookStore(books.store_url), lambda: app.state.server, books.keep_s, books.max_chars)
-        result_store = BentoMLContainer.result_store_file.get()
-        app.state.books.when_done.append(functools.partial(set_resumed_results, result_store, app.state.books))
 
     @bentoml.on_startup
     async def serve_books(self) -> None:

@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from types import FrameType
 
 import anyio
@@ -28,7 +28,7 @@ from serving.core.lifecycle import LOADING_RETRY_S, TTSServer
 
 from .runner import LEASE_S, JobFailed, JobRun, JobSpec, Stopped, read_status
 from .schemas import BookManifest, BookRequest, BookStatus
-from .store import CANCEL, JOB, MANIFEST, STATUS, TASKS, BookStore, text_name
+from .store import CANCEL, JOB, MANIFEST, STATUS, BookStore, text_name
 
 log = logging.getLogger("kokoro_tts")
 #: how often a job run by another replica is looked at, while a submission here waits for it
@@ -71,8 +71,6 @@ class BookJobs:
         self._tasks: dict[str, asyncio.Task[BookManifest]] = {}
         #: the BentoML tasks waiting for each job, by task id (serving.books.task)
         self.task_jobs: dict[str, str] = {}
-        #: called with each job made here and its manifest, once it is done
-        self.when_done: list[Callable[[str, BookManifest], Awaitable[None]]] = []
 
     def server(self) -> TTSServer:
         server = self._server()
@@ -161,19 +159,10 @@ class BookJobs:
                 raise BadRequest(f"no book job {job_id!r}")
             run = JobRun(self.server(), self.store, spec, self.replica, self.clock)
             self._runs[job_id] = run
-            task = asyncio.ensure_future(self._run(run))
+            task = asyncio.ensure_future(run.run())
             self._tasks[job_id] = task
             task.add_done_callback(lambda done: self._finished(job_id, done))
         return self._tasks[job_id]
-
-    async def _run(self, run: JobRun) -> BookManifest:
-        manifest = await run.run()
-        for hook in self.when_done:
-            try:
-                await hook(run.spec.job_id, manifest)
-            except Exception:
-                log.exception("book %s: a hook on its end failed", run.spec.job_id)
-        return manifest
 
     def _finished(self, job_id: str, task: asyncio.Task[BookManifest]) -> None:
         self._runs.pop(job_id, None)
@@ -209,8 +198,6 @@ class BookJobs:
                 continue
             if job_id in self._tasks:
                 continue
-            for task_id in await anyio.to_thread.run_sync(self.store.names, job_id, TASKS):
-                self.task_jobs.setdefault(task_id, job_id)  # cancelling the task that asked stops it
             log.info("book %s: resumed from chapter %d of %d", job_id, status.chapters_done + 1, status.chapters_total)
             self.start(job_id)
             resumed.append(job_id)

@@ -10,7 +10,6 @@ job's status and a job outlives the replica that started it. A job's folder:
                       is done iff its NNN.json exists
     status.json       progress, and the lease: which replica runs the job and when it last said so
     cancel            present once a client asked the job to stop
-    tasks/<task id>   each BentoML task that asked for the job
     book.mp3          the whole book with chapter marks, made last from the chapter files
     manifest.json     chapters, titles, durations, offsets in book.mp3, word counts, file names
 
@@ -32,8 +31,6 @@ STATUS = "status.json"
 CANCEL = "cancel"
 MANIFEST = "manifest.json"
 BOOK_FILE = "book.mp3"
-#: the BentoML tasks that asked for the job, one empty file each named by its task id
-TASKS = "tasks"
 
 
 def chapter_name(index: int, suffix: str) -> str:
@@ -71,13 +68,6 @@ class BookStore:
         if not self.fs.exists(self.root):
             return []
         return sorted(posixpath.basename(entry.rstrip("/")) for entry in self.fs.ls(self.root, detail=False))
-
-    def names(self, job_id: str, folder: str) -> list[str]:
-        """The files in one of the job's folders."""
-        path = self.path(job_id, folder)
-        if not self.fs.exists(path):
-            return []
-        return sorted(posixpath.basename(entry.rstrip("/")) for entry in self.fs.ls(path, detail=False))
 
     def read_json(self, job_id: str, name: str) -> Any | None:
         """A JSON file of the job, or None if it is not there (yet)."""

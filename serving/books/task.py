@@ -9,10 +9,10 @@ _bentoml_impl/server/app.py and tests/serving/books/test_task.py):
   server"): `TaskCancel` stops our job first and answers 200, so `client.narrate_book.cancel()`
   works; the task then ends FAILED with "cancelled" in its result, as BentoML records every
   task whose method ended in an error;
-- a task in flight when its server was killed stays IN_PROGRESS in BentoML's store forever (one
-  stopped by SIGTERM ends FAILED): the job resumes at the next start (serving.books.jobs), and
-  `set_resumed_results` gives the old task, if its row is in this replica's store, the manifest
-  when the book is done.
+- BentoML deletes its task store (task_result.db) each time the server starts: a task id does not
+  outlive its server. The job does: it resumes at the next start (serving.books.jobs); its client
+  follows it by its job id (GET /books/{job_id}), or sends the same book again, a new task that
+  joins the job.
 """
 
 import json
@@ -33,7 +33,6 @@ from ..core.errors import ApiError, Unauthorized
 from .jobs import BookJobs
 from .runner import JobFailed, Stopped
 from .schemas import BookManifest, BookRequest
-from .store import TASKS
 
 log = logging.getLogger("kokoro_tts")
 TASK_NAME = "narrate_book"
@@ -51,7 +50,6 @@ async def narrate_task(
         job_id = await books.open_job(data, book_format, request)
         if task_id:
             books.task_jobs[task_id] = job_id
-            await anyio.to_thread.run_sync(books.store.write_bytes, job_id, f"{TASKS}/{task_id}", b"")
         return await books.narrate(job_id)
     except ApiError as exc:
         if exc.status >= 500:
@@ -104,26 +102,3 @@ def _answered_ok(send: Send, task_id: str) -> Send:
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
     return replaced
-
-
-async def set_resumed_results(result_store_file: str, books: BookJobs, job_id: str, manifest: BookManifest) -> None:
-    """Each BentoML task that asked for `job_id` and did not complete in this replica's BentoML
-    store gets the manifest as its result: one still IN_PROGRESS (its server was killed while it
-    ran), or FAILED (its server stopped the job on SIGTERM, or an earlier run failed) whose
-    book is now done."""
-    from _bentoml_impl.tasks import ResultStatus, Sqlite3Store
-    from starlette.responses import JSONResponse
-
-    ids = await anyio.to_thread.run_sync(books.store.names, job_id, TASKS)
-    if not ids:
-        return
-    async with Sqlite3Store(result_store_file) as results:
-        for task_id in ids:
-            try:
-                row = await results.get_status(task_id)
-            except KeyError:
-                continue
-            if row.status in (ResultStatus.IN_PROGRESS, ResultStatus.FAILED):
-                response = JSONResponse(manifest.model_dump(mode="json"))
-                await results.set_result(task_id, response, ResultStatus.COMPLETED)
-                log.info("book %s: task %s given the resumed job's manifest", job_id, task_id)

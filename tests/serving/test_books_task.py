@@ -7,6 +7,7 @@ import inspect
 import httpx
 import pytest
 from _bentoml_impl.server.app import ServiceAppFactory
+from _bentoml_impl.server.serving import server_on_deployment
 from _bentoml_impl.tasks import ResultStatus, Sqlite3Store
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,6 +28,12 @@ def test_bentoml_runs_a_task_with_its_id_in_the_request_state_and_records_any_en
     source = inspect.getsource(ServiceAppFactory._run_task)
     assert "request.state.task_id = task_id" in source
     assert "set_result(" in source and "ResultStatus.FAILED" in source
+
+
+def test_bentoml_deletes_its_task_store_at_each_start():
+    """Why a task id does not outlive its server (docs/books.md), while its book job does."""
+    source = inspect.getsource(server_on_deployment)
+    assert "os.remove(result_file)" in source and "init_db(result_file)" in source
 
 
 def test_bentoml_local_cancel_only_marks_the_row_and_answers_400(tmp_path):
