@@ -5,13 +5,14 @@ schema and the tests. Field names follow the Kokoro TTS API Server that clients 
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from engine.audio import SAMPLE_RATE
 from engine.languages import LANGUAGE_NAMES
 from engine.speech import MAX_SPEED, MIN_SPEED
 
 AudioFormat = Literal["wav", "mp3", "aac", "opus", "flac", "pcm"]
+CaptionFormat = Literal["srt", "vtt"]
 
 #: The longest `voice` field read: a blend of four voices with their weights takes under 80
 #: characters. A longer one is refused before any of it is parsed.
@@ -58,6 +59,18 @@ class TTSRequest(BaseModel):
     lang: str | None = Field(
         None, description="Override the voice's language: a b e f h i j p z, or a name such as en-us, en-gb, es"
     )
+    captions: CaptionFormat | None = Field(
+        None,
+        description="srt or vtt: the JSON answer's `captions` holds a caption file of the speech (whole words, at "
+        "most 2 lines of 42 characters a cue, cut at sentence and clause ends); needs include_timestamps true",
+    )
+
+    @field_validator("captions")
+    @classmethod
+    def _captions_come_with_the_json_answer(cls, captions: str | None, info: ValidationInfo) -> str | None:
+        if captions is not None and info.data.get("include_timestamps") is False:
+            raise ValueError("captions come in the JSON answer: leave include_timestamps true, or captions out")
+        return captions
 
 
 class WordTimestamp(BaseModel):
@@ -80,6 +93,9 @@ class TTSResponse(BaseModel):
     voice: str
     speed: float
     text: str
+    captions: str | None = Field(
+        None, description="The whole caption file (SRT or WebVTT) when the request asked for `captions`; absent if not"
+    )
 
 
 class StreamChunkEvent(BaseModel):

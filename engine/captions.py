@@ -8,7 +8,7 @@ bounded number of times (a cue holds at most its line budget), so the work is li
 """
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .marks import CJK_CLAUSE_ENDS, CJK_SENTENCE_ENDS, CLAUSE_ENDS, CLOSERS, OPENERS, PAUSE_MARKS, SENTENCE_ENDS
@@ -79,6 +79,10 @@ def vtt_text(cues: Sequence[Cue]) -> str:
         for cue in cues
     ]
     return "\n".join(["WEBVTT\n", *blocks])
+
+
+#: a caption format's name -> the file's text from its cues
+CAPTION_WRITERS: dict[str, Callable[[Sequence[Cue]], str]] = {"srt": srt_text, "vtt": vtt_text}
 
 
 def _pieces(words: Sequence[WordTiming]) -> list[_Piece]:

@@ -24,7 +24,7 @@ from engine.text import Chunk
 from schemas import SynthesizerStatus, TTSRequest
 
 from .admission import Admission, Ticket
-from .errors import ClientLeft, NotReady
+from .errors import BadRequest, ClientLeft, NotReady
 from .health import HealthMonitor
 from .plan import ChunkPlan
 from .request import read_fields, validate_speech
@@ -63,8 +63,14 @@ class TTSServer:
 
     async def speak_events(self, http_request: Request) -> Response:
         """POST /tts/stream: /tts/'s fields, answered as NDJSON events. The words travel in the
-        events, so `include_timestamps` never turns the answer into one JSON body."""
+        events, so `include_timestamps` never turns the answer into one JSON body, and `captions`,
+        which only that body carries, is refused."""
         request = await read_fields(http_request, TTSRequest, self.max_body)
+        if request.captions is not None:
+            raise BadRequest(
+                "'captions': POST /tts/stream sends each chunk's words in its events; "
+                "captions come in POST /tts/'s JSON answer"
+            )
         return await self.answer(
             http_request, request.model_copy(update={"include_timestamps": False}), ndjson_response
         )

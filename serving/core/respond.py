@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from engine.audio import STREAM_ENCODERS, encode_whole
+from engine.captions import CAPTION_WRITERS, caption_cues
 from engine.speech import PlacedChunk, Timeline, WordTiming
 from engine.synthesis import ChunkAudio
 from engine.text import Chunk
@@ -65,16 +66,19 @@ async def json_response(rendered: RenderedChunks, request: TTSRequest) -> Respon
 
 def _json_body(placed: list[PlacedChunk], duration_s: float, request: TTSRequest) -> bytes:
     audio = encode_whole(np.concatenate([chunk.samples for chunk in placed]), request.format)
+    words = [word for chunk in placed for word in chunk.words]
     body = TTSResponse(
         audio=base64.b64encode(audio).decode("ascii"),
         audio_format=request.format,
-        word_timestamps=word_timestamps([word for chunk in placed for word in chunk.words]),
+        word_timestamps=word_timestamps(words),
         total_duration=round(duration_s, 3),
         voice=request.voice,
         speed=request.speed,
         text=request.text,
+        captions=CAPTION_WRITERS[request.captions](caption_cues(words)) if request.captions else None,
     )
-    return body.model_dump_json().encode()
+    # a client that asked for no captions gets the answer the Kokoro TTS API gives, without the field
+    return body.model_dump_json(exclude=None if request.captions else {"captions"}).encode()
 
 
 def word_timestamps(words: list[WordTiming]) -> list[WordTimestamp]:

@@ -1,5 +1,6 @@
 import itertools
 import re
+import time
 
 import pytest
 import srt
@@ -170,3 +171,25 @@ def test_any_words_are_all_captioned_in_order_within_the_limits(spec, max_line_c
     for cue, following in itertools.pairwise(cues):
         assert cue.start_s <= cue.end_s <= following.start_s
     assert len(list(srt.parse(srt_text(cues)))) == len(cues)
+
+
+def cpu_seconds(words: list[WordTiming]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        caption_cues(words)
+        best = min(best, time.process_time() - start)
+    return best
+
+
+@pytest.mark.parametrize(
+    "text", ["a ", "word, ", "Yes. ", "x" * 50 + " ", "A. b b b b b b b b b b b b b b b b b b b b b b b b "]
+)
+def test_captioning_costs_time_linear_in_the_words(text):
+    """4x the words cost at most 8x the time (linear work costs 4x); CPU time, the best of three
+    runs, measured again once before it counts."""
+    short, long = timed(text * 250), timed(text * 1000)
+    ratios = [cpu_seconds(long) / cpu_seconds(short)]
+    if ratios[0] >= 8:
+        ratios.append(cpu_seconds(long) / cpu_seconds(short))
+    assert min(ratios) < 8, ratios

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import av
 import pytest
 import soundfile
+import webvtt
 
 from schemas import TTSResponse, WordTimestamp
 from tests.doc_examples import example, output
@@ -55,6 +56,16 @@ def test_curl_json_with_jq(server, tmp_path):
     assert rate == 24_000
     assert 1.5 < len(samples) / rate < 6
     assert float(lines[-1][1]) <= len(samples) / rate
+
+
+def test_curl_captions_writes_the_speech_as_webvtt(server, tmp_path):
+    out = run("curl-captions", ["bash", "-euo", "pipefail"], ".sh", server, tmp_path)
+    assert out.startswith("WEBVTT")
+    captions = webvtt.read(str(tmp_path / "hello.vtt")).captions
+    assert " ".join(caption.text for caption in captions) == "Hello world! This is Kokoro speaking."
+    samples, rate = soundfile.read(tmp_path / "hello.wav")
+    hours, minutes, seconds = captions[-1].end.split(":")
+    assert int(hours) * 3600 + int(minutes) * 60 + float(seconds) <= len(samples) / rate
 
 
 def test_curl_stream_to_file(server, tmp_path):
