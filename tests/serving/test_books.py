@@ -12,6 +12,7 @@ import pytest
 from serving.books.jobs import BookJobs
 from serving.books.runner import LEASE_S, JobFailed, Stopped
 from serving.books.store import BookStore
+from serving.core.config import ServingSettings
 from tests.books_fixtures import make_epub
 from tests.serving.conftest import WAIT_S, Clock, eventually, serve_until_done
 
@@ -231,6 +232,15 @@ async def test_a_bad_book_or_setting_is_a_400_naming_it(books_server, query, bod
     answer = await served.client.post(f"/books?{query}", content=body)
     assert answer.status_code == 400, answer.text
     assert field.lower() in answer.json()["error"].lower()
+
+
+async def test_the_books_routes_want_the_api_key_when_one_is_set(make_server, tmp_path):
+    served = make_server(settings=ServingSettings(api_key="secret"))
+    served.app.state.books = BookJobs(BookStore(str(tmp_path)), lambda: served.server, 60, 1_000, "here")
+    assert (await served.client.post(f"/books?{QUERY}", content=BOOK)).status_code == 401
+    assert (await served.client.get("/books/" + "0" * 32)).status_code == 401
+    keyed = await served.client.get("/books/" + "0" * 32, headers={"Authorization": "Bearer secret"})
+    assert keyed.status_code == 404
 
 
 async def test_an_unknown_job_or_file_is_a_404(books_server):
