@@ -7,13 +7,16 @@ beside the same text sent as POST /tts/ requests one after another, side by side
   --kill       SIGKILL the server once a chapter is done and another is being made, start it
                again: the job resumes and finishes, and the chapters made before the kill are
                the same files (their sha256 printed before and after)
+  --term       the same with SIGTERM, as Kubernetes stops a pod: the server stops the book after
+               the chunk in hand (how long it took to exit is printed), and resumes it at once
+               when started again on the same host
   --fox N      the fox sentence's /tts/ latency, N times alone and N times while the book runs:
                medians and their ratio (the goal: at most 1.3x)
   --cancel     cancel the book through BentoML's client once it has made some audio: the chunks
                the synthesizers render (tts_chunks_rendered_total) and the server's CPU seconds,
                printed every second for WATCH_S after; they must stop growing within one chunk
 
-Run: python -m benchmarks.books [--chars 3000] [--chapters 3] [--kill] [--fox 5] [--epub]
+Run: python -m benchmarks.books [--chars 3000] [--chapters 3] [--kill | --term | --cancel] [--fox 5] [--epub]
 """
 
 import argparse
@@ -134,9 +137,13 @@ def arbiter(port: int) -> psutil.Process:
     raise RuntimeError(f"no server of ours serves port {port}")
 
 
-def kill_server(port: int) -> None:
-    """SIGKILL to BentoML's arbiter listening on `port` and every process of its group."""
-    os.killpg(os.getpgid(arbiter(port).pid), signal.SIGKILL)
+def stop_server(port: int, sig: signal.Signals) -> None:
+    """`sig` to `bentoml serve` on `port` and every process of its group; waits for it to exit."""
+    server = arbiter(port)
+    started = time.perf_counter()
+    os.killpg(os.getpgid(server.pid), sig)
+    server.wait(600)
+    print(f"{sig.name}: the server exited in {time.perf_counter() - started:.1f} s")
 
 
 def cpu_seconds(server: psutil.Process) -> float:
@@ -194,6 +201,7 @@ def main() -> None:
     parser.add_argument("--fox", type=int, default=0)
     parser.add_argument("--epub", action="store_true")
     parser.add_argument("--cancel", action="store_true")
+    parser.add_argument("--term", action="store_true")
     args = parser.parse_args()
     chapters = make_chapters(args.chars, args.chapters)
     with tempfile.TemporaryDirectory(prefix="books-bench-") as home:
@@ -214,11 +222,11 @@ def main() -> None:
                 alone = fox_median(base, args.fox)
             started = time.perf_counter()
             task_id, job_id = asyncio.run(submit(base, chapters, epub))
-            if args.kill:
+            if args.kill or args.term:
                 wait_for(base, job_id, chapters_done=1)
                 before = chapter_hashes(store, job_id)
-                print(f"SIGKILL with {before}")
-                kill_server(port)
+                print(f"stopped with {before}")
+                stop_server(port, signal.SIGTERM if args.term else signal.SIGKILL)
                 stack.close()
                 base = stack.enter_context(live_server(port, Path(home) / "serve-again.log", env))
                 print("restarted")
@@ -235,7 +243,7 @@ def main() -> None:
             manifest = requests.get(f"{base}/books/{job_id}/manifest.json", timeout=30).json()
             book_s = manifest["duration_s"]
             print(f"book: {book_s:.1f} s of audio in {wall:.1f} s: {book_s / wall:.2f}x")
-            if args.kill:
+            if args.kill or args.term:
                 after = chapter_hashes(store, job_id)
                 same = all(after.get(name) == digest for name, digest in before.items())
                 print(f"after the restart: {after}")
