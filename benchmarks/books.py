@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import os
 import signal
 import statistics
 import tempfile
@@ -138,12 +137,18 @@ def arbiter(port: int) -> psutil.Process:
 
 
 def stop_server(port: int, sig: signal.Signals) -> None:
-    """`sig` to `bentoml serve` on `port` and every process of its group; waits for it to exit."""
+    """`sig` to `bentoml serve` on `port`; waits for it to exit. SIGKILL goes to every one of its
+    processes: BentoML starts each service in a process group of its own, which a SIGKILL to the
+    arbiter's group would leave serving. SIGTERM goes to the arbiter, which stops its services, as
+    Kubernetes does to a pod's first process."""
     server = arbiter(port)
+    processes = [server, *server.children(recursive=True)]
     started = time.perf_counter()
-    os.killpg(os.getpgid(server.pid), sig)
-    server.wait(600)
-    print(f"{sig.name}: the server exited in {time.perf_counter() - started:.1f} s")
+    for process in processes if sig == signal.SIGKILL else [server]:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+    psutil.wait_procs(processes, timeout=600)
+    print(f"{sig.name}: the server's {len(processes)} processes exited in {time.perf_counter() - started:.1f} s")
 
 
 def cpu_seconds(server: psutil.Process) -> float:
