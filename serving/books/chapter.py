@@ -24,7 +24,7 @@ from typing import IO
 import anyio
 import numpy as np
 
-from engine.audio import SAMPLE_RATE, STREAM_ENCODERS, Encoder, FlacEncoder, wav_header
+from engine.audio import SAMPLE_RATE, STREAM_ENCODERS, Encoder, FlacEncoder, Mp3Encoder, wav_header
 from engine.captions import caption_cues, srt_text, vtt_text
 from engine.speech import Timeline
 from engine.synthesis import ChunkAudio, ChunkJob
@@ -142,8 +142,13 @@ async def make_chapter(
 
 
 def _encoder(audio_format: str) -> Encoder:
-    """A streaming encoder; FLAC's wants a seekable buffer to write its length into at the end."""
-    return FlacEncoder(whole=True) if audio_format == "flac" else STREAM_ENCODERS[audio_format]()
+    """A streaming encoder, but for FLAC and MP3 one that writes into a seekable buffer: FLAC's
+    header gets the length, MP3's LAME header the encoder's delay and padding, so that a player
+    (and the whole book made from the chapter files) cuts them, and the captions line up with
+    the audio to the sample. An MP3 holds a megabyte a minute: the chapter's encoded file in
+    memory until it is done, never its samples."""
+    encoder_class = STREAM_ENCODERS[audio_format]
+    return encoder_class(whole=True) if encoder_class in (FlacEncoder, Mp3Encoder) else encoder_class()
 
 
 def _encoded(file: IO[bytes], encoder: Encoder, samples: np.ndarray | None) -> None:

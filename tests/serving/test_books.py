@@ -7,6 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import av
 import pytest
 
 from serving.books.jobs import BookJobs
@@ -52,6 +53,11 @@ async def submitted(served, body: bytes | str = BOOK, query: str = QUERY) -> str
     return answer.json()["job_id"]
 
 
+def decoded_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        return sum(frame.samples for frame in container.decode(audio=0)) / 24_000
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -74,6 +80,11 @@ async def test_a_book_becomes_chapters_captions_a_whole_file_and_a_manifest(book
     assert json.loads((folder / "manifest.json").read_text())["chapters"][1]["audio"] == "chapters/002.mp3"
     offsets = [chapter.offset_s for chapter in manifest.chapters]
     assert offsets[0] == 0 and offsets == sorted(offsets) and manifest.duration_s > offsets[-1]
+    # each chapter file decodes to its own length exactly (no encoder delay or padding), so its
+    # captions line up with it and it starts in book.mp3 where the one before ends
+    for chapter, next_offset in zip(manifest.chapters, [*offsets[1:], manifest.duration_s], strict=True):
+        assert decoded_seconds(folder / chapter.audio) == pytest.approx(chapter.duration_s, abs=0.002)
+        assert next_offset == pytest.approx(chapter.offset_s + chapter.duration_s, abs=0.002)
     assert all(chapter.words > 0 and chapter.duration_s > 0 for chapter in manifest.chapters)
 
     status = (await served.client.get(f"/books/{job_id}")).json()
