@@ -41,6 +41,8 @@ from .store import BookStore, chapter_name
 #: of every request a person waits for (due within seconds) go before it in the fair queue
 BOOK_DELAY_S = 86_400.0
 WAV_HEADER_BYTES = 44
+#: a chapter's words with their times, beside its captions
+WORDS_SUFFIX = "words.json"
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class ChapterRecord:
     audio: str
     srt: str
     vtt: str
+    timestamps: str
 
 
 #: called after each chunk with the characters of text it spoke and the seconds of audio it made;
@@ -134,6 +137,7 @@ async def make_chapter(
             audio=chapter_name(index, request.format),
             srt=chapter_name(index, "srt"),
             vtt=chapter_name(index, "vtt"),
+            timestamps=chapter_name(index, WORDS_SUFFIX),
         )
         await anyio.to_thread.run_sync(_store_chapter, store, job_id, index, record, local, words)
         return record
@@ -169,6 +173,8 @@ def _store_chapter(
     cues = caption_cues(words)
     store.write_bytes(job_id, record.srt, srt_text(cues).encode())
     store.write_bytes(job_id, record.vtt, vtt_text(cues).encode())
+    timed = [{"word": w.word, "start_s": w.start_s, "end_s": w.end_s, "whitespace": w.whitespace} for w in words]
+    store.write_json(job_id, record.timestamps, timed)
     store.put_file(job_id, record.audio, local)
     store.write_json(job_id, chapter_name(index, "json"), asdict(record))
 

@@ -21,6 +21,7 @@ from engine.books import BookFormat
 
 from ..core.errors import ApiError, BadRequest
 from ..core.request import explain, read_body
+from .chapter import WORDS_SUFFIX
 from .jobs import BookJobs
 from .runner import read_status
 from .schemas import BookRequest
@@ -31,7 +32,8 @@ ROUTES = frozenset({PATH_PREFIX})
 ENDPOINTS = {
     "POST /books": "A book (text, Markdown or EPUB as the body) -> a job making chaptered audio with captions",
     "GET /books/{job_id}": "A book job's progress: chapters and characters done, audio made, time left",
-    "GET /books/{job_id}/chapters/{n}.{mp3|opus|wav|flac|srt|vtt}": "A finished chapter's audio or captions",
+    "GET /books/{job_id}/chapters/{n}.{mp3|opus|wav|flac|srt|vtt|words.json}": "A finished chapter's audio, "
+    "captions or word timestamps",
     "GET /books/{job_id}/book.mp3": "The whole book, with chapter marks",
     "GET /books/{job_id}/manifest.json": "The chapters, titles, durations, offsets and word counts",
     "POST /books/{job_id}/cancel": "Stops a book job after the chunk in hand; the chapters done are kept",
@@ -40,7 +42,7 @@ ENDPOINTS = {
 MAX_BOOK_BYTES = 64 * 1024 * 1024
 #: a job's id as job_key makes it; anything else is no job (and never a path)
 JOB_ID = re.compile(r"[0-9a-f]{32}")
-CAPTION_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt"}
+CAPTION_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt", WORDS_SUFFIX: "application/json"}
 MEDIA_TYPES = {**{name: STREAM_ENCODERS[name].media_type for name in ("mp3", "opus", "wav", "flac")}, **CAPTION_TYPES}
 #: bytes read from a remote store at a time, for a file sent on
 READ_BYTES = 1024 * 1024
@@ -95,7 +97,7 @@ def register(app: FastAPI) -> None:
     async def chapter_file(job_id: str, name: str, request: Request) -> Response:
         number, _, suffix = name.partition(".")
         if not number.isdigit() or not 0 < int(number) < 100_000 or suffix not in MEDIA_TYPES:
-            raise NotFound(f"no chapter file {name!r}: ask for e.g. 001.mp3, 001.srt or 001.vtt")
+            raise NotFound(f"no chapter file {name!r}: ask for e.g. 001.mp3, 001.srt, 001.vtt or 001.words.json")
         file = chapter_name(int(number) - 1, suffix)
         return await stored_file(books_of(request).store, checked_job(job_id), file, MEDIA_TYPES[suffix])
 

@@ -31,6 +31,7 @@ class ChapterEntry(BaseModel):
     audio: str = Field(description="the chapter's audio file, e.g. chapters/001.mp3")
     srt: str
     vtt: str
+    timestamps: str = Field(description="the chapter's words with their start and end in seconds, as JSON")
     duration_s: float
     offset_s: float = Field(description="where the chapter starts in book.mp3, in seconds")
     words: int

@@ -6,8 +6,8 @@ job's status and a job outlives the replica that started it. A job's folder:
 
     job.json          the request (voice, speed, format, language) and its chapters' titles and sizes
     text/NNN.txt      each chapter's text, as the book was read
-    chapters/NNN.*    each finished chapter's audio, NNN.srt and NNN.vtt, and NNN.json last: a chapter
-                      is done iff its NNN.json exists
+    chapters/NNN.*    each finished chapter's audio, NNN.srt, NNN.vtt, NNN.words.json (its words'
+                      times), and NNN.json last: a chapter is done iff its NNN.json exists
     status.json       progress, and the lease: which replica runs the job and when it last said so
     cancel            present once a client asked the job to stop
     book.mp3          the whole book with chapter marks, made last from the chapter files

@@ -35,6 +35,7 @@ def make_whole_book(
             audio=record.audio,
             srt=record.srt,
             vtt=record.vtt,
+            timestamps=record.timestamps,
             duration_s=record.duration_s,
             offset_s=round(mark.start_s, 3),
             words=record.words,

@@ -41,6 +41,25 @@ def audio_seconds(data: bytes) -> float:
         return sum(frame.samples for frame in container.decode(audio=0)) / 24_000
 
 
+def check_cues_hold_their_words(cues: list[srt.Subtitle], words: list[dict]) -> None:
+    """Each cue's words, as the chapter's word timestamps time them, are spoken inside the cue."""
+    pieces, text, start = [], "", None  # words the text writes together ("dawn" and ".")
+    for word in words:
+        start = word["start_s"] if start is None else start
+        text += word["word"]
+        if word["whitespace"]:
+            pieces.append((text, start, word["end_s"]))
+            text, start = "", None
+    if text:
+        pieces.append((text, start, words[-1]["end_s"]))
+    for cue in cues:
+        shown = cue.content.split()
+        said, pieces = pieces[: len(shown)], pieces[len(shown) :]
+        assert [text for text, *_ in said] == shown
+        assert cue.start.total_seconds() - 0.01 <= said[0][1] and said[-1][2] <= cue.end.total_seconds() + 0.01
+    assert not pieces
+
+
 def check_book(server: str, manifest: dict, tmp_path: Path) -> None:
     base = f"{server}/books/{manifest['job_id']}"
     assert [chapter["title"] for chapter in manifest["chapters"]] == [title for title, _ in CHAPTERS]
@@ -55,6 +74,7 @@ def check_book(server: str, manifest: dict, tmp_path: Path) -> None:
         assert len(subtitles) == len(captions) > 0
         assert all(cue.start < cue.end for cue in subtitles)
         assert subtitles[-1].end.total_seconds() <= duration + 0.05
+        check_cues_hold_their_words(subtitles, requests.get(f"{base}/{chapter['timestamps']}", timeout=10).json())
         spoken = " ".join(cue.content for cue in subtitles).split()
         # a chapter's audio says its title, then its text
         assert spoken[: len(chapter["title"].split())] == chapter["title"].split()

@@ -98,6 +98,9 @@ async def test_a_book_becomes_chapters_captions_a_whole_file_and_a_manifest(book
     assert "The First Chapter The fox ran" in " ".join(srt.text.split())
     audio = await served.client.get(f"/books/{job_id}/chapters/003.mp3")
     assert audio.headers["content-type"] == "audio/mpeg" and audio.content == (folder / "chapters/003.mp3").read_bytes()
+    words = (await served.client.get(f"/books/{job_id}/chapters/001.words.json")).json()
+    assert [word["word"] for word in words][:5] == ["The", "First", "Chapter", "The", "fox"]
+    assert all(word["start_s"] <= word["end_s"] for word in words)
     assert (await served.client.get(f"/books/{job_id}/book.mp3")).status_code == 200
     assert (await served.client.get(f"/books/{job_id}/manifest.json")).json()["job_id"] == job_id
 
