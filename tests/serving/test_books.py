@@ -105,6 +105,22 @@ async def test_a_book_becomes_chapters_captions_a_whole_file_and_a_manifest(book
     assert (await served.client.get(f"/books/{job_id}/manifest.json")).json()["job_id"] == job_id
 
 
+async def test_a_remote_store_through_fsspec_holds_the_same_files(make_server):
+    """fsspec's in-memory filesystem stands for a bucket: nothing is read from a local path."""
+    served = make_server()
+    store = BookStore(f"memory://books-{id(served)}")
+    assert not store.is_local
+    served.app.state.books = books = BookJobs(store, lambda: served.server, 60, 100_000, "here")
+    job_id = await submitted(served)
+    manifest = await asyncio.wait_for(books.narrate(job_id), WAIT_S)
+    book = await served.client.get(f"/books/{job_id}/book.mp3")
+    assert book.status_code == 200 and book.content == store.read_bytes(job_id, "book.mp3")
+    assert int(book.headers["content-length"]) == len(book.content)
+    vtt = await served.client.get(f"/books/{job_id}/{manifest.chapters[2].vtt}")
+    assert vtt.text.startswith("WEBVTT") and "rain" in vtt.text
+    store.delete_job(job_id)
+
+
 async def test_the_same_book_again_joins_its_job_and_makes_nothing_twice(books_server):
     served, books = books_server()
     job_id = await submitted(served)
