@@ -26,6 +26,7 @@ from serving.core.errors import BadRequest, NotReady
 from serving.core.health import HealthMonitor
 from serving.core.lifecycle import LOADING_RETRY_S, TTSServer
 
+from .parts import in_parts
 from .runner import LEASE_S, JobFailed, JobRun, JobSpec, Stopped, read_status
 from .schemas import BookManifest, BookRequest, BookStatus
 from .store import CANCEL, JOB, MANIFEST, STATUS, BookStore, text_name
@@ -94,7 +95,7 @@ class BookJobs:
             chapters = await anyio.to_thread.run_sync(read_book, data, book_format, self.max_chars)
         except BookError as exc:
             raise BadRequest(str(exc)) from None
-        chapters = [chapter for chapter in chapters if speakable(chapter.text)]
+        chapters = in_parts([chapter for chapter in chapters if speakable(chapter.text)])
         if not chapters:
             raise BadRequest("the book has nothing to speak: send a text, Markdown or EPUB with words in it")
         spec = JobSpec(job_id, request, language, [c.title for c in chapters], [len(c.text) for c in chapters])
