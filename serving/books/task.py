@@ -2,7 +2,7 @@
 get, cancel (service.py declares the task; this is what it does).
 
 What BentoML 1.4 does by itself when served locally, and what is ours (checked in its
-_bentoml_impl/server/app.py and tests/serving/books/test_task.py):
+_bentoml_impl/server/app.py and tests/serving/test_books_task.py):
 - submit answers at once and runs the task in the background: its input is not read until then,
   so a bad book is a failed task whose result is the 400 (POST /books answers 400 at submit);
 - cancel only marks the task's row CANCELED and answers 400 ("not supported in local development
@@ -49,7 +49,7 @@ async def narrate_task(
     try:
         job_id = await books.open_job(data, book_format, request)
         if task_id:
-            books.task_jobs[task_id] = job_id
+            books.task_jobs[task_id] = job_id  # while the task waits: cancelling it stops the job
         return await books.narrate(job_id)
     except ApiError as exc:
         if exc.status >= 500:
@@ -59,6 +59,8 @@ async def narrate_task(
         raise BentoMLException(f"the book failed at {exc}", error_code=HTTPStatus.UNPROCESSABLE_ENTITY) from None
     except Stopped as exc:
         raise BentoMLException(f"the book job was stopped: {exc}", error_code=HTTPStatus.CONFLICT) from None
+    finally:
+        books.task_jobs.pop(task_id or "", None)
 
 
 class TaskCancel:
