@@ -7,6 +7,7 @@ Every process imports this module, so it imports no torch: only a synthesizer on
 backend loads it.
 """
 
+import asyncio
 import dataclasses
 import logging
 from pathlib import Path
@@ -14,12 +15,17 @@ from pathlib import Path
 import bentoml
 import uvicorn
 
+from engine.books import BookFormat
 from engine.config import kokoro_config
 from engine.synthesis import Backend, ChunkAudio, ChunkJob
 from engine.tts import load_backend, load_planner
 from engine.voices import VoiceLibrary
 from schemas import SynthesizerStatus
 from serving.app import create_app
+from serving.books.jobs import BookJobs
+from serving.books.schemas import BookManifest, BookRequest, ChapterFormat
+from serving.books.store import BookStore
+from serving.books.task import TaskCancel, narrate_task
 from serving.core.admission import Admission, AdmissionLimits
 from serving.core.config import Settings
 from serving.core.health import HealthMonitor
@@ -195,7 +201,8 @@ app = create_app(SETTINGS.serving)
 @bentoml.service(name="kokoro_tts", traffic={"timeout": 600})
 @bentoml.asgi_app(app, path="/")
 class KokoroTTS:
-    """The HTTP contract: POST /tts/, GET /tts/voices, GET /tts/health, GET /tts/."""
+    """The HTTP contract: POST /tts/, GET /tts/voices, GET /tts/health, GET /tts/; and books, as
+    BentoML's task (narrate_book) and the app's /books routes."""
 
     synthesizer = bentoml.depends(Synthesizer)
     bulk_synthesizer = bentoml.depends(BulkSynthesizer)
@@ -225,3 +232,41 @@ class KokoroTTS:
             HealthMonitor(clients, serving.health_refresh_s, serving.health_grace_s),
             serving.max_body_bytes,
         )
+        books = SETTINGS.books
+        app.state.books = BookJobs(BookStore(books.store_url), lambda: app.state.server, books.keep_s, books.max_chars)
+
+    @bentoml.on_startup
+    async def serve_books(self) -> None:
+        """Books left mid-way by a server that stopped resume once the synthesizers answer; old
+        ones are deleted; on SIGTERM every book stops after its chunk in hand, to resume later."""
+        app.state.books.stop_on_sigterm()
+        self.books_kept = asyncio.ensure_future(app.state.books.keep(app.state.server.health))
+
+    @bentoml.on_shutdown
+    async def stop_books(self) -> None:
+        await app.state.books.shutdown()
+
+    @bentoml.task
+    async def narrate_book(
+        self,
+        context: bentoml.Context,
+        text: str = "",
+        # `Path | None` would be no file to BentoML's client, which then sends the path as JSON
+        file: Path = None,  # type: ignore[assignment]
+        book_format: BookFormat = "markdown",
+        voice: str = "af_heart",
+        speed: float = 1.0,
+        format: ChapterFormat = "mp3",
+        lang: str | None = None,
+    ) -> BookManifest:
+        """A whole book (`text`, or an EPUB, Markdown or text `file`) -> an audio file and SRT and
+        WebVTT captions per chapter, and the whole book as one mp3 with chapter marks: the
+        manifest says where each is (GET /books/{job_id}/...). The same book sent again joins its job."""
+        request = BookRequest(voice=voice, speed=speed, format=format, lang=lang)
+        task_id = getattr(context.request.state, "task_id", None)
+        return await narrate_task(app.state.books, task_id, text, file, book_format, request)
+
+
+KokoroTTS.add_asgi_middleware(
+    TaskCancel, books=lambda: getattr(app.state, "books", None), api_key=SETTINGS.serving.api_key
+)

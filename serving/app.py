@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from .books import routes as books
 from .cartesia import routes as cartesia
 from .core.access import ApiKeyMiddleware
 from .core.config import ServingSettings
@@ -30,7 +31,7 @@ log = logging.getLogger("kokoro_tts")
 #: the project's version, as pyproject.toml says it (the bento ships the file beside serving/)
 VERSION = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
 #: every route whose answers are counted by route, as path -> the route's label
-ROUTES = {**{path: path for path in tts.ROUTES | cartesia.ROUTES | openai.ROUTES}, **tts.ALIASES}
+ROUTES = {**{path: path for path in tts.ROUTES | cartesia.ROUTES | openai.ROUTES | books.ROUTES}, **tts.ALIASES}
 STREAM_HEADERS = ("X-Voice", "X-Speed", "X-Text-Length", "X-Include-Timestamps", "Retry-After", "X-Request-ID")
 
 
@@ -41,6 +42,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         description="Kokoro-82M text-to-speech: streamed audio and word timestamps",
     )
     app.state.server = None
+    app.state.books = None
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -60,9 +62,10 @@ def create_app(settings: ServingSettings) -> FastAPI:
             log.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal server error; the server log has the details")
 
-    tts.register(app, VERSION, {**tts.ENDPOINTS, **openai.ENDPOINTS, **cartesia.ENDPOINTS})
+    tts.register(app, VERSION, {**tts.ENDPOINTS, **openai.ENDPOINTS, **cartesia.ENDPOINTS, **books.ENDPOINTS})
     openai.register(app)
     cartesia.register(app, settings.socket)
+    books.register(app)
     tts.register_unknown(app)
 
     # added innermost first: the record sees every answer, CORS headers go on 401s too, a page

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[1]
-FACES = ("tts", "openai", "cartesia")
+FACES = ("tts", "openai", "cartesia", "books")
 MAX_MODULE_LINES = 300
 
 

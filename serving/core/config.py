@@ -163,6 +163,32 @@ class ServingSettings:
 
 
 @dataclass(frozen=True)
+class BooksSettings:
+    """Book jobs (serving/books): where their files are kept, and for how long."""
+
+    #: an fsspec URL: a local directory (the default: under BentoML's home), or s3://bucket/prefix
+    #: (with s3fs installed) for replicas that share their jobs
+    store_url: str = "~/bentoml/books"
+    #: a job's files are deleted this long after its last change (BentoML keeps a task's result
+    #: as long: a day)
+    keep_s: float = 86_400.0
+    #: the longest book, in characters of text
+    max_chars: int = 2_000_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "BooksSettings":
+        home = env.get("BENTOML_HOME", "~/bentoml")
+        store_url = env.get("KOKORO_BOOKS_STORE", "").strip() or os.path.join(home, "books")
+        if "://" not in store_url:
+            store_url = os.path.abspath(os.path.expanduser(store_url))
+        return cls(
+            store_url=store_url,
+            keep_s=env_number(env, "KOKORO_BOOKS_KEEP_S", cls.keep_s, float, minimum=1),
+            max_chars=env_number(env, "KOKORO_BOOKS_MAX_CHARS", cls.max_chars, int, minimum=1),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting of the server, by what it governs; service.py reads it once and hands each
     part to what it governs."""
@@ -171,6 +197,7 @@ class Settings:
     model: ModelSettings
     batching: BatchingSettings
     serving: ServingSettings
+    books: BooksSettings = BooksSettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -181,4 +208,5 @@ class Settings:
             model,
             BatchingSettings.from_env(env, model.device),
             ServingSettings.from_env(env, model.device),
+            BooksSettings.from_env(env),
         )

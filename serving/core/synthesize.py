@@ -185,3 +185,5 @@ async def rendered_chunks(
             if task is not None and not task.done():
                 task.cancel()
                 CHUNKS_CANCELLED.inc()
+            elif task is not None and not task.cancelled():
+                task.exception()  # a chunk refused after its request ended: retrieved, nothing to tell

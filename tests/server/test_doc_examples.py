@@ -157,3 +157,23 @@ def test_one_request_per_language_prints_the_documented_words(server, tmp_path):
     assert len(lines) == 9 and all(json.loads(line) for line in lines)
     japanese, mandarin = lines[6], lines[8]
     assert [japanese, mandarin] == output("say-each-language").strip().splitlines()
+
+
+def test_a_book_through_bentomls_client_prints_its_chapters_and_writes_the_whole_file(server, tmp_path):
+    out = run("books-bentoml-client", [sys.executable], ".py", server, tmp_path)
+    lines = [line.split() for line in out.strip().splitlines()]
+    assert [(line[0], " ".join(line[1:-2])) for line in lines] == [("1", "The Fox"), ("2", "The Dog")]
+    assert [float(line[-1]) for line in lines][0] == 0
+    seconds, rate, container = audio_seconds(tmp_path / "book.mp3")
+    assert (rate, container) == (24_000, "mp3")
+    assert 4 < seconds < 20
+    assert (tmp_path / "001.vtt").read_text().startswith("WEBVTT")
+
+
+def test_a_book_with_curl(server, tmp_path):
+    if not shutil.which("jq"):
+        pytest.fail("jq is needed for the example: apt-get install jq")
+    out = run("books-curl", ["bash", "-euo", "pipefail"], ".sh", server, tmp_path)
+    assert json.loads(out)["chapters_done"] == 2
+    assert audio_seconds(tmp_path / "book.mp3")[0] > 1
+    assert "-->" in (tmp_path / "001.srt").read_text()
