@@ -83,14 +83,22 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
     The first chunk is the first sentence, so the first audio waits only for the G2P of one
     sentence (of its first MAX_G2P_CHARS, where it is longer)."""
     produced = False
-    for paragraph in _PARAGRAPH_BREAK.split(normalise(text)):
+    paragraphs = _PARAGRAPH_BREAK.split(normalise(text))
+    for paragraph_index, paragraph in enumerate(paragraphs):
         # a pause ends what is before it: text, milliseconds, text, ...
         pieces = PAUSE.split(paragraph)
-        for piece, pause_ms in zip(pieces[::2], [*pieces[1::2], "0"], strict=True):
+        texts = pieces[::2]
+        for n, (piece, pause_ms) in enumerate(zip(texts, [*pieces[1::2], "0"], strict=True)):
+            # the piece's last word is followed by a space in the text where a line break, or a
+            # space beside a pause, comes before more text (G2P saw the piece alone, stripped)
+            if n < len(texts) - 1:
+                spaced_after = piece[-1:].isspace() or texts[n + 1][:1].isspace()
+            else:
+                spaced_after = paragraph_index < len(paragraphs) - 1
             pending: list[Word] = []
             ends: list[bool] = []  # whether each pending word ends a sentence
             size = 0  # the pending words' tokens, kept as they come: silent words may pile up
-            for words, sentence_ends in _sentences(piece.strip(), phonemizer):
+            for words, sentence_ends in _sentences(piece.strip(), phonemizer, spaced_after):
                 fitted = list(_fit_words(words, vocab))
                 for n, word in enumerate(fitted):
                     size += _added_tokens(pending[-1] if pending else None, word, vocab)
@@ -114,14 +122,15 @@ def split_into_chunks(text: str, phonemizer: Phonemizer, vocab: Mapping[str, int
                 yield Chunk((), (), (), pause_s=int(pause_ms) / 1000)
 
 
-def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[tuple[list[Word], bool]]:
+def _sentences(paragraph: str, phonemizer: Phonemizer, spaced_after: bool) -> Iterator[tuple[list[Word], bool]]:
     """Each sentence's words, phonemized only when the chunker reaches it, and whether they end
     the sentence: a sentence longer than MAX_G2P_CHARS comes in pieces (see _g2p_pieces).
 
     The language finds the sentences of the whole paragraph at once (English: 2 ms for 2,000
     characters); phonemizing is the slow step, and it waits for the chunker. Sentences (and
     pieces) are separated by a space phoneme, whether or not the text has a space there (Japanese
-    and Chinese write none after 。)."""
+    and Chinese write none after 。). `spaced_after`: the text has a space after the paragraph
+    (a line break, or one beside a pause), which its last word says."""
     pieces = [
         (piece, n == len(cut) - 1)
         for sentence in phonemizer.sentences(paragraph)
@@ -136,6 +145,8 @@ def _sentences(paragraph: str, phonemizer: Phonemizer) -> Iterator[tuple[list[Wo
         if words and n < len(pieces) - 1:
             spaced = found < 0 or paragraph[searched : searched + 1].isspace()
             words[-1] = dataclasses.replace(words[-1], whitespace=spaced, spoken_space=True)
+        elif words and spaced_after:
+            words[-1] = dataclasses.replace(words[-1], whitespace=True)
         yield words, sentence_ends
 
 

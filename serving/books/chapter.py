@@ -118,10 +118,6 @@ async def make_chapter(
             async with contextlib.aclosing(chunks):
                 async for chunk, audio in chunks:
                     placed = timeline.add(chunk, audio)
-                    if audio.frames_from == 0 and words and placed.words and not words[-1].whitespace:
-                        # chunks are cut where the text has a space or a line break, which the
-                        # chunk's last word does not carry: its caption needs it
-                        words[-1] = dataclasses.replace(words[-1], whitespace=" ")
                     words.extend(placed.words)
                     await anyio.to_thread.run_sync(_encoded, file, encoder, placed.samples)
                     spoken = len(chunk.text) if audio.frames_from == 0 else 0  # a chunk's text counts once

@@ -266,3 +266,28 @@ def test_english_chunks_end_at_sentences_or_clauses_never_after_abbreviations(en
 def test_two_english_sentences_are_still_two(english):
     chunks = split_into_chunks("Dr. Smith is late. He will see you at 9 a.m. tomorrow.", english, VOCAB)
     assert [c.text for c in chunks] == ["Dr. Smith is late.", "He will see you at 9 a.m. tomorrow."]
+
+
+@pytest.mark.parametrize(
+    "text, rebuilt",
+    [
+        ("The Harbour\n\nThe ship came in.\nIt was late.", "The Harbour The ship came in. It was late."),
+        ('Wait <break time="1s"/> for it.', "Wait for it."),
+        ('Wait<break time="1s"/>for it.', "Wait for it."),  # a pause parts words as a space does
+    ],
+)
+def test_a_paragraphs_last_word_says_the_space_a_line_break_or_a_pause_leaves_in_the_text(text, rebuilt):
+    """The words' `whitespace` rebuilds the text: a paragraph's last word is followed by the line
+    break, which G2P, seeing the paragraph alone, cannot tell; the tokens are the same."""
+
+    def g2p(text: str) -> list[Word]:  # as misaki: the last word of what it is given has no space after it
+        words = letters(text)
+        return [*words[:-1], Word(words[-1].text, words[-1].phonemes, False)]
+
+    phonemizer = Phonemizer("test", g2p, lambda paragraph: [paragraph])
+    chunks = list(split_into_chunks(text, phonemizer, VOCAB))
+    words = [w for chunk in chunks for w in chunk.words]
+    assert "".join(w.text + (" " if w.whitespace else "") for w in words) == rebuilt
+    alone = [list(split_into_chunks(line, phonemizer, VOCAB)) for line in
+             text.replace('<break time="1s"/>', "\n").split("\n") if line.strip()]  # fmt: skip
+    assert [c.token_ids for c in chunks if not c.pause_s] == [c.token_ids for part in alone for c in part]
