@@ -202,7 +202,8 @@ class AgentContext:
         for attempt in range(RETRIES + 1):
             sent_s = self.timeline.duration_s
             try:
-                async with self.socket.server.rendering(request, self.began, sent_s) as rendered:
+                ahead_s = self.socket.limits.max_ahead_s or None
+                async with self.socket.server.rendering(request, self.began, sent_s, ahead_s) as rendered:
                     async for chunk, audio in rendered:
                         await self._send_chunk(chunk, audio)
                 return

@@ -76,6 +76,10 @@ class SocketLimits:
     #: seconds a client address is turned away after one of its sockets was closed for abuse (a
     #: flood, or a message far over the limit); 0: never (serving.cartesia.clients says why)
     abuse_cooldown_s: float = 30.0
+    #: seconds of a context's audio rendered ahead of its playing at most: a voice agent plays
+    #: it as it comes, so more is work a client that sends text faster than it is heard, or
+    #: leaves, takes from everyone else's first audio; 0: as fast as the server can
+    max_ahead_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "SocketLimits":
@@ -89,6 +93,7 @@ class SocketLimits:
                 env, "TTS_WS_MAX_SOCKETS_PER_CLIENT", cls.max_sockets_per_client, minimum=1
             ),
             abuse_cooldown_s=env_number(env, "TTS_WS_ABUSE_COOLDOWN_S", cls.abuse_cooldown_s, float, minimum=0),
+            max_ahead_s=env_number(env, "TTS_WS_MAX_AHEAD_S", cls.max_ahead_s, float, minimum=0),
         )
 
 

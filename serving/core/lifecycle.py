@@ -136,13 +136,14 @@ class TTSServer:
 
     @contextlib.asynccontextmanager
     async def rendering(
-        self, request: TTSRequest, began: float | None = None, sent_s: float = 0.0
+        self, request: TTSRequest, began: float | None = None, sent_s: float = 0.0, ahead_s: float | None = None
     ) -> AsyncIterator[RenderedChunks]:
         """The chunks of a request that is not an HTTP exchange (a WebSocket context's sentences),
         through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
         (Busy), the lanes; what it holds is let go as the block ends, by the same `Held.release`.
         `began` and `sent_s`: when the stream this text continues began (loop time), and how much
-        audio it has had, so that its chunks are due as that audio plays."""
+        audio it has had, so that its chunks are due as that audio plays; `ahead_s`: how far ahead
+        of that audio's playing a chunk is rendered at most (serving.core.synthesize)."""
         language, status = await self._checked(request)
         # a turn's later sentences continue audio already playing: their first audio is not awaited
         window = None if sent_s else self.first_window(status)
@@ -152,7 +153,7 @@ class TTSServer:
             # asked of the first too when late: lanes.render_hedged): in the first lane, a client
             # that sends text faster than it is heard would hold the model that everyone else's
             # first audio waits for
-            yield await self._held_chunks(held, request, language, self.later_lane, window, began=began, sent_s=sent_s)
+            yield await self._held_chunks(held, request, language, window, began=began, sent_s=sent_s, ahead_s=ahead_s)
         finally:
             await held.release()
 
@@ -162,7 +163,7 @@ class TTSServer:
         """The answer: JSON once every chunk is rendered, or a stream, which is handed `held.release`
         to call as its body ends (the ticket and the lanes stay held while it streams)."""
         answered_whole = request.include_timestamps
-        rendered = await self._held_chunks(held, request, language, self.later_lane, first_window, answered_whole)
+        rendered = await self._held_chunks(held, request, language, first_window, answered_whole)
         if answered_whole:
             return await json_response(rendered, request)
         return await streamer(rendered, request, held.release)
@@ -172,18 +173,26 @@ class TTSServer:
         held: Held,
         request: TTSRequest,
         language: str,
-        later_lane: Lane,
         first_window: int | None,
         answered_whole: bool = False,
         began: float | None = None,
         sent_s: float = 0.0,
+        ahead_s: float | None = None,
     ) -> RenderedChunks:
         """The request's rendered chunks, once admission gives it its turn; its ticket and its
         chunks are `held`'s until it is released."""
         ticket = await held.admitted(self.admission, len(request.text), answered_whole)
         plan = ChunkPlan(self.planner.chunks(request.text, language))
         chunks = rendered_chunks(
-            plan, request, self.first_lane, later_lane, ticket.finish_by, began, sent_s, first_window=first_window
+            plan,
+            request,
+            self.first_lane,
+            self.later_lane,
+            ticket.finish_by,
+            began,
+            sent_s,
+            first_window=first_window,
+            ahead_s=ahead_s,
         )
         return held.closed_on_release(counted(chunks, ticket))
 

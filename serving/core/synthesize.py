@@ -88,6 +88,7 @@ async def rendered_chunks(
     sent_s: float = 0.0,
     first_window: int | None = None,
     clock: Callable[[], float] | None = None,
+    ahead_s: float | None = None,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
@@ -96,7 +97,10 @@ async def rendered_chunks(
     each due as `due_at` says (`answer_by`: when a whole answer is due; None for a stream). A
     stream that continues one already playing (a WebSocket context's next sentence) says when
     that one `began` (loop time) and how much audio it was `sent_s`: its chunks are due as that
-    audio plays out, not at once. `clock`: the loop's time unless a test keeps its own.
+    audio plays out, not at once. `clock`: the loop's time unless a test keeps its own. With
+    `ahead_s`, a chunk is not asked for before `ahead_s` ahead of its due time: a listener who
+    plays the audio as it comes (a voice agent) needs no more, and a client that sends text faster
+    than it is heard, or leaves, costs no more.
 
     With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
     first of `first_window` frames at least, more where the first lane's measured pace says the
@@ -130,6 +134,8 @@ async def rendered_chunks(
         frames = (rest_from, None) if rest_of else first_frames(chunk) if opening else WHOLE
 
         async def rendered() -> tuple[Chunk, ChunkAudio]:
+            if ahead_s is not None and (early_s := due - ahead_s - clock()) > 0:
+                await wait_to_ask(early_s)
             # chosen when the chunk takes its place in the lane, with no await between: requests
             # that start together each see the others' chunks already placed. A continued
             # stream's first chunk (a voice agent's next sentence) is a later one: its listener
@@ -187,3 +193,8 @@ async def rendered_chunks(
                 CHUNKS_CANCELLED.inc()
             elif task is not None and not task.cancelled():
                 task.exception()  # a chunk refused after its request ended: retrieved, nothing to tell
+
+
+async def wait_to_ask(seconds: float) -> None:
+    """The wait before a chunk too far ahead of its listener is asked for."""
+    await asyncio.sleep(seconds)

@@ -7,7 +7,7 @@ import pytest
 from engine.synthesis import ChunkAudio, ChunkJob
 from engine.text import Chunk
 from schemas import TTSRequest
-from serving.core import lanes
+from serving.core import lanes, synthesize
 from serving.core.errors import NotReady
 from serving.core.lanes import Lane, needs_s, opening_lane, render_hedged, to_hedge
 from serving.core.plan import ChunkPlan
@@ -385,3 +385,22 @@ async def test_a_chunk_refused_mid_answer_is_asked_for_again_and_the_answer_goes
     with pytest.raises(NotReady):
         await asyncio.wait_for(_count_chunks(rendered_chunks(plan, request, first, later)), WAIT_S)
     assert waits == list(lanes.REFUSED_CHUNK_WAITS_S)
+
+
+async def test_a_voice_agents_chunk_is_not_asked_for_more_than_ahead_s_before_its_listener_needs_it(
+    planner, monkeypatch
+):
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(synthesize, "wait_to_ask", no_wait)
+    request = TTSRequest(text="The quick brown fox jumps over the lazy dog.", voice="af_heart")
+    for sent_s, expected in ((45.0, [15.0]), (20.0, [])):  # the audio before it plays till 45 s, 20 s
+        waits.clear()
+        first, later = lanes_of()
+        plan = ChunkPlan(planner.chunks(request.text, "a"))
+        run = rendered_chunks(plan, request, first, later, began=0.0, sent_s=sent_s, clock=Clock(), ahead_s=30.0)
+        assert await asyncio.wait_for(_count_chunks(run), WAIT_S) == 1
+        assert waits == expected, sent_s
