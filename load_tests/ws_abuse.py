@@ -8,10 +8,12 @@ port), for --seconds at once, each abuser on sockets of its own and reconnecting
 - flood: small messages as fast as the socket takes them;
 - malformed: binary frames, JSON nested 50,000 deep, JSON that is not an object, wrong types;
 - gather: one context fed a word every 20 ms with no sentence end, never ended.
-The abusers connect from 127.0.0.2, the well-behaved client from 127.0.0.1: two clients the
-server tells apart by address, as it would two hosts. Meanwhile /tts/health is polled every
-50 ms, the RSS of the server's whole process tree is read every 0.5 s (psutil), and the
-well-behaved client on its own socket speaks the fox sentence (one message,
+The abusers run in a process of their own, at the lowest CPU priority, and connect from
+127.0.0.2, the well-behaved client from 127.0.0.1: two clients the server tells apart by address,
+as it would two hosts, and an attacker's own work on other machines' cores, not the server's
+(on a 2-core machine a flood's sender alone would take half of them). Meanwhile /tts/health is
+polled every 50 ms, the RSS of the server's whole process tree is read every 0.5 s (psutil),
+and the well-behaved client on its own socket speaks the fox sentence (one message,
 `max_buffer_delay_ms: 0`, as pipecat sends a sentence) again and again, timing its first audio.
 The same client first runs alone, so its first audio under abuse is printed as a ratio of its
 time alone.
@@ -29,6 +31,8 @@ figures; exits 1 when the well-behaved client failed a turn.
 import argparse
 import asyncio
 import json
+import multiprocessing
+import os
 import statistics
 import subprocess
 import sys
@@ -37,6 +41,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +63,7 @@ HUGE_BYTES = (200_000, 8_000_000)
 NESTING = 50_000
 #: where the abusers connect from: another loopback address than the well-behaved client's
 ABUSER_ADDRESS = "127.0.0.2"
+SPAWN = multiprocessing.get_context("spawn")
 
 
 def message(context_id: str, transcript: str, more: bool = True, **fields: object) -> str:
@@ -247,6 +253,22 @@ class RssWatch:
             self._stop.wait(RSS_EVERY_S)
 
 
+def run_abusers(url: str, seconds: float, abusers: list[str]) -> tuple[dict[str, Tally], list[object]]:
+    """The abusers, for `seconds`, in a process of their own: the well-behaved client's times are
+    the server's, not those of an event loop it shares with a flood. Each abuser's tally, and
+    what each raised (None if nothing)."""
+    os.nice(19)
+    tallies = {name: Tally() for name in abusers}
+
+    async def all_of_them() -> list[object]:
+        until = time.monotonic() + seconds
+        running = [abuse(url, until, tallies[name], ABUSERS[name]) for name in abusers]
+        return list(await asyncio.gather(*running, return_exceptions=True))
+
+    results = asyncio.run(all_of_them())
+    return tallies, [repr(result) if result else None for result in results]
+
+
 async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[str], bool]:
     """The report's lines for one server, and whether the well-behaved client failed a turn."""
     url = base.replace("http", "ws", 1) + "/tts/websocket"
@@ -255,12 +277,10 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
     alone = await agent(url, ALONE_TURNS, None, failures)
     rss = RssWatch(base)
     before_mb, before_each = rss.now_mb(), rss.by_process_mb()
-    tallies = {name: Tally() for name in abusers}
-    with HealthWatch(base, HEALTH_POLL_S) as health, rss:
-        until = time.monotonic() + seconds
-        running = [abuse(url, until, tallies[name], ABUSERS[name]) for name in abusers]
-        results = await asyncio.gather(agent(url, None, until, failures), *running, return_exceptions=True)
-    beside = results[0] if isinstance(results[0], list) else []
+    with HealthWatch(base, HEALTH_POLL_S) as health, rss, ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
+        abusing = asyncio.wrap_future(pool.submit(run_abusers, url, seconds, abusers))
+        beside = await agent(url, None, time.monotonic() + seconds, failures)
+        tallies, results = await abusing
     await asyncio.sleep(5)  # what the abuse left behind: contexts, buffers, freed or not
     after_mb, after_each = rss.now_mb(), rss.by_process_mb()
     alone_s, beside_s = statistics.median(alone), statistics.median(beside) if beside else float("nan")
@@ -276,7 +296,7 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
             for name, size in after_each.items()
         ),
         *(f"  {name}: {tally.summary()}" for name, tally in tallies.items()),
-        *(f"  abuser {name} raised {result!r}" for name, result in zip(abusers, results[1:], strict=True) if result),
+        *(f"  abuser {name} raised {result}" for name, result in zip(abusers, results, strict=True) if result),
         *(f"  well-behaved client: {failure}" for failure in failures),
     ]
     return lines, bool(failures)
