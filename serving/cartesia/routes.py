@@ -7,11 +7,14 @@ from fastapi.responses import Response
 
 from ..core.config import SocketLimits
 from ..core.lifecycle import TTSServer, server_of
+from ..core.metrics import RESPONSES
 from .agent_socket import TRY_AGAIN_LATER, AgentSocket
 from .bytes_route import bytes_route
 from .clients import SocketClients
-from .messages import BYTES_PATH, PATH
+from .messages import BYTES_PATH, PATH, ErrorMessage
 
+#: the ASGI extension by which a WebSocket's handshake is answered as HTTP (uvicorn's has it)
+DENIAL = "websocket.http.response"
 #: the routes whose answers are counted by route (a socket's contexts are counted under PATH)
 ROUTES = frozenset({BYTES_PATH})
 ENDPOINTS = {
@@ -39,6 +42,12 @@ def register(app: FastAPI, limits: SocketLimits) -> None:
             return
         address = websocket.client.host if websocket.client else ""
         refusal = clients.refusal(address)
+        if refusal is not None and DENIAL in websocket.scope.get("extensions", {}):
+            # refused at the handshake, as HTTP: no socket is opened for a client turned away
+            error = ErrorMessage(context_id="", status_code=429, error=refusal).model_dump_json()
+            await websocket.send_denial_response(Response(error, 429, media_type="application/json"))
+            RESPONSES.labels(PATH, "429").inc()
+            return
         await websocket.accept()
         socket = AgentSocket(server, websocket, limits)
         if refusal is not None:

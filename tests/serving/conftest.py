@@ -198,13 +198,22 @@ class SocketClient:
     ASGI messages go through two queues, and every wait is bounded by WAIT_S."""
 
     def __init__(
-        self, app: FastAPI, path: str, headers: dict[str, str] | None = None, query: str = "", client: str = "127.0.0.1"
+        self,
+        app: FastAPI,
+        path: str,
+        headers: dict[str, str] | None = None,
+        query: str = "",
+        client: str = "127.0.0.1",
+        denial: bool = False,
     ):
+        """`denial`: the server can answer the handshake as HTTP (uvicorn's denial response)."""
         self.scope = {
             "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
             "query_string": query.encode(), "root_path": "", "server": ("tts.test", 80), "client": (client, 5000),
             "subprotocols": [], "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+            "extensions": {"websocket.http.response": {}} if denial else {},
         }  # fmt: skip
+        self.denied: tuple[int, bytes] | None = None  # the HTTP answer to a handshake the server refused
         self.app = app
         self._to_app: asyncio.Queue[dict] = asyncio.Queue()
         self._from_app: asyncio.Queue[dict] = asyncio.Queue()
@@ -217,6 +226,9 @@ class SocketClient:
         opened = await asyncio.wait_for(self._from_app.get(), WAIT_S)
         if opened["type"] == "websocket.close":
             self.closed = opened
+        elif opened["type"] == "websocket.http.response.start":
+            body = await asyncio.wait_for(self._from_app.get(), WAIT_S)
+            self.denied = (opened["status"], body["body"])
         else:
             assert opened["type"] == "websocket.accept", opened
         return self

@@ -1,5 +1,7 @@
 """Per client address: the sockets it may hold, and the while it is turned away after abuse."""
 
+import json
+
 import pytest
 
 from serving.cartesia import agent_socket, clients
@@ -84,3 +86,16 @@ async def test_an_address_holds_at_most_its_sockets_at_once(make_server):
     async with SocketClient(served.app, PATH) as later:  # the two are closed: room again
         await later.send(say("t", "Room again.", more=False))
         assert (await later.until_end("t"))[-1]["type"] == "done"
+
+
+async def test_where_the_server_can_answer_the_handshake_a_client_turned_away_gets_an_http_429(make_server):
+    served = make_server(settings=limited(max_messages_s=3))
+    async with SocketClient(served.app, PATH, client="10.0.0.5") as socket:
+        for _ in range(10):
+            await socket.send({"context_id": "nothing", "cancel": True})
+        await socket.until_closed()
+    async with SocketClient(served.app, PATH, client="10.0.0.5", denial=True) as again:
+        assert again.denied is not None and again.closed is None
+    status, body = again.denied
+    error = json.loads(body)
+    assert status == 429 and error["status_code"] == 429 and "TTS_WS_ABUSE_COOLDOWN_S" in error["error"]
