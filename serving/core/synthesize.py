@@ -136,8 +136,10 @@ async def rendered_chunks(
         async def rendered() -> tuple[Chunk, ChunkAudio]:
             if ahead_s is not None and (early_s := due - ahead_s - clock()) > 0:
                 await wait_to_ask(early_s)
-            # chosen when the chunk takes its place in the lane, with no await between: requests
-            # that start together each see the others' chunks already placed. A continued
+            # chosen when the chunk takes its place in the first lane, with no await between:
+            # requests that start together each see the others' chunks already placed (one sent
+            # to the later lane takes its place there a loop step later, as a task of its own
+            # that render_hedged can ask of the first lane too). A continued
             # stream's first chunk (a voice agent's next sentence) is a later one: its listener
             # is still hearing the audio before it, and a client that sends text faster than it
             # is heard must not hold the first lane, which newcomers' first audio waits for
