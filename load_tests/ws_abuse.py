@@ -19,11 +19,12 @@ The same client first runs alone, so its first audio under abuse is printed as a
 time alone.
 
     .venv/bin/python -m load_tests.ws_abuse [--seconds 30] [--baseline b5a1292] [--env KOKORO_BULK_LANE=off]
-        [--abuser gather --abuser flood ...]
+        [--abuser gather --abuser flood ...] [--logs DIR]
 
 --baseline REF runs the same against a server started from REF (a temporary git worktree),
 before this checkout's, and prints both. --env sets a variable for the servers. --abuser runs
-only the abusers named, to find which one costs the well-behaved client what.
+only the abusers named, to find which one costs the well-behaved client what. --logs DIR keeps
+each server's log (with --env TTS_DEBUG=1 it says where each stream's chunks went).
 Loopback only, bounded in count and time; the servers are stopped at the end. Prints the
 figures; exits 1 when the well-behaved client failed a turn.
 """
@@ -288,6 +289,7 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
         f"well-behaved first audio alone: median {alone_s:.2f} s, max {max(alone):.2f} s ({len(alone)} turns)",
         f"well-behaved first audio under abuse: median {beside_s:.2f} s, "
         f"max {max(beside, default=float('nan')):.2f} s ({len(beside)} turns); ratio {beside_s / alone_s:.2f}x",
+        f"  each turn in order: {' '.join(f'{seconds:.2f}' for seconds in beside)}",
         health.summary(),
         f"server RSS: {before_mb:.0f} MB before, peak {max(rss.samples_mb, default=before_mb):.0f} MB "
         f"(+{max(rss.samples_mb, default=before_mb) - before_mb:.0f} MB), {after_mb:.0f} MB 5 s after",
@@ -303,12 +305,14 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
 
 
 def served_from(
-    root: Path, label: str, seconds: float, env: dict[str, str], abusers: list[str]
+    root: Path, label: str, seconds: float, env: dict[str, str], abusers: list[str], logs: Path | None
 ) -> tuple[list[str], bool]:
-    with tempfile.TemporaryDirectory() as logs:
-        log = Path(logs) / "serve.log"
+    with tempfile.TemporaryDirectory() as temporary:
+        kept_in = logs or Path(temporary)
+        kept_in.mkdir(parents=True, exist_ok=True)
+        log = kept_in / f"serve-{label.split()[-1]}.log"
         with live_server(free_port(), log, env, root=root) as base:
-            print(f"{label}: serving on {base}", flush=True)
+            print(f"{label}: serving on {base}; its log: {log if logs else 'not kept'}", flush=True)
             return asyncio.run(measure(base, seconds, abusers))
 
 
@@ -318,6 +322,7 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REF", help="also measure a server started from this commit, first")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the servers")
     parser.add_argument("--abuser", action="append", choices=list(ABUSERS), help="only these abusers (default: all)")
+    parser.add_argument("--logs", type=Path, metavar="DIR", help="keep each server's log here (with TTS_DEBUG=1: why)")
     args = parser.parse_args()
     abusers = list(dict.fromkeys(args.abuser or ABUSERS))
     env = dict(setting.split("=", 1) for setting in args.env)
@@ -327,12 +332,14 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as checkout:
             subprocess.run(["git", "worktree", "add", "--detach", checkout, args.baseline], cwd=ROOT, check=True)
             try:
-                lines, baseline_failed = served_from(Path(checkout), args.baseline, args.seconds, env, abusers)
+                lines, baseline_failed = served_from(
+                    Path(checkout), args.baseline, args.seconds, env, abusers, args.logs
+                )
                 reports.append((f"before ({args.baseline})", lines))
                 print("\n".join(lines), flush=True)
             finally:
                 subprocess.run(["git", "worktree", "remove", "--force", checkout], cwd=ROOT, check=False)
-    lines, failed = served_from(ROOT, "this checkout", args.seconds, env, abusers)
+    lines, failed = served_from(ROOT, "this checkout", args.seconds, env, abusers, args.logs)
     reports.append(("after (this checkout)", lines))
     for label, lines in reports:
         print(f"\n{label}, {args.seconds:.0f} s of abuse ({', '.join(abusers)}):")
