@@ -17,6 +17,7 @@ from ..core.errors import POLICY_VIOLATION, ClientLeft
 from ..core.lifecycle import TTSServer
 from ..core.metrics import RESPONSES
 from ..core.request import explain
+from .clients import SocketClients
 from .context import AgentContext
 from .messages import MAX_CONTEXT_ID_CHARS, PATH, CancelMessage, ContextMessage, ErrorMessage, ServerMessage
 
@@ -59,10 +60,15 @@ class AgentSocket:
     cannot take is answered with an error and the socket serves on; a flood of messages, or a
     socket left idle, is closed."""
 
-    def __init__(self, server: TTSServer, websocket: WebSocket, limits: SocketLimits):
+    def __init__(
+        self, server: TTSServer, websocket: WebSocket, limits: SocketLimits, clients: SocketClients, address: str
+    ):
+        """`clients` and `address`: whose socket this is, among the server's (serving.cartesia.clients)."""
         self.server = server
         self.websocket = websocket
         self.limits = limits
+        self.clients = clients
+        self.address = address
         self.contexts: dict[str, AgentContext] = {}
         self._sending = asyncio.Lock()
         self._gone = False

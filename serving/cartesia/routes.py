@@ -49,7 +49,7 @@ def register(app: FastAPI, limits: SocketLimits) -> None:
             RESPONSES.labels(PATH, "429").inc()
             return
         await websocket.accept()
-        socket = AgentSocket(server, websocket, limits)
+        socket = AgentSocket(server, websocket, limits, clients, address)
         if refusal is not None:
             await socket.turn_away(refusal)
             return

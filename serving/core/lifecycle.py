@@ -136,14 +136,20 @@ class TTSServer:
 
     @contextlib.asynccontextmanager
     async def rendering(
-        self, request: TTSRequest, began: float | None = None, sent_s: float = 0.0, ahead_s: float | None = None
+        self,
+        request: TTSRequest,
+        began: float | None = None,
+        sent_s: float = 0.0,
+        ahead_s: float | None = None,
+        due_later_s: float = 0.0,
     ) -> AsyncIterator[RenderedChunks]:
         """The chunks of a request that is not an HTTP exchange (a WebSocket context's sentences),
         through the same lifecycle: validation (BadRequest), readiness (NotReady), admission
         (Busy), the lanes; what it holds is let go as the block ends, by the same `Held.release`.
         `began` and `sent_s`: when the stream this text continues began (loop time), and how much
         audio it has had, so that its chunks are due as that audio plays; `ahead_s`: how far ahead
-        of that audio's playing a chunk is rendered at most (serving.core.synthesize)."""
+        of that audio's playing a chunk is rendered at most; `due_later_s`: how much later than
+        that its chunks are due, queued behind the client's own (serving.core.synthesize)."""
         language, status = await self._checked(request)
         # a turn's later sentences continue audio already playing: their first audio is not awaited
         window = None if sent_s else self.first_window(status)
@@ -153,7 +159,9 @@ class TTSServer:
             # asked of the first too when late: lanes.render_hedged): in the first lane, a client
             # that sends text faster than it is heard would hold the model that everyone else's
             # first audio waits for
-            yield await self._held_chunks(held, request, language, window, began=began, sent_s=sent_s, ahead_s=ahead_s)
+            yield await self._held_chunks(
+                held, request, language, window, began=began, sent_s=sent_s, ahead_s=ahead_s, due_later_s=due_later_s
+            )
         finally:
             await held.release()
 
@@ -178,6 +186,7 @@ class TTSServer:
         began: float | None = None,
         sent_s: float = 0.0,
         ahead_s: float | None = None,
+        due_later_s: float = 0.0,
     ) -> RenderedChunks:
         """The request's rendered chunks, once admission gives it its turn; its ticket and its
         chunks are `held`'s until it is released."""
@@ -193,6 +202,7 @@ class TTSServer:
             sent_s,
             first_window=first_window,
             ahead_s=ahead_s,
+            due_later_s=due_later_s,
         )
         return held.closed_on_release(counted(chunks, ticket))
 

@@ -18,7 +18,17 @@ from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
 from . import request_id
-from .lanes import WHOLE, Frames, Lane, asked_again_if_refused, decoded_to, opening_lane, render, render_hedged
+from .lanes import (
+    WHOLE,
+    Frames,
+    Lane,
+    asked_again_if_refused,
+    decoded_to,
+    opening_lane,
+    render,
+    render_hedged,
+    rest_lane,
+)
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
 
@@ -89,6 +99,7 @@ async def rendered_chunks(
     first_window: int | None = None,
     clock: Callable[[], float] | None = None,
     ahead_s: float | None = None,
+    due_later_s: float = 0.0,
 ) -> AsyncIterator[tuple[Chunk, ChunkAudio]]:
     """Each chunk with its audio, in order: the first through `first_lane` (what decides how soon
     the caller hears anything, see `opening_lane`), the rest through `later_lane` (a short whole
@@ -100,13 +111,16 @@ async def rendered_chunks(
     audio plays out, not at once. `clock`: the loop's time unless a test keeps its own. With
     `ahead_s`, a chunk is not asked for before `ahead_s` ahead of its due time: a listener who
     plays the audio as it comes (a voice agent) needs no more, and a client that sends text faster
-    than it is heard, or leaves, costs no more.
+    than it is heard, or leaves, costs no more. With `due_later_s`, every chunk is due that much
+    later: a client's stream queued behind its own that started before it (a voice agent's
+    contexts opened at once, serving.cartesia.clients), not beside everyone else's.
 
     With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
     first of `first_window` frames at least, more where the first lane's measured pace says the
     rest could not be decoded before it has played; then the rest. The model's front runs
     on the whole sentence each time, so every window has its prosody. The windows go through the
-    opening lane, as urgent as the first: its listener is already hearing the sentence.
+    opening lane, as urgent as the first: its listener is already hearing the sentence (a rest too
+    long for the first lane, through the later one: `rest_lane`).
 
     The second chunk is asked for with the first one's rest, not beside its first window: on CPU
     the two would share the same cores (the later lane's at the lowest priority, so it gains
@@ -115,7 +129,7 @@ async def rendered_chunks(
     started = clock() if began is None else began
     if answer_by is not None and answer_by - started <= INTERACTIVE_ANSWER_S:
         later_lane = first_lane
-    playback = Playback(started + sent_s)
+    playback = Playback(started + sent_s + due_later_s)
     chunks = aiter(plan)
     rendering: Chunk | None = None  # asked for and not rendered yet: its audio is not known
 
@@ -143,7 +157,10 @@ async def rendered_chunks(
             # stream's first chunk (a voice agent's next sentence) is a later one: its listener
             # is still hearing the audio before it, and a client that sends text faster than it
             # is heard must not hold the first lane, which newcomers' first audio waits for
-            lane = opening_lane(first_lane, later_lane) if (opening and not sent_s) or rest_of else later_lane
+            if rest_of:
+                lane = rest_lane(first_lane, later_lane, chunk, request.speed, rest_from)
+            else:
+                lane = opening_lane(first_lane, later_lane) if opening and not sent_s else later_lane
 
             async def render_once() -> ChunkAudio:
                 if lane is first_lane:

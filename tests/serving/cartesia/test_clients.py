@@ -1,15 +1,17 @@
-"""Per client address: the sockets it may hold, and the while it is turned away after abuse."""
+"""Per client address: the sockets it may hold, the while it is turned away after abuse, and its
+contexts' first audio queued behind its own."""
 
+import asyncio
 import json
 
 import pytest
 
 from serving.cartesia import agent_socket, clients
-from serving.cartesia.clients import SocketClients
+from serving.cartesia.clients import OWN_OPENING_SPACING_S, SocketClients
 from serving.cartesia.messages import PATH
 from serving.core.errors import POLICY_VIOLATION
 
-from ..conftest import Clock, SocketClient
+from ..conftest import Clock, SocketClient, eventually, serve_until_done
 from .test_cartesia import limited, say
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
@@ -99,3 +101,58 @@ async def test_where_the_server_can_answer_the_handshake_a_client_turned_away_ge
     status, body = again.denied
     error = json.loads(body)
     assert status == 429 and error["status_code"] == 429 and "TTS_WS_ABUSE_COOLDOWN_S" in error["error"]
+
+
+def test_a_contexts_first_audio_is_due_behind_its_addresss_own_still_waiting():
+    sockets = SocketClients(max_sockets=2, cooldown_s=30.0, clock=Clock())
+    first, second, third = (sockets.opening("a") for _ in range(3))
+    other = sockets.opening("b")  # another address is counted apart
+    assert [first.due_later_s, second.due_later_s, third.due_later_s] == [
+        0,
+        OWN_OPENING_SPACING_S,
+        2 * OWN_OPENING_SPACING_S,
+    ]
+    assert other.due_later_s == 0
+    first.heard()
+    first.heard()  # heard once, whatever calls it
+    second.heard()
+    assert sockets.opening("a").due_later_s == OWN_OPENING_SPACING_S  # only the third still waits
+    third.heard()
+    other.heard()
+    assert sockets.opening("b").due_later_s == 0
+
+
+async def test_a_client_opening_many_contexts_waits_behind_its_own_not_another_clients_first_audio(make_server):
+    """A's three contexts arrive before B's one, while the model is busy with A's first: B's first
+    chunk goes next, then A's others (due as they arrive, they would have gone before it)."""
+    served = make_server(held=True)
+    lane = served.server.first_lane
+    async with (
+        SocketClient(served.app, PATH, client="10.0.0.1") as a,
+        SocketClient(served.app, PATH, client="10.0.0.2") as b,
+    ):
+        await a.send(say("a1", "Hello.", more=False, max_buffer_delay_ms=0))
+        inside = await served.fake.next_call()
+        for context_id in ("a2", "a3"):
+            await a.send(say(context_id, "Hello.", more=False, max_buffer_delay_ms=0))
+        await eventually(lambda: lane.scheduler.waiting == 2)
+        await b.send(say("b", "Another client speaks here.", more=False, max_buffer_delay_ms=0))
+        await eventually(lambda: lane.scheduler.waiting == 3)
+        inside.release()
+        after = await served.fake.next_call()
+        spoken = len(inside.jobs[0].token_ids)
+        assert len(after.jobs[0].token_ids) > spoken  # B's sentence, not A's "Hello."
+        after.release()
+        ends = [asyncio.ensure_future(until_done(a, {"a1", "a2", "a3"})), asyncio.ensure_future(until_done(b, {"b"}))]
+        await serve_until_done(served.fake, *ends)
+    for end in ends:
+        end.result()  # every context done, none failed
+
+
+async def until_done(socket: SocketClient, context_ids: set[str]) -> None:
+    """Reads the socket until each of `context_ids` is done (an error fails the test)."""
+    while context_ids:
+        message = await socket.receive()
+        assert message["type"] != "error", message
+        if message["type"] == "done":
+            context_ids.discard(message["context_id"])

@@ -9,7 +9,7 @@ from engine.text import Chunk
 from schemas import TTSRequest
 from serving.core import lanes, synthesize
 from serving.core.errors import NotReady
-from serving.core.lanes import Lane, needs_s, opening_lane, render_hedged, to_hedge
+from serving.core.lanes import FIRST_LANE_REST_S, Lane, needs_s, opening_lane, render_hedged, rest_lane, to_hedge
 from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import INTERACTIVE_ANSWER_S, Playback, due_at, rendered_chunks
@@ -87,6 +87,34 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
     call.release()
     await serve_until_done(later.synthesizer, consumer)
     assert await consumer == len(list(planner.chunks(request.text, "a"))) + 1
+
+
+async def test_a_rest_too_long_for_the_first_lane_goes_to_the_later_one(planner):
+    """A run-on first sentence's rest would hold the first lane for seconds (a chunk in the model
+    cannot be paused): past FIRST_LANE_REST_S at that lane's pace it is the later lane's."""
+    first, later = lanes_of(held=True)
+    request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
+    plan = ChunkPlan(planner.chunks(request.text, "a"))
+    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
+    window = await first.synthesizer.next_call()
+    first.pace.seconds_per_frame = 1.0  # the window's own call, at once, halves it: 0.5 s a frame
+    window.release()
+    rest = await later.synthesizer.next_call()
+    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
+    assert first.synthesizer.waiting_calls() == 0
+    rest.release()
+    await serve_until_done(later.synthesizer, consumer)
+    assert first.synthesizer.started == 1
+
+
+def test_a_rest_goes_where_a_first_chunk_would_unless_it_is_longer_than_the_first_lane_takes():
+    first, later = lanes_of()
+    chunk = speech(40)  # (40 + 2) tokens x 2.4 frames: 100.8 frames about
+    assert rest_lane(first, later, chunk, 1.0, rest_from=10) is first  # no pace known: as a first chunk
+    first.pace.took(FIRST_LANE_REST_S, 91)  # the 90.8 frames from frame 10 take just under the bound
+    assert rest_lane(first, later, chunk, 1.0, rest_from=10) is first
+    assert rest_lane(first, later, chunk, 1.0, rest_from=9) is later  # one frame more: over it
+    assert rest_lane(first, later, chunk, 2.0, rest_from=9) is first  # spoken twice as fast: half the frames
 
 
 async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_the_fewest_frames(planner):
