@@ -10,10 +10,12 @@ what bounds that. The address is the one the server's HTTP layer reports: behind
 client's own only where the proxy is trusted to say so (uvicorn's FORWARDED_ALLOW_IPS; 127.0.0.1
 by default, so nginx on the same host), else the proxy's, which all its clients then share.
 
-A client that opens many contexts at once (within its limits) would otherwise have each one's
-first chunk due as it arrives, beside everyone else's: a dozen first chunks ahead of another
-client's, in the lane every first audio waits for. A context's first chunk is due behind the
-address's own contexts still waiting for theirs, OWN_OPENING_SPACING_S for each.
+A client that opens many contexts (within its limits) would otherwise have each one's first
+chunk due as it arrives, beside everyone else's: a dozen first chunks ahead of another client's,
+in the lane every first audio waits for, and as many again each second. Each address's contexts
+are given first-audio turns as a fair queue gives its flows their share: a context's first chunk
+is due when the address's turn comes, at most one turn each OWN_OPENING_SPACING_S, not before it
+arrives (`opening_due_later_s`).
 """
 
 import collections
@@ -22,35 +24,12 @@ from collections.abc import Callable
 #: addresses remembered at most (sockets held, or turned away): a bound on memory, whatever the
 #: number of clients; the oldest refusal is forgotten first
 MAX_ADDRESSES = 10_000
-#: how much later a context's chunks are due for each of its address's contexts still waiting for
-#: their first audio: about what one first audio costs the first lane on CPU (a first window of
-#: a sentence); on a GPU's batches it only orders them
-OWN_OPENING_SPACING_S = 0.5
-
-
-class Opening:
-    """A context waiting for its first audio: counted against its address until `heard`."""
-
-    def __init__(self, waiting: collections.Counter[str], address: str):
-        self._waiting = waiting
-        self._address = address
-        #: the address's contexts that were waiting for their first audio when this one began
-        self.behind = waiting[address]
-        waiting[address] += 1
-        self._counted = True
-
-    @property
-    def due_later_s(self) -> float:
-        return self.behind * OWN_OPENING_SPACING_S
-
-    def heard(self) -> None:
-        """The context's first audio was sent, or it ended: it waits no more. Idempotent."""
-        if not self._counted:
-            return
-        self._counted = False
-        self._waiting[self._address] -= 1
-        if self._waiting[self._address] <= 0:
-            del self._waiting[self._address]
+#: the first-lane time an address's new context is counted as taking, whether it does or not:
+#: twice what one first audio takes on a 2-core CPU (a first window of a sentence, 0.3 to 0.5 s).
+#: An address that opens contexts faster than one each this often has its first chunks due
+#: later and later, so they go when no other client's is waiting; one that opens them slower is
+#: never held back. On a GPU's batches it only orders them
+OWN_OPENING_SPACING_S = 1.0
 
 
 class SocketClients:
@@ -62,8 +41,8 @@ class SocketClients:
         self._clock = clock
         self._sockets: collections.Counter[str] = collections.Counter()
         self._refused_until: collections.OrderedDict[str, float] = collections.OrderedDict()
-        #: contexts waiting for their first audio, by address: only addresses holding sockets
-        self._opening: collections.Counter[str] = collections.Counter()
+        #: when each address's next first-audio turn is (its clock's time): only addresses holding sockets
+        self._next_turn: dict[str, float] = {}
 
     def refusal(self, address: str) -> str | None:
         """Why a new socket from `address` is turned away, or None: it is taken, and counted
@@ -91,10 +70,15 @@ class SocketClients:
         self._sockets[address] -= 1
         if self._sockets[address] <= 0:
             del self._sockets[address]
+            self._next_turn.pop(address, None)
 
-    def opening(self, address: str) -> Opening:
-        """A context of `address` begins: its first audio is due behind the address's own waiting."""
-        return Opening(self._opening, address)
+    def opening_due_later_s(self, address: str) -> float:
+        """A context of `address` asks for its first audio: how much later than now it is due,
+        its address's turn taken."""
+        now = self._clock()
+        turn = max(now, self._next_turn.get(address, now))
+        self._next_turn[address] = turn + OWN_OPENING_SPACING_S
+        return turn - now
 
     def abused(self, address: str) -> None:
         """One of `address`'s sockets was closed for abuse: new ones are refused for cooldown_s."""

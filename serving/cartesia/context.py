@@ -21,7 +21,6 @@ from ..core import request_id
 from ..core.errors import CLIENT_CLOSED, ApiError, Busy, ClientLeft, NotReady
 from ..core.metrics import AUDIO_SECONDS, RESPONSES, STREAMS_FAILED
 from ..core.request import voice_language
-from .clients import Opening
 from .gather import TextGatherer, joined, parts
 from .messages import PATH, AudioChunk, ContextMessage, Done, ErrorMessage, FlushDone, TimestampsMessage
 from .resample import AudioOut
@@ -62,7 +61,8 @@ class AgentContext:
         self.audio = AudioOut(first.output_format)
         self.spaced = True
         self.began: float | None = None  # loop time of the context's first audio request
-        self.opening: Opening | None = None  # from the first audio request until its audio is sent
+        #: how much later than asked for its first run is due: its client's turn (serving.cartesia.clients)
+        self.due_later_s = 0.0
         self.flushes = 0
         self.refused: int | None = None  # the status the socket ended it with, if it did
         self.task: asyncio.Task[None] | None = None
@@ -109,8 +109,6 @@ class AgentContext:
             error = f"synthesis failed; the audio sent is incomplete (request id {request_id.current()})"
             await self.socket.tell(ErrorMessage(context_id=self.id, status_code=500, error=error))
         finally:
-            if self.opening is not None:
-                self.opening.heard()
             status = self.refused or status
             AUDIO_SECONDS.inc(self.timeline.duration_s)
             RESPONSES.labels(PATH, str(status)).inc()
@@ -195,7 +193,7 @@ class AgentContext:
         loop = asyncio.get_running_loop()
         if self.began is None:
             self.began = loop.time()
-            self.opening = self.socket.clients.opening(self.socket.address)
+            self.due_later_s = self.socket.clients.opening_due_later_s(self.socket.address)
         request = TTSRequest(
             text=text,
             voice=self.first.voice.id,
@@ -208,8 +206,7 @@ class AgentContext:
             sent_s = self.timeline.duration_s
             try:
                 ahead_s = self.socket.limits.max_ahead_s or None
-                # while the context waits for its first audio, behind its client's other contexts waiting
-                later_s = self.opening.due_later_s if self.opening is not None and not sent_s else 0.0
+                later_s = 0.0 if sent_s else self.due_later_s  # the later runs continue audio already playing
                 async with self.socket.server.rendering(request, self.began, sent_s, ahead_s, later_s) as rendered:
                     async for chunk, audio in rendered:
                         await self._send_chunk(chunk, audio)
@@ -222,8 +219,6 @@ class AgentContext:
                 await wait_before_retry(wait_s)
 
     async def _send_chunk(self, chunk: Chunk, audio: ChunkAudio) -> None:
-        if self.opening is not None:
-            self.opening.heard()
         placed = self.timeline.add(chunk, audio)
         await self._send_audio(await anyio.to_thread.run_sync(self.audio.convert, placed.samples))
         if self.first.add_timestamps and placed.words:

@@ -27,7 +27,7 @@ from .lanes import (
     opening_lane,
     render,
     render_hedged,
-    rest_lane,
+    too_long_for_first_lane,
 )
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
@@ -120,7 +120,7 @@ async def rendered_chunks(
     rest could not be decoded before it has played; then the rest. The model's front runs
     on the whole sentence each time, so every window has its prosody. The windows go through the
     opening lane, as urgent as the first: its listener is already hearing the sentence (a rest too
-    long for the first lane, through the later one: `rest_lane`).
+    long for the first lane, through the later one only: `too_long_for_first_lane`).
 
     The second chunk is asked for with the first one's rest, not beside its first window: on CPU
     the two would share the same cores (the later lane's at the lowest priority, so it gains
@@ -157,13 +157,16 @@ async def rendered_chunks(
             # stream's first chunk (a voice agent's next sentence) is a later one: its listener
             # is still hearing the audio before it, and a client that sends text faster than it
             # is heard must not hold the first lane, which newcomers' first audio waits for
-            if rest_of:
-                lane = rest_lane(first_lane, later_lane, chunk, request.speed, rest_from)
+            long_rest = rest_of is not None and too_long_for_first_lane(first_lane, chunk, request.speed, rest_from)
+            if long_rest:
+                lane = later_lane
+            elif rest_of or (opening and not sent_s):
+                lane = opening_lane(first_lane, later_lane)
             else:
-                lane = opening_lane(first_lane, later_lane) if opening and not sent_s else later_lane
+                lane = later_lane
 
             async def render_once() -> ChunkAudio:
-                if lane is first_lane:
+                if lane is first_lane or long_rest:  # a long rest is never asked of the first lane
                     return await render(lane, chunk, request, due, frames)
                 return await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
 

@@ -103,23 +103,21 @@ async def test_where_the_server_can_answer_the_handshake_a_client_turned_away_ge
     assert status == 429 and error["status_code"] == 429 and "TTS_WS_ABUSE_COOLDOWN_S" in error["error"]
 
 
-def test_a_contexts_first_audio_is_due_behind_its_addresss_own_still_waiting():
-    sockets = SocketClients(max_sockets=2, cooldown_s=30.0, clock=Clock())
-    first, second, third = (sockets.opening("a") for _ in range(3))
-    other = sockets.opening("b")  # another address is counted apart
-    assert [first.due_later_s, second.due_later_s, third.due_later_s] == [
-        0,
-        OWN_OPENING_SPACING_S,
-        2 * OWN_OPENING_SPACING_S,
-    ]
-    assert other.due_later_s == 0
-    first.heard()
-    first.heard()  # heard once, whatever calls it
-    second.heard()
-    assert sockets.opening("a").due_later_s == OWN_OPENING_SPACING_S  # only the third still waits
-    third.heard()
-    other.heard()
-    assert sockets.opening("b").due_later_s == 0
+def test_an_addresss_contexts_take_first_audio_turns_at_most_one_each_spacing():
+    clock = Clock()
+    sockets = SocketClients(max_sockets=2, cooldown_s=30.0, clock=clock)
+    assert sockets.refusal("a") is None
+    spacing = OWN_OPENING_SPACING_S
+    assert [sockets.opening_due_later_s("a") for _ in range(3)] == [0, spacing, 2 * spacing]  # a burst
+    assert sockets.opening_due_later_s("b") == 0  # another address is counted apart
+    clock.now = 2.5 * spacing
+    assert sockets.opening_due_later_s("a") == pytest.approx(0.5 * spacing)  # its turns are still ahead
+    clock.now = 10 * spacing
+    assert sockets.opening_due_later_s("a") == 0  # one no faster than a turn each spacing: never held back
+    clock.now = 10.5 * spacing
+    assert sockets.opening_due_later_s("a") == pytest.approx(0.5 * spacing)
+    sockets.left("a")  # its last socket gone: its turns are forgotten
+    assert sockets.opening_due_later_s("a") == 0
 
 
 async def test_a_client_opening_many_contexts_waits_behind_its_own_not_another_clients_first_audio(make_server):
