@@ -15,7 +15,8 @@ chunk due as it arrives, beside everyone else's: a dozen first chunks ahead of a
 in the lane every first audio waits for, and as many again each second. Each address's contexts
 are given first-audio turns as a fair queue gives its flows their share: a context's first chunk
 is due when the address's turn comes, at most one turn each OWN_OPENING_SPACING_S, not before it
-arrives (`opening_due_later_s`).
+arrives (`opening_due_later_s`), and one due later than it arrives is served where later chunks
+are (serving.core.synthesize): a client over its share does not hold the first lane.
 """
 
 import collections

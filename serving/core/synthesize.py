@@ -112,8 +112,9 @@ async def rendered_chunks(
     `ahead_s`, a chunk is not asked for before `ahead_s` ahead of its due time: a listener who
     plays the audio as it comes (a voice agent) needs no more, and a client that sends text faster
     than it is heard, or leaves, costs no more. With `due_later_s`, every chunk is due that much
-    later: a client's stream queued behind its own that started before it (a voice agent's
-    contexts opened at once, serving.cartesia.clients), not beside everyone else's.
+    later, and the first goes where later chunks go: a client over its share of the first lane
+    (a voice agent opening contexts faster than serving.cartesia.clients gives them turns) is
+    queued behind its own streams, and leaves the first lane to everyone else's first audio.
 
     With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
     first of `first_window` frames at least, more where the first lane's measured pace says the
@@ -160,7 +161,7 @@ async def rendered_chunks(
             long_rest = rest_of is not None and too_long_for_first_lane(first_lane, chunk, request.speed, rest_from)
             if long_rest:
                 lane = later_lane
-            elif rest_of or (opening and not sent_s):
+            elif (rest_of or opening) and not sent_s and not due_later_s:
                 lane = opening_lane(first_lane, later_lane)
             else:
                 lane = later_lane

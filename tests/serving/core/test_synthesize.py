@@ -120,6 +120,22 @@ async def test_a_rest_too_long_for_the_first_lane_goes_to_the_later_one_only(pla
     consumer.cancel()
 
 
+async def test_a_stream_due_later_for_its_clients_share_opens_where_later_chunks_go(planner):
+    """A client over its share of first-audio turns (serving.cartesia.clients) leaves the first
+    lane to everyone else's first audio."""
+    first, later = lanes_of(held=True)
+    request = TTSRequest(text="Hi there.", voice="af_heart")
+    plan = ChunkPlan(planner.chunks(request.text, "a"))
+    consumer = asyncio.ensure_future(
+        _count_chunks(rendered_chunks(plan, request, first, later, first_window=10, due_later_s=1.0))
+    )
+    call = await later.synthesizer.next_call()
+    assert first.synthesizer.started == 0
+    call.release()
+    await serve_until_done(later.synthesizer, consumer)
+    assert await consumer == 2 and first.synthesizer.started == 0  # its first window, then its rest
+
+
 def test_a_rest_is_too_long_for_the_first_lane_past_what_it_decodes_in_the_bound():
     first, _ = lanes_of()
     chunk = speech(40)  # (40 + 2) tokens x 2.4 frames: 100.8 frames about
