@@ -112,9 +112,10 @@ async def rendered_chunks(
     `ahead_s`, a chunk is not asked for before `ahead_s` ahead of its due time: a listener who
     plays the audio as it comes (a voice agent) needs no more, and a client that sends text faster
     than it is heard, or leaves, costs no more. With `due_later_s`, every chunk is due that much
-    later, and the first goes where later chunks go: a client over its share of the first lane
-    (a voice agent opening contexts faster than serving.cartesia.clients gives them turns) is
-    queued behind its own streams, and leaves the first lane to everyone else's first audio.
+    later, and all go to the later lane, never asked of the first: a client over its share of
+    the first lane (a voice agent opening contexts faster than serving.cartesia.clients gives
+    them turns) is queued behind its own streams, and leaves the first lane to everyone else's
+    first audio.
 
     With `first_window`, the first chunk comes in two windows of its frames (engine.windows): a
     first of `first_window` frames at least, more where the first lane's measured pace says the
@@ -167,7 +168,8 @@ async def rendered_chunks(
                 lane = later_lane
 
             async def render_once() -> ChunkAudio:
-                if lane is first_lane or long_rest:  # a long rest is never asked of the first lane
+                # a long rest, and a client over its share, are never asked of the first lane
+                if lane is first_lane or long_rest or due_later_s:
                     return await render(lane, chunk, request, due, frames)
                 return await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
 

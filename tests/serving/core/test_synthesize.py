@@ -120,9 +120,12 @@ async def test_a_rest_too_long_for_the_first_lane_goes_to_the_later_one_only(pla
     consumer.cancel()
 
 
-async def test_a_stream_due_later_for_its_clients_share_opens_where_later_chunks_go(planner):
+async def test_a_stream_due_later_for_its_clients_share_is_the_later_lanes_alone(planner, monkeypatch):
     """A client over its share of first-audio turns (serving.cartesia.clients) leaves the first
-    lane to everyone else's first audio."""
+    lane to everyone else's first audio: its chunks are not asked of it even where another's would
+    be (here: always, at once)."""
+    monkeypatch.setattr(lanes, "STALL_CHECK_S", 0.0)
+    monkeypatch.setattr(lanes, "to_hedge", lambda *args: True)
     first, later = lanes_of(held=True)
     request = TTSRequest(text="Hi there.", voice="af_heart")
     plan = ChunkPlan(planner.chunks(request.text, "a"))
@@ -130,6 +133,8 @@ async def test_a_stream_due_later_for_its_clients_share_opens_where_later_chunks
         _count_chunks(rendered_chunks(plan, request, first, later, first_window=10, due_later_s=1.0))
     )
     call = await later.synthesizer.next_call()
+    for _ in range(20):  # render_hedged would have asked the first lane by now
+        await asyncio.sleep(0)
     assert first.synthesizer.started == 0
     call.release()
     await serve_until_done(later.synthesizer, consumer)
