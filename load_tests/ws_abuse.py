@@ -18,11 +18,13 @@ and the well-behaved client on its own socket speaks the fox sentence (one messa
 The same client first runs alone, so its first audio under abuse is printed as a ratio of its
 time alone.
 
-    .venv/bin/python -m load_tests.ws_abuse [--seconds 30] [--baseline b5a1292] [--env KOKORO_BULK_LANE=off]
-        [--abuser gather --abuser flood ...] [--logs DIR]
+    .venv/bin/python -m load_tests.ws_abuse [--seconds 30] [--baseline b5a1292] [--rounds 3]
+        [--env KOKORO_BULK_LANE=off] [--abuser gather --abuser flood ...] [--logs DIR]
 
 --baseline REF runs the same against a server started from REF (a temporary git worktree),
-before this checkout's, and prints both. --env sets a variable for the servers. --abuser runs
+before this checkout's, and prints both; --rounds N runs each N times, alternating (a run's
+figures vary with what the abusers happen to send as the client's turn comes), and pools the
+turns of all rounds at the end. --env sets a variable for the servers. --abuser runs
 only the abusers named, to find which one costs the well-behaved client what. --logs DIR keeps
 each server's log (with --env TTS_DEBUG=1 it says where each stream's chunks went).
 Loopback only, bounded in count and time; the servers are stopped at the end. Prints the
@@ -31,6 +33,7 @@ figures; exits 1 when the well-behaved client failed a turn.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -270,12 +273,24 @@ def run_abusers(url: str, seconds: float, abusers: list[str]) -> tuple[dict[str,
     return tallies, [repr(result) if result else None for result in results]
 
 
-async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[str], bool]:
-    """The report's lines for one server, and whether the well-behaved client failed a turn."""
+@dataclass
+class Measured:
+    """One server's run: the report's lines, the well-behaved client's first-audio times alone and
+    under abuse, and whether it failed a turn."""
+
+    lines: list[str]
+    alone: list[float]
+    beside: list[float]
+    failed: bool
+
+
+async def measure(base: str, seconds: float, abusers: list[str]) -> Measured:
+    """One server's run under abuse, beside the well-behaved client."""
     url = base.replace("http", "ws", 1) + "/tts/websocket"
     failures: list[str] = []
     await agent(url, 1, None, failures)  # warm: the first turn loads what each language needs
-    alone = await agent(url, ALONE_TURNS, None, failures)
+    with HealthWatch(base, HEALTH_POLL_S), RssWatch(base):  # alone, as watched as under abuse
+        alone = await agent(url, ALONE_TURNS, None, failures)
     rss = RssWatch(base)
     before_mb, before_each = rss.now_mb(), rss.by_process_mb()
     with HealthWatch(base, HEALTH_POLL_S) as health, rss, ProcessPoolExecutor(1, mp_context=SPAWN) as pool:
@@ -301,12 +316,30 @@ async def measure(base: str, seconds: float, abusers: list[str]) -> tuple[list[s
         *(f"  abuser {name} raised {result}" for name, result in zip(abusers, results, strict=True) if result),
         *(f"  well-behaved client: {failure}" for failure in failures),
     ]
-    return lines, bool(failures)
+    return Measured(lines, alone, beside, bool(failures))
+
+
+def pooled(runs: list[Measured]) -> str:
+    """Every round's turns together: the well-behaved client's usual first audio (alone) against
+    its first audio under abuse, and how many of those turns were within the slowest alone."""
+    alone = [seconds for run in runs for seconds in run.alone]
+    beside = sorted(seconds for run in runs for seconds in run.beside)
+    if not beside:
+        return "no turn under abuse"
+    usual_s = max(alone)
+    within = sum(seconds <= usual_s for seconds in beside)
+    p90 = beside[min(len(beside) - 1, int(0.9 * len(beside)))]
+    alone_s, beside_s = statistics.median(alone), statistics.median(beside)
+    return (
+        f"{len(runs)} rounds: alone median {alone_s:.2f} s, max {usual_s:.2f} s ({len(alone)} turns); "
+        f"under abuse median {beside_s:.2f} s, p90 {p90:.2f} s, max {beside[-1]:.2f} s ({len(beside)} turns), "
+        f"ratio {beside_s / alone_s:.2f}x; {within} of {len(beside)} within the slowest alone"
+    )
 
 
 def served_from(
     root: Path, label: str, seconds: float, env: dict[str, str], abusers: list[str], logs: Path | None
-) -> tuple[list[str], bool]:
+) -> Measured:
     with tempfile.TemporaryDirectory() as temporary:
         kept_in = logs or Path(temporary)
         kept_in.mkdir(parents=True, exist_ok=True)
@@ -323,31 +356,31 @@ def main() -> int:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="for the servers")
     parser.add_argument("--abuser", action="append", choices=list(ABUSERS), help="only these abusers (default: all)")
     parser.add_argument("--logs", type=Path, metavar="DIR", help="keep each server's log here (with TTS_DEBUG=1: why)")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each server, alternating; pooled at the end")
     args = parser.parse_args()
     abusers = list(dict.fromkeys(args.abuser or ABUSERS))
     env = dict(setting.split("=", 1) for setting in args.env)
-    reports: list[tuple[str, list[str]]] = []
-    baseline_failed: bool | None = None
-    if args.baseline:
-        with tempfile.TemporaryDirectory() as checkout:
+    runs: dict[str, list[Measured]] = {}
+    with contextlib.ExitStack() as stack:
+        servers = [("after (this checkout)", ROOT)]
+        if args.baseline:
+            checkout = stack.enter_context(tempfile.TemporaryDirectory())
             subprocess.run(["git", "worktree", "add", "--detach", checkout, args.baseline], cwd=ROOT, check=True)
-            try:
-                lines, baseline_failed = served_from(
-                    Path(checkout), args.baseline, args.seconds, env, abusers, args.logs
-                )
-                reports.append((f"before ({args.baseline})", lines))
-                print("\n".join(lines), flush=True)
-            finally:
-                subprocess.run(["git", "worktree", "remove", "--force", checkout], cwd=ROOT, check=False)
-    lines, failed = served_from(ROOT, "this checkout", args.seconds, env, abusers, args.logs)
-    reports.append(("after (this checkout)", lines))
-    for label, lines in reports:
-        print(f"\n{label}, {args.seconds:.0f} s of abuse ({', '.join(abusers)}):")
-        print("\n".join(lines))
-    if baseline_failed is not None:
-        print(f"\nbefore: the well-behaved client failed a turn: {baseline_failed}")
-    print(f"after: the well-behaved client failed a turn: {failed}")
-    return 1 if failed else 0
+            stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", checkout], cwd=ROOT, check=False)
+            servers.insert(0, (f"before ({args.baseline})", Path(checkout)))
+        for round_number in range(1, args.rounds + 1):
+            for label, root in servers:
+                name = label.split()[0] if args.rounds == 1 else f"{label.split()[0]}-{round_number}"
+                measured = served_from(root, name, args.seconds, env, abusers, args.logs)
+                runs.setdefault(label, []).append(measured)
+                print(f"\n{label}, round {round_number}, {args.seconds:.0f} s of abuse ({', '.join(abusers)}):")
+                print("\n".join(measured.lines), flush=True)
+    print()
+    for label, measured in runs.items():
+        print(f"{label}: {pooled(measured)}")
+    for label, measured in runs.items():
+        print(f"{label}: the well-behaved client failed a turn: {any(run.failed for run in measured)}")
+    return 1 if any(run.failed for run in runs["after (this checkout)"]) else 0
 
 
 if __name__ == "__main__":
