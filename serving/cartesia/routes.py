@@ -1,5 +1,6 @@
 """Cartesia's routes on the app: the WebSocket and the bytes route."""
 
+import logging
 import time
 
 from fastapi import FastAPI, Request, WebSocket
@@ -15,6 +16,10 @@ from .messages import BYTES_PATH, PATH, ErrorMessage
 
 #: the ASGI extension by which a WebSocket's handshake is answered as HTTP (uvicorn's has it)
 DENIAL = "websocket.http.response"
+#: what uvicorn's websockets-sansio protocol (its default) logs at ERROR after every denial
+#: response, though the response went out: it never marks such a handshake done
+#: (Kludex/uvicorn#3138). The route returns without a handshake only after a denial.
+INCOMPLETE_HANDSHAKE = "ASGI callable returned without completing handshake."
 #: the routes whose answers are counted by route (a socket's contexts are counted under PATH)
 ROUTES = frozenset({BYTES_PATH})
 ENDPOINTS = {
@@ -24,11 +29,23 @@ ENDPOINTS = {
 }
 
 
+class DenialIsNoError(logging.Filter):
+    """Drops uvicorn's INCOMPLETE_HANDSHAKE line: a client turned away at the handshake is an
+    answer, logged as such (RESPONSES counts the 429), not a server error; an attacker refused
+    hundreds of times a minute would otherwise fill the error log and page whoever watches it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != INCOMPLETE_HANDSHAKE
+
+
 def register(app: FastAPI, limits: SocketLimits) -> None:
     """Adds /tts/websocket and /tts/bytes to `app` (the key, when one is set, is checked before
     them: serving.core.access.ApiKeyMiddleware); each socket is held to `limits`, and each client
     address to `limits`' sockets per client (serving.cartesia.clients)."""
     clients = SocketClients(limits.max_sockets_per_client, limits.abuse_cooldown_s, time.monotonic)
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(existing, DenialIsNoError) for existing in uvicorn_log.filters):
+        uvicorn_log.addFilter(DenialIsNoError())
 
     @app.post(BYTES_PATH, response_model=None, responses={200: {"description": "The audio, streamed"}})
     async def cartesia_bytes(http_request: Request) -> Response:

@@ -3,10 +3,11 @@ contexts' first audio queued behind its own."""
 
 import asyncio
 import json
+import logging
 
 import pytest
 
-from serving.cartesia import agent_socket, clients
+from serving.cartesia import agent_socket, clients, routes
 from serving.cartesia.clients import OWN_OPENING_SPACING_S, SocketClients
 from serving.cartesia.messages import PATH
 from serving.core.errors import POLICY_VIOLATION
@@ -154,3 +155,13 @@ async def until_done(socket: SocketClient, context_ids: set[str]) -> None:
         assert message["type"] != "error", message
         if message["type"] == "done":
             context_ids.discard(message["context_id"])
+
+
+async def test_uvicorns_error_after_a_denial_response_is_dropped_and_no_other_line(make_server):
+    make_server()  # the app registers the filter on uvicorn's error log
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    records = [
+        logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, message, None, None)
+        for message in (routes.INCOMPLETE_HANDSHAKE, "Exception in ASGI application\n")
+    ]
+    assert [uvicorn_log.filter(record) for record in records] == [False, True]
