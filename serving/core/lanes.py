@@ -42,10 +42,6 @@ LATER_LANE_MARGIN = 3.0
 REFUSED_CHUNK_WAITS_S = (0.5, 1.0, 2.0)
 #: how often a chunk waiting for the later lane looks whether that lane starves
 STALL_CHECK_S = 0.1
-#: the longest rest of a first sentence (after its first window) the first lane takes, in seconds
-#: at its pace: a longer one (a run-on sentence of hundreds of tokens) would hold for seconds the
-#: lane every newcomer's first audio waits for, and goes to the later lane (too_long_for_first_lane)
-FIRST_LANE_REST_S = 2.0
 
 
 class SynthesizerClient(Protocol):
@@ -230,19 +226,6 @@ async def asked_again_if_refused(render_once: Callable[[], Awaitable[ChunkAudio]
 async def wait_before_retry(seconds: float) -> None:
     """The pause before a refused chunk is asked for again."""
     await asyncio.sleep(seconds)
-
-
-def too_long_for_first_lane(first_lane: Lane, chunk: Chunk, speed: float, rest_from: int) -> bool:
-    """Whether the rest of a stream's first sentence from frame `rest_from`, its first window
-    heard, would hold the first lane longer than FIRST_LANE_REST_S at that lane's pace: then it
-    goes to the later lane alone, never asked of the first lane too. A chunk in the model cannot
-    be paused on CPU: a client that opens with a run-on sentence of 500 tokens would keep every
-    newcomer's first audio waiting for seconds. Its own listener may hear a pause in that
-    sentence when the host is busy; a rest shorter than that goes where a first chunk would
-    (`opening_lane`), as urgent as the window before it."""
-    pace = first_lane.pace.seconds_per_frame
-    rest_frames = estimated_frames(len(chunk.token_ids), speed, MEASURED_FRAMES_PER_TOKEN) - rest_from
-    return pace is not None and rest_frames * pace > FIRST_LANE_REST_S
 
 
 def opening_lane(first_lane: Lane, later_lane: Lane) -> Lane:

@@ -27,7 +27,6 @@ from .lanes import (
     opening_lane,
     render,
     render_hedged,
-    too_long_for_first_lane,
 )
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
@@ -121,8 +120,7 @@ async def rendered_chunks(
     first of `first_window` frames at least, more where the first lane's measured pace says the
     rest could not be decoded before it has played; then the rest. The model's front runs
     on the whole sentence each time, so every window has its prosody. The windows go through the
-    opening lane, as urgent as the first: its listener is already hearing the sentence (a rest too
-    long for the first lane, through the later one only: `too_long_for_first_lane`).
+    opening lane, as urgent as the first: its listener is already hearing the sentence.
 
     The second chunk is asked for with the first one's rest, not beside its first window: on CPU
     the two would share the same cores (the later lane's at the lowest priority, so it gains
@@ -159,17 +157,14 @@ async def rendered_chunks(
             # stream's first chunk (a voice agent's next sentence) is a later one: its listener
             # is still hearing the audio before it, and a client that sends text faster than it
             # is heard must not hold the first lane, which newcomers' first audio waits for
-            long_rest = rest_of is not None and too_long_for_first_lane(first_lane, chunk, request.speed, rest_from)
-            if long_rest:
-                lane = later_lane
-            elif (rest_of or opening) and not sent_s and not due_later_s:
+            if (rest_of or opening) and not sent_s and not due_later_s:
                 lane = opening_lane(first_lane, later_lane)
             else:
                 lane = later_lane
 
             async def render_once() -> ChunkAudio:
-                # a long rest, and a client over its share, are never asked of the first lane
-                if lane is first_lane or long_rest or due_later_s:
+                # a client over its share is never asked of the first lane
+                if lane is first_lane or due_later_s:
                     return await render(lane, chunk, request, due, frames)
                 return await render_hedged(first_lane, later_lane, chunk, request, due, clock, frames)
 

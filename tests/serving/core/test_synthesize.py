@@ -9,15 +9,7 @@ from engine.text import Chunk
 from schemas import TTSRequest
 from serving.core import lanes, synthesize
 from serving.core.errors import NotReady
-from serving.core.lanes import (
-    FIRST_LANE_REST_S,
-    Lane,
-    needs_s,
-    opening_lane,
-    render_hedged,
-    to_hedge,
-    too_long_for_first_lane,
-)
+from serving.core.lanes import Lane, needs_s, opening_lane, render_hedged, to_hedge
 from serving.core.plan import ChunkPlan
 from serving.core.schedule import FairScheduler
 from serving.core.synthesize import INTERACTIVE_ANSWER_S, Playback, due_at, rendered_chunks
@@ -97,29 +89,6 @@ async def test_a_first_window_then_the_rest_of_the_sentence_go_first_and_the_nex
     assert await consumer == len(list(planner.chunks(request.text, "a"))) + 1
 
 
-async def test_a_rest_too_long_for_the_first_lane_goes_to_the_later_one_only(planner, monkeypatch):
-    """A run-on first sentence's rest would hold the first lane for seconds (a chunk in the model
-    cannot be paused): past FIRST_LANE_REST_S at that lane's pace it is the later lane's, and is
-    not asked of the first lane even where a chunk would be (here: always, at once)."""
-    hedged = []
-    monkeypatch.setattr(lanes, "STALL_CHECK_S", 0.0)
-    monkeypatch.setattr(lanes, "to_hedge", lambda *args: hedged.append(args) or True)
-    first, later = lanes_of(held=True)
-    request = TTSRequest(text=ONE_LONG_SENTENCE, voice="af_heart")
-    plan = ChunkPlan(planner.chunks(request.text, "a"))
-    consumer = asyncio.ensure_future(_count_chunks(rendered_chunks(plan, request, first, later, first_window=10)))
-    window = await first.synthesizer.next_call()
-    first.pace.seconds_per_frame = 1.0  # the window's own call, at once, halves it: 0.5 s a frame
-    window.release()
-    rest = await later.synthesizer.next_call()
-    assert [(job.frames_from, job.frames_to) for job in rest.jobs] == [(10, None)]
-    for _ in range(20):  # render_hedged would have asked the first lane by now
-        await asyncio.sleep(0)
-    assert not hedged and first.synthesizer.started == 1
-    rest.release()
-    consumer.cancel()
-
-
 async def test_a_stream_due_later_for_its_clients_share_is_the_later_lanes_alone(planner, monkeypatch):
     """A client over its share of first-audio turns (serving.cartesia.clients) leaves the first
     lane to everyone else's first audio: its chunks are not asked of it even where another's would
@@ -139,16 +108,6 @@ async def test_a_stream_due_later_for_its_clients_share_is_the_later_lanes_alone
     call.release()
     await serve_until_done(later.synthesizer, consumer)
     assert await consumer == 2 and first.synthesizer.started == 0  # its first window, then its rest
-
-
-def test_a_rest_is_too_long_for_the_first_lane_past_what_it_decodes_in_the_bound():
-    first, _ = lanes_of()
-    chunk = speech(40)  # (40 + 2) tokens x 2.4 frames: 100.8 frames about
-    assert not too_long_for_first_lane(first, chunk, 1.0, rest_from=10)  # no pace known: as a first chunk
-    first.pace.took(FIRST_LANE_REST_S, 91)  # the 90.8 frames from frame 10 take just under the bound
-    assert not too_long_for_first_lane(first, chunk, 1.0, rest_from=10)
-    assert too_long_for_first_lane(first, chunk, 1.0, rest_from=9)  # one frame more: over it
-    assert not too_long_for_first_lane(first, chunk, 2.0, rest_from=9)  # spoken twice as fast: half the frames
 
 
 async def test_a_first_window_grows_where_the_first_lane_decodes_too_slowly_for_the_fewest_frames(planner):
