@@ -18,16 +18,7 @@ from engine.windows import WINDOW_FRAMES_PER_TOKEN, first_window_end
 from schemas import TTSRequest
 
 from . import request_id
-from .lanes import (
-    WHOLE,
-    Frames,
-    Lane,
-    asked_again_if_refused,
-    decoded_to,
-    opening_lane,
-    render,
-    render_hedged,
-)
+from .lanes import WHOLE, Frames, Lane, asked_again_if_refused, decoded_to, opening_lane, render, render_hedged
 from .metrics import CHUNKS_CANCELLED, FIRST_AUDIO
 from .plan import ChunkPlan
 
