@@ -18,18 +18,15 @@ import argparse
 import contextlib
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
 from benchmarks.serving import VOICE
-from benchmarks.short_beside_streams import BESIDE_AFTER_S, STREAMS, settle, stream_until, worktree_of
+from benchmarks.short_beside_streams import BESIDE_AFTER_S, STREAMS, settle, started_servers, stream_until
 from engine.audio import SAMPLE_RATE
-from tests.live import ROOT, free_port, live_server
 
 RUN_ON = (
     "When the ferry finally pulled away from the pier that grey morning, with the gulls wheeling "
@@ -100,16 +97,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this checkout")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    logs = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
     with contextlib.ExitStack() as servers:
-        roots = {"this checkout": ROOT}
-        if args.baseline:
-            roots = {f"baseline {args.baseline}": servers.enter_context(worktree_of(args.baseline)), **roots}
-        bases = {}
-        for index, (name, root) in enumerate(roots.items()):
-            env = {"BENTOML_HOME": str(logs / f"bentoml-{index}")}
-            bases[name] = servers.enter_context(live_server(free_port(), logs / f"server-{index}.log", env, root=root))
-            print(f"{name}: {root} at {bases[name]}")
+        bases = started_servers(servers, args.baseline)
         every = list(bases.values())
         for base in every:  # warm-up, and the decoding pace each server measures
             played(base)

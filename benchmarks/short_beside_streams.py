@@ -120,6 +120,21 @@ def worktree_of(ref: str) -> Iterator[Path]:
         subprocess.run(["git", "worktree", "remove", "--force", str(folder)], cwd=ROOT, check=True)
 
 
+def started_servers(servers: contextlib.ExitStack, baseline: str | None) -> dict[str, str]:
+    """This checkout's server by name and URL, after the baseline's where one is named (a git ref),
+    each with a BentoML home and a log of its own; they stop as `servers` closes."""
+    logs = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
+    roots = {"this checkout": ROOT}
+    if baseline:
+        roots = {f"baseline {baseline}": servers.enter_context(worktree_of(baseline)), **roots}
+    bases = {}
+    for index, (name, root) in enumerate(roots.items()):
+        env = {"BENTOML_HOME": str(logs / f"bentoml-{index}")}
+        bases[name] = servers.enter_context(live_server(free_port(), logs / f"server-{index}.log", env, root=root))
+        print(f"{name}: {root} at {bases[name]}")
+    return bases
+
+
 def shown(times: list[float]) -> str:
     return f"p50 {statistics.median(times):5.2f} s  ({' '.join(f'{t:.2f}' for t in times)})"
 
@@ -130,16 +145,8 @@ def main() -> int:
     parser.add_argument("--baseline", metavar="REF", help="a git ref to measure beside this checkout")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    logs = Path(tempfile.mkdtemp(prefix="kokoro-bench-"))
     with contextlib.ExitStack() as servers:
-        roots = {"this checkout": ROOT}
-        if args.baseline:
-            roots = {f"baseline {args.baseline}": servers.enter_context(worktree_of(args.baseline)), **roots}
-        bases = {}
-        for index, (name, root) in enumerate(roots.items()):
-            env = {"BENTOML_HOME": str(logs / f"bentoml-{index}")}
-            bases[name] = servers.enter_context(live_server(free_port(), logs / f"server-{index}.log", env, root=root))
-            print(f"{name}: {root} at {bases[name]}")
+        bases = started_servers(servers, args.baseline)
         every = list(bases.values())
         for base in every:  # warm-up: the first request of each kind loads what it needs
             seconds_for_fox(base)
