@@ -18,14 +18,13 @@ import argparse
 import contextlib
 import statistics
 import sys
-import threading
 import time
 from dataclasses import dataclass
 
 import requests
 
 from benchmarks.serving import VOICE
-from benchmarks.short_beside_streams import BESIDE_AFTER_S, STREAMS, settle, started_servers, stream_until
+from benchmarks.short_beside_streams import BESIDE_AFTER_S, STREAMS, beside_streams, settle, started_servers
 from engine.audio import SAMPLE_RATE
 
 RUN_ON = (
@@ -67,20 +66,6 @@ def played(base: str) -> Heard:
     return Heard(first_s, pauses)
 
 
-def played_beside_streams(base: str) -> Heard:
-    stop = threading.Event()
-    streams = [threading.Thread(target=stream_until, args=(base, stop)) for _ in range(STREAMS)]
-    for stream in streams:
-        stream.start()
-    time.sleep(BESIDE_AFTER_S)
-    try:
-        return played(base)
-    finally:
-        stop.set()
-        for stream in streams:
-            stream.join()
-
-
 def summary(heard: list[Heard]) -> str:
     pauses = [sum(h.pauses_s) for h in heard]
     longest = max((max(h.pauses_s, default=0.0) for h in heard), default=0.0)
@@ -110,7 +95,7 @@ def main() -> int:
             for name in names if trial % 2 == 0 else names[::-1]:
                 alone[name].append(played(bases[name]))
                 settle(every)
-                beside[name].append(played_beside_streams(bases[name]))
+                beside[name].append(beside_streams(bases[name], played))
                 settle(every)
                 print(
                     f"  trial {trial + 1} {name}: pauses alone {sum(alone[name][-1].pauses_s):.2f} s, "

@@ -23,8 +23,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 import psutil
@@ -34,6 +35,7 @@ from benchmarks.serving import FOX, LONG_TEXT, post_json
 from load_tests.watch import Metrics
 from tests.live import ROOT, free_port, live_server
 
+T = TypeVar("T")
 STREAMS = 2
 #: how long after the streams are sent the short answer follows
 BESIDE_AFTER_S = 1.0
@@ -61,14 +63,15 @@ def stream_until(base: str, stop: threading.Event) -> None:
                 return
 
 
-def fox_beside_streams(base: str) -> float:
+def beside_streams(base: str, measure: Callable[[str], T]) -> T:
+    """`measure(base)` BESIDE_AFTER_S after STREAMS long streams start on `base`; they hang up once it is done."""
     stop = threading.Event()
     streams = [threading.Thread(target=stream_until, args=(base, stop)) for _ in range(STREAMS)]
     for stream in streams:
         stream.start()
     time.sleep(BESIDE_AFTER_S)
     try:
-        return seconds_for_fox(base)
+        return measure(base)
     finally:
         stop.set()
         for stream in streams:
@@ -150,7 +153,7 @@ def main() -> int:
         every = list(bases.values())
         for base in every:  # warm-up: the first request of each kind loads what it needs
             seconds_for_fox(base)
-            fox_beside_streams(base)
+            beside_streams(base, seconds_for_fox)
             settle(every)
         alone: dict[str, list[float]] = {name: [] for name in bases}
         beside: dict[str, list[float]] = {name: [] for name in bases}
@@ -159,7 +162,7 @@ def main() -> int:
             for name in names if trial % 2 == 0 else names[::-1]:
                 alone[name].append(seconds_for_fox(bases[name]))
                 settle(every)
-                beside[name].append(fox_beside_streams(bases[name]))
+                beside[name].append(beside_streams(bases[name], seconds_for_fox))
                 settle(every)
                 print(f"  trial {trial + 1} {name}: alone {alone[name][-1]:.2f} s, beside {beside[name][-1]:.2f} s")
     print(f"[short beside streams] {FOX!r} as JSON, alone vs {BESIDE_AFTER_S:.0f} s after {STREAMS} streams of "
