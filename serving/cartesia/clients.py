@@ -1,6 +1,6 @@
 """Whose sockets these are: how many each client address holds, which addresses are turned
-away for a while after one of their sockets was closed for abuse, and how many of an address's
-contexts are waiting for their first audio.
+away for a while after one of their sockets was closed for abuse, and when each address's next
+first-audio turn comes.
 
 A socket closed for flooding or for a message far over the limit ends that socket, but the
 client reconnects at once, and each new socket starts runs whose chunks, once inside the model,
