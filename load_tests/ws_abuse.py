@@ -343,7 +343,7 @@ def served_from(
     with tempfile.TemporaryDirectory() as temporary:
         kept_in = logs or Path(temporary)
         kept_in.mkdir(parents=True, exist_ok=True)
-        log = kept_in / f"serve-{label.split()[-1]}.log"
+        log = kept_in / f"serve-{label}.log"
         with live_server(free_port(), log, env, root=root) as base:
             print(f"{label}: serving on {base}; its log: {log if logs else 'not kept'}", flush=True)
             return asyncio.run(measure(base, seconds, abusers))
